@@ -1,0 +1,208 @@
+//! A client of the running server's admin API, for the CLI (and the tests that drive it).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{Config, DEFAULT_PORT};
+use crate::web::admin::InventoryJson;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "no Sneakers server is reachable at {url} ({reason}); start one with `sneakers serve`, or point --url at it"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "the server at {url} refused the admin credentials; set ADMIN_USERNAME and ADMIN_PASSWORD"
+    )]
+    Unauthorized { url: String },
+    #[error("no admin credentials: set ADMIN_PASSWORD (and ADMIN_USERNAME if it is not `admin`)")]
+    NoCredentials,
+    #[error("{message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+impl ClientError {
+    /// The API's error code (`sold_out`, `not_found`, ...), if the server refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReleaseReply {
+    pub product_id: i32,
+    pub already_released: bool,
+    #[serde(skip)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StockReply {
+    pub product_id: i32,
+    pub item_id: i32,
+    pub available_count: i32,
+    pub level: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorReply {
+    error: String,
+    message: String,
+}
+
+#[derive(Clone)]
+pub struct AdminClient {
+    base: String,
+    username: String,
+    password: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    pub fn new(
+        base: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> AdminClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        AdminClient {
+            base: base.into().trim_end_matches('/').to_string(),
+            username: username.into(),
+            password: password.into(),
+            http,
+        }
+    }
+
+    /// `--url`, else `http://localhost:$PORT`; credentials from the environment, else from the
+    /// local SQLite store's secrets file (as `sneakers serve` made them).
+    pub fn from_env(url: Option<String>) -> Result<AdminClient, ClientError> {
+        let url = url.unwrap_or_else(|| {
+            let port = std::env::var("PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(DEFAULT_PORT);
+            format!("http://localhost:{port}")
+        });
+        let (username, password) = match (
+            std::env::var("ADMIN_USERNAME").ok(),
+            std::env::var("ADMIN_PASSWORD").ok(),
+        ) {
+            (user, Some(password)) => (user.unwrap_or_else(|| "admin".into()), password),
+            _ => match Config::from_env() {
+                Ok(config) => (config.admin.username, config.admin.password),
+                Err(_) => return Err(ClientError::NoCredentials),
+            },
+        };
+        Ok(AdminClient::new(url, username, password))
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = request
+            .basic_auth(&self.username, Some(&self.password))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() || e.is_timeout() {
+                    ClientError::Unreachable {
+                        url: self.base.clone(),
+                        reason: root_cause(&e),
+                    }
+                } else {
+                    ClientError::Protocol {
+                        url: self.base.clone(),
+                        reason: root_cause(&e),
+                    }
+                }
+            })?;
+        let status = response.status();
+        let protocol = |reason: String| ClientError::Protocol {
+            url: self.base.clone(),
+            reason,
+        };
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| protocol(e.to_string()))?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(ClientError::Unauthorized {
+                url: self.base.clone(),
+            });
+        }
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorReply>(&body) {
+                Ok(reply) => ClientError::Refused {
+                    status: status.as_u16(),
+                    code: reply.error,
+                    message: reply.message,
+                },
+                Err(_) => protocol(format!("HTTP {status}")),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))
+    }
+
+    pub async fn inventory(&self) -> Result<InventoryJson, ClientError> {
+        self.send(self.http.get(format!("{}/admin/inventory", self.base)))
+            .await
+    }
+
+    pub async fn release(&self, product: &str) -> Result<ReleaseReply, ClientError> {
+        let mut reply: ReleaseReply = self
+            .send(
+                self.http
+                    .post(format!("{}/admin/products/{product}/release", self.base)),
+            )
+            .await?;
+        if let Ok(inventory) = self.inventory().await {
+            reply.name = inventory
+                .products
+                .iter()
+                .find(|p| p.id == reply.product_id)
+                .map(|p| format!("{} {}", p.brand, p.name));
+        }
+        Ok(reply)
+    }
+
+    pub async fn sell(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+        let url = format!("{}/admin/items/{item_id}/sell", self.base);
+        self.send(self.http.post(url).form(&[("count", count.to_string())]))
+            .await
+    }
+
+    pub async fn restock(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+        let url = format!("{}/admin/items/{item_id}/restock", self.base);
+        self.send(self.http.post(url).form(&[("count", count.to_string())]))
+            .await
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

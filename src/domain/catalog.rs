@@ -1,0 +1,279 @@
+//! The catalog as the inventory cache holds it, and the rules that change it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::level::{Level, should_announce};
+
+pub type ProductId = i32;
+pub type ItemId = i32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Product {
+    pub id: ProductId,
+    pub sku: String,
+    pub brand: String,
+    pub name: String,
+    pub color: String,
+    pub price_cents: i32,
+    pub main_image_url: String,
+    pub released: bool,
+    pub release_at: Option<DateTime<Utc>>,
+    /// Sorted by size, as shoppers read a size run.
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: ItemId,
+    pub product_id: ProductId,
+    pub size: String,
+    pub sku: String,
+    pub available_count: i32,
+    /// Grows with every write in the database; a cache ignores anything older than it holds.
+    pub version: i64,
+}
+
+impl Item {
+    pub fn level(&self) -> Level {
+        Level::for_count(self.available_count)
+    }
+}
+
+impl Product {
+    /// A scheduled drop is due once its time has come.
+    pub fn release_due(&self, now: DateTime<Utc>) -> bool {
+        !self.released && self.release_at.is_some_and(|at| at <= now)
+    }
+
+    pub fn item(&self, item_id: ItemId) -> Option<&Item> {
+        self.items.iter().find(|item| item.id == item_id)
+    }
+}
+
+/// How a write moved one item's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemChange {
+    pub product_id: ProductId,
+    pub item_id: ItemId,
+    pub old_count: i32,
+    pub new_count: i32,
+    pub old_level: Level,
+    pub new_level: Level,
+    pub version: i64,
+}
+
+impl ItemChange {
+    pub fn announce(&self) -> bool {
+        should_announce(self.old_level, self.new_level)
+    }
+}
+
+/// Sizes read "6, 6.5, ... 13"; anything unparsable sorts after, by text.
+pub fn size_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    products: BTreeMap<ProductId, Product>,
+    item_products: HashMap<ItemId, ProductId>,
+}
+
+impl Catalog {
+    pub fn new(products: impl IntoIterator<Item = Product>) -> Catalog {
+        let mut catalog = Catalog::default();
+        for mut product in products {
+            product.items.sort_by(|a, b| size_order(&a.size, &b.size));
+            for item in &product.items {
+                catalog.item_products.insert(item.id, product.id);
+            }
+            catalog.products.insert(product.id, product);
+        }
+        catalog
+    }
+
+    pub fn products(&self) -> impl Iterator<Item = &Product> {
+        self.products.values()
+    }
+
+    pub fn product(&self, id: ProductId) -> Option<&Product> {
+        self.products.get(&id)
+    }
+
+    pub fn product_by_sku(&self, sku: &str) -> Option<&Product> {
+        self.products
+            .values()
+            .find(|p| p.sku.eq_ignore_ascii_case(sku))
+    }
+
+    pub fn item(&self, item_id: ItemId) -> Option<(&Product, &Item)> {
+        let product = self.products.get(self.item_products.get(&item_id)?)?;
+        Some((product, product.item(item_id)?))
+    }
+
+    /// Marks a product released; `false` when it already was.
+    pub fn mark_released(&mut self, id: ProductId) -> bool {
+        match self.products.get_mut(&id) {
+            Some(product) if !product.released => {
+                product.released = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records a count the database returned. Stale versions (a slower concurrent write that
+    /// finished later) are ignored, so the cache always ends on the newest count.
+    pub fn apply_count(&mut self, item_id: ItemId, count: i32, version: i64) -> Option<ItemChange> {
+        let product_id = *self.item_products.get(&item_id)?;
+        let item = self
+            .products
+            .get_mut(&product_id)?
+            .items
+            .iter_mut()
+            .find(|item| item.id == item_id)?;
+        if version <= item.version {
+            return None;
+        }
+        let change = ItemChange {
+            product_id,
+            item_id,
+            old_count: item.available_count,
+            new_count: count,
+            old_level: Level::for_count(item.available_count),
+            new_level: Level::for_count(count),
+            version,
+        };
+        item.available_count = count;
+        item.version = version;
+        Some(change)
+    }
+
+    pub fn due_releases(&self, now: DateTime<Utc>) -> Vec<ProductId> {
+        self.products
+            .values()
+            .filter(|p| p.release_due(now))
+            .map(|p| p.id)
+            .collect()
+    }
+
+    pub fn next_scheduled_release(&self) -> Option<DateTime<Utc>> {
+        self.products
+            .values()
+            .filter(|p| !p.released)
+            .filter_map(|p| p.release_at)
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, minute, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn product(id: ProductId, released: bool, release_at: Option<DateTime<Utc>>) -> Product {
+        Product {
+            id,
+            sku: format!("SKU-{id}"),
+            brand: "Brand".into(),
+            name: format!("Shoe {id}"),
+            color: "Black".into(),
+            price_cents: 10_000,
+            main_image_url: String::new(),
+            released,
+            release_at,
+            items: vec![
+                Item {
+                    id: id * 10 + 1,
+                    product_id: id,
+                    size: "10".into(),
+                    sku: format!("SKU-{id}-10"),
+                    available_count: 150,
+                    version: 1,
+                },
+                Item {
+                    id: id * 10,
+                    product_id: id,
+                    size: "9.5".into(),
+                    sku: format!("SKU-{id}-9.5"),
+                    available_count: 3,
+                    version: 1,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn sizes_are_sorted_numerically() {
+        let catalog = Catalog::new([product(1, true, None)]);
+        let sizes: Vec<_> = catalog
+            .product(1)
+            .map_or(vec![], |p| p.items.iter().map(|i| i.size.clone()).collect());
+        assert_eq!(sizes, ["9.5", "10"]);
+        assert_eq!(size_order("13", "6"), std::cmp::Ordering::Greater);
+    }
+
+    #[test]
+    fn a_scheduled_product_is_due_at_its_time_only() {
+        let p = product(1, false, Some(at(30)));
+        assert!(!p.release_due(at(29)));
+        assert!(p.release_due(at(30)));
+        assert!(p.release_due(at(31)));
+    }
+
+    #[test]
+    fn released_or_unscheduled_products_are_never_due() {
+        assert!(!product(1, true, Some(at(0))).release_due(at(30)));
+        assert!(!product(1, false, None).release_due(at(30)));
+    }
+
+    #[test]
+    fn due_releases_and_next_schedule() {
+        let catalog = Catalog::new([
+            product(1, false, Some(at(10))),
+            product(2, false, Some(at(20))),
+            product(3, true, Some(at(5))),
+            product(4, false, None),
+        ]);
+        assert_eq!(catalog.due_releases(at(15)), vec![1]);
+        assert_eq!(catalog.next_scheduled_release(), Some(at(10)));
+    }
+
+    #[test]
+    fn releasing_twice_reports_the_second_as_no_change() {
+        let mut catalog = Catalog::new([product(1, false, None)]);
+        assert!(catalog.mark_released(1));
+        assert!(!catalog.mark_released(1));
+        assert!(!catalog.mark_released(99));
+    }
+
+    #[test]
+    fn counts_apply_in_version_order() {
+        let mut catalog = Catalog::new([product(1, true, None)]);
+        let change = catalog.apply_count(11, 149, 3);
+        assert_eq!(
+            change.map(|c| (c.old_level, c.new_level, c.announce())),
+            Some((Level::Medium, Level::Low, true))
+        );
+        // A write that committed earlier but reports later must not roll the count back.
+        assert_eq!(catalog.apply_count(11, 150, 2), None);
+        assert_eq!(catalog.item(11).map(|(_, i)| i.available_count), Some(149));
+        let quiet = catalog.apply_count(11, 148, 4);
+        assert_eq!(quiet.map(|c| c.announce()), Some(false));
+        assert_eq!(catalog.apply_count(999, 1, 9), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! The inventory service: an in-memory catalog that every page read uses. Every write goes to
+//! the database first, then updates the cache with what the database returned, then publishes
+//! an [`InventoryEvent`]. "What happens when a pair sells" is [`Inventory::sell`].
+
+pub mod scheduler;
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use tokio::sync::broadcast;
+
+use crate::domain::{Catalog, ItemChange, ItemId, ProductId};
+use crate::store::{self, Db, StoreError};
+
+/// Enough for bursts of sales; a subscriber that falls further behind is told it lagged and
+/// re-reads the cache.
+const EVENT_BUFFER: usize = 4096;
+pub const MAX_PAIRS_PER_MOVE: i32 = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InventoryEvent {
+    Released { product_id: ProductId },
+    StockChanged(ItemChange),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("no product {0}")]
+    ProductNotFound(String),
+    #[error("no item {0}")]
+    ItemNotFound(ItemId),
+    #[error("{name} size {size} has {available} pairs left, {wanted} wanted")]
+    SoldOut {
+        item_id: ItemId,
+        name: String,
+        size: String,
+        available: i32,
+        wanted: i32,
+    },
+    #[error("{name} is not released yet")]
+    NotReleased { product_id: ProductId, name: String },
+    #[error("count must be a whole number from 1 to {MAX_PAIRS_PER_MOVE}, got {0}")]
+    InvalidCount(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a sale or restock did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockMove {
+    pub product_id: ProductId,
+    pub item_id: ItemId,
+    pub available_count: i32,
+}
+
+pub struct Inventory {
+    db: Db,
+    catalog: RwLock<Catalog>,
+    events: broadcast::Sender<InventoryEvent>,
+}
+
+impl Inventory {
+    pub async fn load(db: Db) -> Result<Arc<Inventory>, InventoryError> {
+        let catalog = Catalog::new(store::catalog::load(&db).await?);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Arc::new(Inventory {
+            db,
+            catalog: RwLock::new(catalog),
+            events,
+        }))
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Reads the cache. Keep `f` short: writers wait for it.
+    pub fn read<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
+        f(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Catalog) -> R) -> R {
+        f(&mut self.catalog.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<InventoryEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: InventoryEvent) {
+        // No subscribers is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+
+    /// Replaces the cache with the database's view (at start, and after any gap in a feed).
+    pub async fn reload(&self) -> Result<(), InventoryError> {
+        let catalog = Catalog::new(store::catalog::load(&self.db).await?);
+        self.write(|c| *c = catalog);
+        Ok(())
+    }
+
+    /// Finds a product by id or SKU.
+    pub fn find_product(&self, key: &str) -> Result<ProductId, InventoryError> {
+        self.read(|c| match key.parse::<ProductId>() {
+            Ok(id) => c.product(id).map(|p| p.id),
+            Err(_) => c.product_by_sku(key).map(|p| p.id),
+        })
+        .ok_or_else(|| InventoryError::ProductNotFound(key.to_string()))
+    }
+
+    /// Releases a product now. Returns `false` when it was already released.
+    pub async fn release(&self, product_id: ProductId) -> Result<bool, InventoryError> {
+        if self.read(|c| c.product(product_id).is_none()) {
+            return Err(InventoryError::ProductNotFound(product_id.to_string()));
+        }
+        store::catalog::release(&self.db, product_id).await?;
+        // Whoever flipped the row, this node's pages learn of it exactly once: when its cache
+        // flips.
+        let newly = self.write(|c| c.mark_released(product_id));
+        if newly {
+            tracing::info!(product_id, "product released");
+            self.publish(InventoryEvent::Released { product_id });
+        }
+        Ok(newly)
+    }
+
+    /// Sells `count` pairs of an item, all or none: the guarded decrement never takes stock
+    /// below zero, however many buyers race for the last pair.
+    pub async fn sell(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
+        check_count(count)?;
+        let (product_id, name, size, released) = self
+            .read(|c| {
+                c.item(item_id)
+                    .map(|(p, i)| (p.id, p.name.clone(), i.size.clone(), p.released))
+            })
+            .ok_or(InventoryError::ItemNotFound(item_id))?;
+        if !released {
+            return Err(InventoryError::NotReleased { product_id, name });
+        }
+        match store::catalog::adjust_stock(&self.db, item_id, -count).await? {
+            Some((available, version)) => Ok(self.record(product_id, item_id, available, version)),
+            None => {
+                // Refused: learn the real count (the cache may trail another writer) and say it.
+                let available = match store::catalog::stock(&self.db, item_id).await? {
+                    Some((available, version)) => {
+                        self.record(product_id, item_id, available, version);
+                        available
+                    }
+                    None => 0,
+                };
+                Err(InventoryError::SoldOut {
+                    item_id,
+                    name,
+                    size,
+                    available,
+                    wanted: count,
+                })
+            }
+        }
+    }
+
+    /// Adds `count` pairs to an item.
+    pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
+        check_count(count)?;
+        let product_id = self
+            .read(|c| c.item(item_id).map(|(p, _)| p.id))
+            .ok_or(InventoryError::ItemNotFound(item_id))?;
+        match store::catalog::adjust_stock(&self.db, item_id, count).await? {
+            Some((available, version)) => Ok(self.record(product_id, item_id, available, version)),
+            None => Err(InventoryError::InvalidCount(format!(
+                "{count} (stock would exceed {})",
+                store::catalog::MAX_STOCK
+            ))),
+        }
+    }
+
+    /// Takes a count the database returned into the cache and announces level changes.
+    fn record(
+        &self,
+        product_id: ProductId,
+        item_id: ItemId,
+        count: i32,
+        version: i64,
+    ) -> StockMove {
+        if let Some(change) = self.write(|c| c.apply_count(item_id, count, version)) {
+            tracing::debug!(item_id, count, "stock changed");
+            if change.announce() {
+                self.publish(InventoryEvent::StockChanged(change));
+            }
+        }
+        StockMove {
+            product_id,
+            item_id,
+            available_count: count,
+        }
+    }
+}
+
+fn check_count(count: i32) -> Result<(), InventoryError> {
+    if (1..=MAX_PAIRS_PER_MOVE).contains(&count) {
+        Ok(())
+    } else {
+        Err(InventoryError::InvalidCount(count.to_string()))
+    }
+}

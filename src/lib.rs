@@ -1,0 +1,135 @@
+//! Sneakers: a live sneaker-drop store.
+//!
+//! Wiring: config -> store -> inventory -> web. Layers import downwards only:
+//! web -> inventory -> store -> domain.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod inventory;
+pub mod store;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Database};
+use crate::inventory::{Inventory, InventoryError};
+use crate::store::seed::SeedOutcome;
+use crate::store::{Db, StoreError};
+use crate::web::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running store. Dropping it does not stop it; call [`App::shutdown`].
+pub struct App {
+    pub addr: SocketAddr,
+    pub inventory: Arc<Inventory>,
+    pub config: Arc<Config>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Opens the database (migrating it; an embedded store is seeded on first run), loads the
+/// inventory cache, starts the scheduler and serves HTTP.
+pub async fn start(config: Config) -> Result<App, StartError> {
+    let config = Arc::new(config);
+    let applied = store::migrate::run(&config.database).await?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    let db = Db::connect(&config.database).await?;
+    if let Database::Sqlite { .. } = config.database
+        && let SeedOutcome::Seeded {
+            products, items, ..
+        } = store::seed::run(&db, false).await?
+    {
+        tracing::info!(products, items, "seeded the demo catalog");
+    }
+    let inventory = Inventory::load(db).await?;
+    let background = vec![inventory::scheduler::spawn(Arc::clone(&inventory))];
+
+    let addr = SocketAddr::new(config.host, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let router = web::router::router(AppState {
+        config: Arc::clone(&config),
+        inventory: Arc::clone(&inventory),
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, node = %config.node_name, database = %config.database.describe(), "serving");
+    Ok(App {
+        addr,
+        inventory,
+        config,
+        stop: Some(stop),
+        server,
+        background,
+    })
+}
+
+impl App {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, stops background tasks.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in &self.background {
+            task.abort();
+        }
+        match (&mut self.server).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
+            Err(error) => tracing::warn!(%error, "server task failed"),
+        }
+    }
+
+    /// Serves until the task ends (it only ends on shutdown or a fatal error).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let result = (&mut self.server)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        for task in &self.background {
+            task.abort();
+        }
+        result
+    }
+
+    /// Asks the server to stop, without waiting.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Catalog and stock queries. Every stock write is one guarded statement that returns the new
+//! count and version, so callers never read-modify-write.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{item_availabilities, items, products};
+use super::{Db, StoreError};
+use crate::domain::{Item, ItemId, Product, ProductId};
+use crate::with_conn;
+
+/// Stock above this is refused, far from integer overflow on either backend.
+pub const MAX_STOCK: i32 = 1_000_000_000;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = products)]
+struct ProductRow {
+    id: i32,
+    sku: String,
+    brand: String,
+    name: String,
+    color: String,
+    price_cents: i32,
+    main_image_url: String,
+    released: bool,
+    release_at: Option<NaiveDateTime>,
+}
+
+type ItemRow = (i32, i32, String, String, i32, i64);
+
+pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
+    let mut conn = db.get().await?;
+    let (rows, item_rows) = with_conn!(conn, |c| {
+        let rows: Vec<ProductRow> = products::table
+            .order(products::id)
+            .select(ProductRow::as_select())
+            .load(c)
+            .await?;
+        let item_rows: Vec<ItemRow> = items::table
+            .inner_join(item_availabilities::table)
+            .select((
+                items::id,
+                items::product_id,
+                items::size,
+                items::sku,
+                item_availabilities::available_count,
+                item_availabilities::version,
+            ))
+            .load(c)
+            .await?;
+        (rows, item_rows)
+    });
+    let mut products: Vec<Product> = rows
+        .into_iter()
+        .map(|row| Product {
+            id: row.id,
+            sku: row.sku,
+            brand: row.brand,
+            name: row.name,
+            color: row.color,
+            price_cents: row.price_cents,
+            main_image_url: row.main_image_url,
+            released: row.released,
+            release_at: row.release_at.map(|at| at.and_utc()),
+            items: Vec::new(),
+        })
+        .collect();
+    for (id, product_id, size, sku, available_count, version) in item_rows {
+        if let Ok(i) = products.binary_search_by_key(&product_id, |p| p.id) {
+            products[i].items.push(Item {
+                id,
+                product_id,
+                size,
+                sku,
+                available_count,
+                version,
+            });
+        }
+    }
+    Ok(products)
+}
+
+/// `true` when this call released the product; `false` when it already was (or is unknown),
+/// so that among racing callers exactly one announces the drop.
+pub async fn release(db: &Db, id: ProductId) -> Result<bool, StoreError> {
+    let mut conn = db.get().await?;
+    let now = Utc::now().naive_utc();
+    let changed = with_conn!(conn, |c| {
+        diesel::update(
+            products::table
+                .filter(products::id.eq(id))
+                .filter(products::released.eq(false)),
+        )
+        .set((products::released.eq(true), products::updated_at.eq(now)))
+        .execute(c)
+        .await?
+    });
+    Ok(changed == 1)
+}
+
+/// The guarded statement itself, as a macro so it compiles for both backends and can run inside
+/// a caller's transaction (checkout).
+macro_rules! adjust_stock_query {
+    ($c:expr, $item_id:expr, $delta:expr) => {{
+        use $crate::store::schema::item_availabilities::dsl as a;
+        let (item_id, delta): (ItemId, i32) = ($item_id, $delta);
+        diesel::update(
+            a::item_availabilities
+                .filter(a::item_id.eq(item_id))
+                .filter(a::available_count.ge(0 - delta.min(0)))
+                .filter(a::available_count.le(MAX_STOCK - delta.max(0))),
+        )
+        .set((
+            a::available_count.eq(a::available_count + delta),
+            a::version.eq(a::version + 1),
+            a::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .returning((a::available_count, a::version))
+        .get_result::<(i32, i64)>($c)
+        .await
+        .optional()
+    }};
+}
+
+/// Adds `delta` pairs (negative: sells them) unless that would take the count below zero or
+/// above [`MAX_STOCK`]. Returns the new `(count, version)`, or `None` when the guard refused.
+pub async fn adjust_stock(
+    db: &Db,
+    item_id: ItemId,
+    delta: i32,
+) -> Result<Option<(i32, i64)>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| adjust_stock_query!(
+        c, item_id, delta
+    )?))
+}
+
+/// The current `(count, version)` of an item, straight from the database.
+pub async fn stock(db: &Db, item_id: ItemId) -> Result<Option<(i32, i64)>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        item_availabilities::table
+            .filter(item_availabilities::item_id.eq(item_id))
+            .select((
+                item_availabilities::available_count,
+                item_availabilities::version,
+            ))
+            .first::<(i32, i64)>(c)
+            .await
+            .optional()?
+    }))
+}

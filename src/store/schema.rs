@@ -1,0 +1,71 @@
+// Diesel's view of migrations/{sqlite,postgres}: same tables, same meaning on both backends.
+
+diesel::table! {
+    products (id) {
+        id -> Integer,
+        sku -> Text,
+        brand -> Text,
+        name -> Text,
+        color -> Text,
+        price_cents -> Integer,
+        main_image_url -> Text,
+        released -> Bool,
+        release_at -> Nullable<Timestamp>,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    items (id) {
+        id -> Integer,
+        product_id -> Integer,
+        size -> Text,
+        sku -> Text,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    item_availabilities (id) {
+        id -> Integer,
+        item_id -> Integer,
+        available_count -> Integer,
+        version -> BigInt,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Integer,
+        cart_id -> Text,
+        total_cents -> Integer,
+        inserted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Integer,
+        order_id -> Integer,
+        item_id -> Integer,
+        price_cents -> Integer,
+        inserted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(items -> products (product_id));
+diesel::joinable!(item_availabilities -> items (item_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> items (item_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    products,
+    items,
+    item_availabilities,
+    orders,
+    order_items
+);

@@ -1,0 +1,151 @@
+//! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Admin;
+use super::error::ApiError;
+use crate::domain::{ItemId, Level};
+use crate::inventory::{InventoryError, StockMove};
+
+#[derive(Deserialize, Default)]
+pub struct CountForm {
+    count: Option<String>,
+}
+
+fn parse_item(id: &str) -> Result<ItemId, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no item {id:?}"),
+        )
+    })
+}
+
+/// The body is read as a form whatever its content type, so `curl -X POST` with no body works.
+fn parse_count(body: &[u8], default: Option<i32>) -> Result<i32, ApiError> {
+    let form: CountForm = serde_urlencoded::from_bytes(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_form",
+            format!("not a form: {e}"),
+        )
+    })?;
+    match (form.count.as_deref().map(str::trim), default) {
+        (None | Some(""), Some(default)) => Ok(default),
+        (None | Some(""), None) => Err(InventoryError::InvalidCount(
+            "nothing (the form field `count` is required)".into(),
+        )
+        .into()),
+        (Some(raw), _) => raw
+            .parse()
+            .map_err(|_| InventoryError::InvalidCount(format!("{raw:?}")).into()),
+    }
+}
+
+fn moved(stock: StockMove, key: &str, count: i32) -> Json<Value> {
+    Json(json!({
+        "product_id": stock.product_id,
+        "item_id": stock.item_id,
+        "available_count": stock.available_count,
+        "level": Level::for_count(stock.available_count),
+        key: count,
+    }))
+}
+
+pub async fn release(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let product_id = state.inventory.find_product(&key)?;
+    let newly = state.inventory.release(product_id).await?;
+    Ok(Json(
+        json!({ "product_id": product_id, "released": true, "already_released": !newly }),
+    ))
+}
+
+pub async fn sell(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let item_id = parse_item(&id)?;
+    let count = parse_count(&body, Some(1))?;
+    let stock = state.inventory.sell(item_id, count).await?;
+    Ok(moved(stock, "sold", count))
+}
+
+pub async fn restock(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let item_id = parse_item(&id)?;
+    let count = parse_count(&body, None)?;
+    let stock = state.inventory.restock(item_id, count).await?;
+    Ok(moved(stock, "restocked", count))
+}
+
+/// `GET /admin/inventory`: exact counts, the shape the CLI and tools read.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct InventoryJson {
+    pub products: Vec<ProductJson>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ProductJson {
+    pub id: i32,
+    pub sku: String,
+    pub brand: String,
+    pub name: String,
+    pub released: bool,
+    pub release_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub items: Vec<ItemJson>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ItemJson {
+    pub id: i32,
+    pub size: String,
+    pub sku: String,
+    pub available_count: i32,
+    pub level: String,
+}
+
+pub async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
+    Json(state.inventory.read(|catalog| {
+        InventoryJson {
+            products: catalog
+                .products()
+                .map(|p| ProductJson {
+                    id: p.id,
+                    sku: p.sku.clone(),
+                    brand: p.brand.clone(),
+                    name: p.name.clone(),
+                    released: p.released,
+                    release_at: p.release_at,
+                    items: p
+                        .items
+                        .iter()
+                        .map(|i| ItemJson {
+                            id: i.id,
+                            size: i.size.clone(),
+                            sku: i.sku.clone(),
+                            available_count: i.available_count,
+                            level: i.level().as_str().to_string(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }))
+}

@@ -1,0 +1,40 @@
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use super::{AppState, admin, assets, health, pages};
+
+/// No inline script or style anywhere: the shim and the CSS are files of our own.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+
+/// Forms and API calls are small; anything bigger is refused before it is read.
+const MAX_BODY: usize = 16 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/products/{id}", get(pages::show))
+        .route("/healthz", get(health::healthz))
+        .route("/static/{*path}", get(assets::serve))
+        .route("/admin/inventory", get(admin::inventory))
+        .route("/admin/products/{id}/release", post(admin::release))
+        .route("/admin/items/{id}/sell", post(admin::sell))
+        .route("/admin/items/{id}/restock", post(admin::restock))
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

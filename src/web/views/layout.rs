@@ -1,0 +1,37 @@
+use maud::{DOCTYPE, Markup, html};
+
+use crate::web::assets::asset_url;
+
+/// The frame of every shopper page.
+pub fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Sneakers" }
+                meta name="description" content="Live sneaker drops: sizes update as pairs sell.";
+                link rel="icon" type="image/svg+xml" href=(asset_url("images/favicon.svg"));
+                link rel="stylesheet" href=(asset_url("css/app.css"));
+                script src=(asset_url("app.js")) defer {}
+            }
+            body {
+                header.site-header {
+                    div.site-header__inner {
+                        a.brand href="/" { "Sneakers" }
+                        nav.site-nav {
+                            a href="/" { "Drops" }
+                            a.cart-link href="/checkout" { "Cart" }
+                        }
+                    }
+                }
+                div #connection-status .connection-status hidden role="status" { "Reconnecting…" }
+                main.page { (body) }
+                footer.site-footer {
+                    p { "Sneakers · live drops, first come first served. Sizes update as pairs sell." }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use crate::domain::money::format_cents;
+use crate::domain::{Item, Level, Product};
+
+/// A form's CSRF token: present on server-rendered pages; absent from pushed fragments, which
+/// are shared by every subscriber (the shim submits those over the socket instead).
+pub type Csrf<'a> = Option<&'a str>;
+
+pub fn product_card(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
+    let href = format!("/products/{}", product.id);
+    html! {
+        article.product-card data-product-id=(product.id) {
+            a.product-card__media href=(href) {
+                img src=(product.main_image_url) alt=(alt_text(product)) loading="lazy" width="600" height="400";
+            }
+            div.product-card__body {
+                p.product-brand { (product.brand) }
+                h2.product-name { a href=(href) { (product.name) } }
+                p.product-color { (product.color) }
+                p.product-price { (format_cents(product.price_cents.into())) }
+            }
+            (sizes(product, now, csrf))
+        }
+    }
+}
+
+pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
+    html! {
+        a.back-link href="/" { "← All drops" }
+        article.product-detail data-product-id=(product.id) {
+            div.product-detail__media {
+                img src=(product.main_image_url) alt=(alt_text(product)) width="600" height="400";
+            }
+            div.product-detail__info {
+                p.product-brand { (product.brand) }
+                h1.product-name { (product.name) }
+                p.product-color { (product.color) }
+                p.product-price { (format_cents(product.price_cents.into())) }
+                (sizes(product, now, csrf))
+            }
+        }
+    }
+}
+
+/// `#product-<id>-sizes`: the size selector of a released product, or its "coming soon".
+pub fn sizes(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
+    html! {
+        div id=(format!("product-{}-sizes", product.id)) .product-sizes {
+            @if product.released {
+                p.sizes-title { "Select size" }
+                div.size-grid {
+                    @for item in &product.items { (size_button(item, csrf)) }
+                }
+            } @else {
+                (coming_soon(product, now))
+            }
+        }
+    }
+}
+
+/// `#item-<id>`: one size, as a form that adds it to the cart.
+pub fn size_button(item: &Item, csrf: Csrf) -> Markup {
+    let level = item.level();
+    html! {
+        form id=(format!("item-{}", item.id)) class=(format!("size size--{}", level.as_str()))
+            data-level=(level.as_str()) data-item-id=(item.id) method="post" action="/cart/items" {
+            @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
+            input type="hidden" name="item_id" value=(item.id);
+            button.size__button type="submit" disabled[level.is_out()]
+                title=(format!("Size {} · {}", item.size, level_hint(level))) {
+                span.size__label { (item.size) }
+                span.size__level { (level.label()) }
+            }
+        }
+    }
+}
+
+fn coming_soon(product: &Product, now: DateTime<Utc>) -> Markup {
+    html! {
+        div.coming-soon {
+            span.badge.badge--soon { "Coming soon" }
+            @if let Some(at) = product.release_at {
+                p.countdown {
+                    "Drops "
+                    time.countdown__time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) {
+                        (countdown(at, now))
+                    }
+                }
+            } @else {
+                p.countdown { "Release date to be announced" }
+            }
+        }
+    }
+}
+
+fn level_hint(level: Level) -> &'static str {
+    match level {
+        Level::High => "plenty left",
+        Level::Medium => "selling steadily",
+        Level::Low => "only a few left",
+        Level::Out => "sold out",
+    }
+}
+
+fn alt_text(product: &Product) -> String {
+    format!("{} {} in {}", product.brand, product.name, product.color)
+}
+
+/// "in 4m 12s", "in 2d 3h"; the shim keeps it ticking.
+pub fn countdown(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    if secs <= 0 {
+        return "any moment now".into();
+    }
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("in {s}s"),
+        (0, 0, _) => format!("in {m}m {s}s"),
+        (0, _, _) => format!("in {h}h {m}m"),
+        _ => format!("in {d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    #[test]
+    fn countdowns_read_naturally() {
+        let now = Utc::now();
+        assert_eq!(countdown(now - Duration::seconds(3), now), "any moment now");
+        assert_eq!(countdown(now + Duration::seconds(42), now), "in 42s");
+        assert_eq!(countdown(now + Duration::seconds(252), now), "in 4m 12s");
+        assert_eq!(countdown(now + Duration::minutes(185), now), "in 3h 5m");
+        assert_eq!(countdown(now + Duration::hours(51), now), "in 2d 3h");
+    }
+
+    #[test]
+    fn sold_out_sizes_are_disabled_and_carry_their_level() {
+        let item = |count| Item {
+            id: 7,
+            product_id: 1,
+            size: "9.5".into(),
+            sku: "X-9.5".into(),
+            available_count: count,
+            version: 1,
+        };
+        let out = size_button(&item(0), None).into_string();
+        assert!(out.contains(r#"id="item-7""#) && out.contains(r#"data-level="out""#));
+        assert!(out.contains("disabled"));
+        assert!(!out.contains("_csrf_token"));
+        let low = size_button(&item(3), Some("tok")).into_string();
+        assert!(low.contains(r#"data-level="low""#) && !low.contains("disabled"));
+        assert!(low.contains(r#"name="_csrf_token" value="tok""#));
+    }
+}
