@@ -7,7 +7,7 @@ pub fn format_cents(cents: i64) -> String {
     let mut grouped = String::new();
     let digits = dollars.to_string();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);
@@ -24,7 +24,7 @@ mod tests {
         assert_eq!(format_cents(0), "$0.00");
         assert_eq!(format_cents(13000), "$130.00");
         assert_eq!(format_cents(1999), "$19.99");
-        assert_eq!(format_cents(123_456_78), "$123,456.78");
+        assert_eq!(format_cents(12_345_678), "$123,456.78");
         assert_eq!(format_cents(-500), "-$5.00");
     }
 }

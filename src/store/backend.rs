@@ -41,6 +41,8 @@ pub enum Db {
     Pg(Pool<AsyncPgConnection>),
 }
 
+// A pooled connection lives for one request; boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum DbConn {
     Sqlite(Object<SqliteConn>),
     Pg(Object<AsyncPgConnection>),
@@ -127,7 +129,7 @@ pub(crate) async fn connect_sqlite(path: String) -> diesel::ConnectionResult<Sql
 
 /// diesel-async's own `establish` speaks no TLS; Heroku's PostgreSQL requires it.
 pub(crate) async fn connect_pg(target: &PgTarget) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let bad = |e: &dyn std::fmt::Display| diesel::ConnectionError::BadConnection(e.to_string());
+    let bad = |e: &dyn std::error::Error| diesel::ConnectionError::BadConnection(with_causes(e));
     let mut config: tokio_postgres::Config = target.url.parse().map_err(|e| bad(&e))?;
     if target.ssl_mode == SslMode::Disable {
         let (client, connection) = config
@@ -145,4 +147,19 @@ pub(crate) async fn connect_pg(target: &PgTarget) -> diesel::ConnectionResult<As
     });
     let (client, connection) = config.connect(tls).await.map_err(|e| bad(&e))?;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// "error performing TLS handshake: invalid peer certificate: UnknownIssuer" says what to fix;
+/// the outermost error alone does not.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let more = next.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = next.source();
+    }
+    text
 }

@@ -1,0 +1,179 @@
+//! What a shopper sees: the catalog rendered from the database, releases, scheduled drops.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use sneakers::inventory::InventoryEvent;
+use sneakers::store::schema::products;
+use sneakers::with_conn;
+
+use crate::helpers::{Backend, TestApp, level_on_page};
+use crate::on_both_backends;
+
+on_both_backends!(
+    index_lists_products_with_their_levels,
+    release_shows_sizes_on_next_load,
+    scheduled_drop_releases_itself
+);
+
+async fn index_lists_products_with_their_levels(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, html) = app.get("/").await;
+    assert_eq!(status, 200);
+    let inventory = app.inventory_json().await;
+    assert!(inventory.products.len() >= 8);
+    let mut seen_levels = std::collections::HashSet::new();
+    for product in &inventory.products {
+        assert!(html.contains(&format!("data-product-id=\"{}\"", product.id)));
+        assert!(html.contains(&format!("id=\"product-{}-sizes\"", product.id)));
+        for item in &product.items {
+            let shown = level_on_page(&html, item.id);
+            if product.released {
+                assert_eq!(
+                    shown.as_deref(),
+                    Some(item.level.as_str()),
+                    "item {}",
+                    item.id
+                );
+                seen_levels.insert(item.level.clone());
+            } else {
+                assert_eq!(shown, None, "unreleased product {} shows sizes", product.id);
+            }
+        }
+    }
+    assert_eq!(
+        seen_levels.len(),
+        4,
+        "the seed shows every level: {seen_levels:?}"
+    );
+    assert!(html.contains("Coming soon"));
+    assert!(
+        html.contains("countdown__time"),
+        "a scheduled drop shows its countdown"
+    );
+    // Sold-out sizes cannot be clicked.
+    let out = inventory
+        .products
+        .iter()
+        .filter(|p| p.released)
+        .flat_map(|p| &p.items)
+        .find(|i| i.available_count == 0);
+    if let Some(out) = out {
+        let at = html.find(&format!("id=\"item-{}\"", out.id)).unwrap_or(0);
+        let form = &html[at..at + html[at..].find("</form>").unwrap_or(0)];
+        assert!(
+            form.contains("disabled"),
+            "sold-out size is disabled: {form}"
+        );
+    }
+
+    let product = &inventory.products[0];
+    let (status, page) = app.get(&format!("/products/{}", product.id)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&product.name)
+            && page.contains(&format!("id=\"product-{}-sizes\"", product.id))
+    );
+    assert_eq!(app.get("/products/99999").await.0, 404);
+    assert_eq!(app.get("/products/not-a-number").await.0, 404);
+    let (status, missing) = app.get("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("Back to the drops"));
+}
+
+async fn release_shows_sizes_on_next_load(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let coming = app.product(false).await;
+    let (_, before) = app.get(&format!("/products/{}", coming.id)).await;
+    assert!(before.contains("Coming soon"));
+    assert_eq!(level_on_page(&before, coming.items[0].id), None);
+
+    let reply = app
+        .admin
+        .release(&coming.id.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!reply.already_released);
+    let (_, after) = app.get(&format!("/products/{}", coming.id)).await;
+    assert!(!after.contains("Coming soon"));
+    for item in &coming.items {
+        assert_eq!(
+            level_on_page(&after, item.id).as_deref(),
+            Some(item.level.as_str())
+        );
+    }
+    // Releasing again is harmless and says so; by SKU works too.
+    let again = app
+        .admin
+        .release(&coming.sku)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.already_released);
+    let unknown = app.admin.release("NO-SUCH-SKU").await.err();
+    assert_eq!(unknown.as_ref().and_then(|e| e.code()), Some("not_found"));
+    app.assert_cache_matches_db().await;
+}
+
+async fn scheduled_drop_releases_itself(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let coming = app.product(false).await;
+    // Bring the drop forward to a moment from now, as if the seed had run minutes ago.
+    let soon = (Utc::now() + chrono::Duration::milliseconds(300)).naive_utc();
+    let mut conn = app
+        .inventory()
+        .db()
+        .get()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    with_conn!(conn, |c| {
+        diesel::update(products::table.filter(products::id.eq(coming.id)))
+            .set(products::release_at.eq(Some(soon)))
+            .execute(c)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    drop(conn);
+    let mut events = app.inventory().subscribe();
+    app.inventory()
+        .reload()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let released = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Ok(InventoryEvent::Released { product_id }) if product_id == coming.id => break,
+                Ok(_) => continue,
+                Err(e) => panic!("event bus: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        released.is_ok(),
+        "the scheduled drop did not release itself"
+    );
+    let (_, page) = app.get(&format!("/products/{}", coming.id)).await;
+    assert!(level_on_page(&page, coming.items[0].id).is_some());
+    assert!(app.product_released_in_db(coming.id).await);
+}
+
+impl TestApp {
+    async fn product_released_in_db(&self, id: i32) -> bool {
+        let mut conn = self
+            .inventory()
+            .db()
+            .get()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        with_conn!(conn, |c| {
+            products::table
+                .filter(products::id.eq(id))
+                .select(products::released)
+                .first::<bool>(c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+    }
+}

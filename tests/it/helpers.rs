@@ -1,0 +1,193 @@
+//! Boots the real store in-process on an ephemeral port, on SQLite or PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sneakers::cli::AdminClient;
+use sneakers::config::{AdminCredentials, Config, Database};
+use sneakers::inventory::Inventory;
+use sneakers::store::{self, Db};
+use sneakers::web::admin::{InventoryJson, ItemJson, ProductJson};
+use sneakers::{App, start};
+
+use crate::pg;
+
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+pub const SECRET: &str = "test-secret-key-base-test-secret-key-base-test-secret-key-base-0123";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        })*
+    };
+}
+
+pub struct TestApp {
+    pub app: Option<App>,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub admin: AdminClient,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(database: Database) -> Config {
+    Config {
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        database,
+        secret_key_base: SECRET.into(),
+        admin: AdminCredentials {
+            username: ADMIN_USER.into(),
+            password: ADMIN_PASSWORD.into(),
+            generated: false,
+        },
+        node_name: "test-node".into(),
+        socket_idle_timeout: Duration::from_secs(60),
+    }
+}
+
+pub async fn database_for(backend: Backend, dir: &tempfile::TempDir) -> Database {
+    match backend {
+        Backend::Sqlite => Database::Sqlite {
+            path: dir.path().join("sneakers.db"),
+        },
+        Backend::Postgres => {
+            let url = pg::fresh_database("sslmode=disable").await;
+            Database::parse(Some(&url)).unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+}
+
+impl TestApp {
+    /// A seeded store.
+    pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let database = database_for(backend, &dir).await;
+        store::migrate::run(&database)
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        let db = Db::connect(&database)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        store::seed::run(&db, false)
+            .await
+            .unwrap_or_else(|e| panic!("seed: {e}"));
+        let mut config = test_config(database);
+        tweak(&mut config);
+        let app = start(config).await.unwrap_or_else(|e| panic!("start: {e}"));
+        let url = app.url();
+        TestApp {
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|e| panic!("http client: {e}")),
+            url,
+            app: Some(app),
+            _dir: dir,
+        }
+    }
+
+    pub fn inventory(&self) -> &Arc<Inventory> {
+        match &self.app {
+            Some(app) => &app.inventory,
+            None => panic!("the app was stopped"),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub async fn inventory_json(&self) -> InventoryJson {
+        self.admin
+            .inventory()
+            .await
+            .unwrap_or_else(|e| panic!("inventory: {e}"))
+    }
+
+    pub async fn product(&self, released: bool) -> ProductJson {
+        self.inventory_json()
+            .await
+            .products
+            .into_iter()
+            .find(|p| p.released == released)
+            .unwrap_or_else(|| panic!("no product with released={released}"))
+    }
+
+    pub async fn item(&self, item_id: i32) -> ItemJson {
+        self.inventory_json()
+            .await
+            .products
+            .into_iter()
+            .flat_map(|p| p.items)
+            .find(|i| i.id == item_id)
+            .unwrap_or_else(|| panic!("no item {item_id}"))
+    }
+
+    /// Brings an item of a released product to exactly `count` pairs through the admin API.
+    pub async fn set_stock(&self, item_id: i32, count: i32) {
+        let now = self.item(item_id).await.available_count;
+        let result = match now.cmp(&count) {
+            std::cmp::Ordering::Greater => self.admin.sell(item_id, now - count).await.map(|_| ()),
+            std::cmp::Ordering::Less => self.admin.restock(item_id, count - now).await.map(|_| ()),
+            std::cmp::Ordering::Equal => Ok(()),
+        };
+        result.unwrap_or_else(|e| panic!("set stock of {item_id} to {count}: {e}"));
+        assert_eq!(self.item(item_id).await.available_count, count);
+    }
+
+    /// The inventory cache holds exactly what the database holds.
+    pub async fn assert_cache_matches_db(&self) {
+        let db = self.inventory().db().clone();
+        let fresh = sneakers::domain::Catalog::new(
+            store::catalog::load(&db)
+                .await
+                .unwrap_or_else(|e| panic!("load: {e}")),
+        );
+        let cached = self.inventory().read(|c| c.clone());
+        assert_eq!(
+            cached, fresh,
+            "the inventory cache differs from the database"
+        );
+    }
+}
+
+/// The `data-level` of `#item-<id>` on a page, if the page shows that size.
+pub fn level_on_page(html: &str, item_id: i32) -> Option<String> {
+    let at = html.find(&format!("id=\"item-{item_id}\""))?;
+    let rest = &html[at..];
+    let tag_end = rest.find('>')?;
+    let tag = &rest[..tag_end];
+    let start = tag.find("data-level=\"")? + "data-level=\"".len();
+    let len = tag[start..].find('"')?;
+    Some(tag[start..start + len].to_string())
+}
