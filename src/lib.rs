@@ -7,7 +7,9 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod inventory;
+pub mod live;
 pub mod store;
+pub mod views;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -18,7 +20,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Database};
+use crate::domain::token::Tokens;
 use crate::inventory::{Inventory, InventoryError};
+use crate::live::Live;
 use crate::store::seed::SeedOutcome;
 use crate::store::{Db, StoreError};
 use crate::web::AppState;
@@ -40,6 +44,7 @@ pub enum StartError {
 pub struct App {
     pub addr: SocketAddr,
     pub inventory: Arc<Inventory>,
+    pub live: Arc<Live>,
     pub config: Arc<Config>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
@@ -63,7 +68,16 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         tracing::info!(products, items, "seeded the demo catalog");
     }
     let inventory = Inventory::load(db).await?;
-    let background = vec![inventory::scheduler::spawn(Arc::clone(&inventory))];
+    let live = Live::new(
+        Arc::clone(&inventory),
+        Tokens::new(&config.secret_key_base),
+        config.socket_idle_timeout,
+    );
+    let background = vec![
+        live.spawn_event_pump(),
+        inventory::scheduler::spawn(Arc::clone(&inventory)),
+    ];
+    raise_open_files_limit();
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)
@@ -73,8 +87,10 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     let router = web::router::router(AppState {
+        cookie_key: web::session::cookie_key(&config.secret_key_base),
         config: Arc::clone(&config),
         inventory: Arc::clone(&inventory),
+        live: Arc::clone(&live),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -88,6 +104,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     Ok(App {
         addr,
         inventory,
+        live,
         config,
         stop: Some(stop),
         server,
@@ -131,5 +148,17 @@ impl App {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Every socket is a file descriptor: take the hard limit, and say how many shoppers fit.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(
+            open_files = limit,
+            sockets = limit.saturating_sub(100),
+            "open-files limit raised; about this many sockets fit on this node"
+        ),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
     }
 }

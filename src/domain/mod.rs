@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod level;
 pub mod money;
+pub mod token;
 
 pub use catalog::{Catalog, Item, ItemChange, ItemId, Product, ProductId};
 pub use level::Level;

@@ -7,15 +7,20 @@ pub mod error;
 pub mod health;
 pub mod pages;
 pub mod router;
+pub mod session;
+pub mod socket;
 pub mod views;
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::inventory::Inventory;
+use crate::live::Live;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub inventory: Arc<Inventory>,
+    pub live: Arc<Live>,
+    pub cookie_key: cookie::Key,
 }

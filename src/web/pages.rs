@@ -6,15 +6,20 @@ use maud::{Markup, html};
 
 use super::AppState;
 use super::error::PageError;
-use super::views::{cart, layout, product};
+use super::session::{PageMeta, Session};
+use super::views::layout;
+use crate::views::{cart, product};
 
-pub async fn index(State(state): State<AppState>) -> Markup {
+pub async fn index(State(state): State<AppState>, session: Session) -> Markup {
     let now = Utc::now();
+    let meta = PageMeta::new(&state.live.tokens, &session);
+    let csrf = Some(meta.csrf_token.as_str());
     let grid = state.inventory.read(|catalog| {
-        html! { @for p in catalog.products() { (product::product_card(p, now, None)) } }
+        html! { @for p in catalog.products() { (product::product_card(p, now, csrf)) } }
     });
     layout::page(
         "Live drops",
+        Some(&meta),
         html! {
             section.hero {
                 h1.hero__title { "Live drops" }
@@ -30,9 +35,12 @@ pub async fn index(State(state): State<AppState>) -> Markup {
 
 pub async fn show(
     State(state): State<AppState>,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
     let now = Utc::now();
+    let meta = PageMeta::new(&state.live.tokens, &session);
+    let csrf = Some(meta.csrf_token.as_str());
     let not_found = || PageError::NotFound("that product".into());
     let id: i32 = id.parse().map_err(|_| not_found())?;
     let (name, body) = state
@@ -41,13 +49,14 @@ pub async fn show(
             catalog.product(id).map(|p| {
                 (
                     format!("{} {}", p.brand, p.name),
-                    product::product_detail(p, now, None),
+                    product::product_detail(p, now, csrf),
                 )
             })
         })
         .ok_or_else(not_found)?;
     Ok(layout::page(
         &name,
+        Some(&meta),
         html! {
             div.shop {
                 div { (body) }

@@ -6,7 +6,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{AppState, admin, assets, health, pages};
+use super::{AppState, admin, assets, health, pages, session, socket};
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -19,9 +19,18 @@ pub fn router(state: AppState) -> Router {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    Router::new()
+    // Shopper routes carry a session (made on the first visit).
+    let shopper = Router::new()
         .route("/", get(pages::index))
         .route("/products/{id}", get(pages::show))
+        .route("/session/token", get(session::token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::ensure,
+        ));
+    Router::new()
+        .merge(shopper)
+        .route("/socket/websocket", get(socket::shopper))
         .route("/healthz", get(health::healthz))
         .route("/static/{*path}", get(assets::serve))
         .route("/admin/inventory", get(admin::inventory))

@@ -119,23 +119,9 @@ async fn release_shows_sizes_on_next_load(backend: Backend) {
 async fn scheduled_drop_releases_itself(backend: Backend) {
     let app = TestApp::start(backend).await;
     let coming = app.product(false).await;
-    // Bring the drop forward to a moment from now, as if the seed had run minutes ago.
-    let soon = (Utc::now() + chrono::Duration::milliseconds(300)).naive_utc();
-    let mut conn = app
-        .inventory()
-        .db()
-        .get()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    with_conn!(conn, |c| {
-        diesel::update(products::table.filter(products::id.eq(coming.id)))
-            .set(products::release_at.eq(Some(soon)))
-            .execute(c)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    });
-    drop(conn);
     let mut events = app.inventory().subscribe();
+    app.schedule_release(coming.id, Utc::now() + chrono::Duration::milliseconds(300))
+        .await;
     app.inventory()
         .reload()
         .await
@@ -160,6 +146,28 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
 }
 
 impl TestApp {
+    /// Moves a product's drop to `at` (as if the seed had run minutes ago) and reloads the cache.
+    pub async fn schedule_release(&self, id: i32, at: chrono::DateTime<Utc>) {
+        let mut conn = self
+            .inventory()
+            .db()
+            .get()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        with_conn!(conn, |c| {
+            diesel::update(products::table.filter(products::id.eq(id)))
+                .set(products::release_at.eq(Some(at.naive_utc())))
+                .execute(c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        });
+        drop(conn);
+        self.inventory()
+            .reload()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     async fn product_released_in_db(&self, id: i32) -> bool {
         let mut conn = self
             .inventory()

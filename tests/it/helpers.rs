@@ -116,6 +116,13 @@ impl TestApp {
         }
     }
 
+    pub fn live(&self) -> &Arc<sneakers::live::Live> {
+        match &self.app {
+            Some(app) => &app.live,
+            None => panic!("the app was stopped"),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self
             .http

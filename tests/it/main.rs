@@ -3,9 +3,12 @@
 
 mod helpers;
 mod pg;
+mod ws;
 
 mod admin_api;
 mod catalog;
 mod cli;
+mod live_products;
+mod live_protocol;
 mod sales;
 mod tls;

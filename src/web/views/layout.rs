@@ -1,9 +1,11 @@
 use maud::{DOCTYPE, Markup, html};
 
 use crate::web::assets::asset_url;
+use crate::web::session::PageMeta;
 
-/// The frame of every shopper page.
-pub fn page(title: &str, body: Markup) -> Markup {
+/// The frame of every shopper page. With `meta`, the page carries the tokens the shim needs to
+/// go live.
+pub fn page(title: &str, meta: Option<&PageMeta>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -11,6 +13,11 @@ pub fn page(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Sneakers" }
+                @if let Some(meta) = meta {
+                    meta name="socket-token" content=(meta.socket_token);
+                    meta name="cart-id" content=(meta.cart_id);
+                    meta name="csrf-token" content=(meta.csrf_token);
+                }
                 meta name="description" content="Live sneaker drops: sizes update as pairs sell.";
                 link rel="icon" type="image/svg+xml" href=(asset_url("images/favicon.svg"));
                 link rel="stylesheet" href=(asset_url("css/app.css"));

@@ -1,7 +1,4 @@
-//! maud views: one function per fragment, so a pushed fragment and the full page come from the
-//! same source.
+//! Page frames and error pages; the fragments inside them live in `crate::views`.
 
-pub mod cart;
 pub mod errors;
 pub mod layout;
-pub mod product;

@@ -1,0 +1,120 @@
+//! The channel registry: a topic pattern -> a channel implementation with `join`, `handle_in`,
+//! `handle_info` and `terminate`. Channels hold no business rules: they call the inventory and
+//! render views. Adding a channel is one more entry in [`route`] and one more enum arm.
+
+pub mod product;
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::Value;
+
+use super::hub::{Broadcast, Delivery, Outbox, SubscriptionId};
+use super::{Identity, Live, protocol};
+
+/// A joined channel of one socket.
+pub enum Channel {
+    Product(product::ProductChannel),
+}
+
+/// Why a join is refused; the text is the reply's `reason`.
+pub type Refusal = &'static str;
+
+/// Finds the channel for a topic, or refuses (`"unmatched topic"`, `"unauthorized"`).
+pub fn route(topic: &str, identity: &Identity) -> Result<Channel, Refusal> {
+    let (prefix, rest) = topic.split_once(':').unwrap_or((topic, ""));
+    match (prefix, identity) {
+        ("product", Identity::Shopper { .. }) => {
+            product::ProductChannel::route(rest).map(Channel::Product)
+        }
+        _ => Err("unmatched topic"),
+    }
+}
+
+pub enum HandleResult {
+    Reply(Result<Value, Value>),
+    NoReply,
+    UnknownEvent,
+}
+
+impl Channel {
+    pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
+        match self {
+            Channel::Product(c) => c.join(ctx, payload),
+        }
+    }
+
+    pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
+        match self {
+            Channel::Product(_) => {
+                let _ = (ctx, event, payload);
+                HandleResult::UnknownEvent
+            }
+        }
+    }
+
+    pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
+        match self {
+            Channel::Product(_) => {
+                let _ = (ctx, message);
+            }
+        }
+    }
+}
+
+/// What a channel's callbacks may do: push to their client, subscribe to topics (removed
+/// automatically when the channel ends), and reach the shared services.
+pub struct Ctx<'a> {
+    pub live: &'a Live,
+    pub identity: &'a Identity,
+    pub topic: &'a str,
+    pub join_ref: Option<&'a str>,
+    pub(super) outbox: &'a Outbox,
+    pub(super) out: &'a mut Vec<Utf8Bytes>,
+    pub(super) subscriptions: &'a mut Vec<(String, SubscriptionId)>,
+}
+
+impl Ctx<'_> {
+    /// Pushes `[join_ref, null, topic, event, payload]` to this client only.
+    pub fn push(&mut self, event: &str, payload: &Value) {
+        self.out.push(protocol::encode(
+            self.join_ref,
+            None,
+            self.topic,
+            event,
+            payload,
+        ));
+    }
+
+    /// Broadcast frames of `topic` go straight to this client.
+    pub fn subscribe_frames(&mut self, topic: &str) {
+        let id = self.live.hub.subscribe(topic, self.outbox, Delivery::Frame);
+        self.subscriptions.push((topic.to_string(), id));
+    }
+
+    /// Messages on `topic` come to this channel's `handle_info`.
+    pub fn subscribe_info(&mut self, topic: &str) {
+        let channel: Arc<str> = Arc::from(self.topic);
+        let id = self
+            .live
+            .hub
+            .subscribe(topic, self.outbox, Delivery::Info(channel));
+        self.subscriptions.push((topic.to_string(), id));
+    }
+
+    pub fn unsubscribe(&mut self, topic: &str) {
+        let hub = &self.live.hub;
+        self.subscriptions.retain(|(t, id)| {
+            if t == topic {
+                hub.unsubscribe(t, *id);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    pub fn is_subscribed(&self, topic: &str) -> bool {
+        self.subscriptions.iter().any(|(t, _)| t == topic)
+    }
+}

@@ -1,0 +1,217 @@
+//! Pubsub: topic -> subscribers. A broadcast is serialized to one frame once and the same bytes
+//! are queued for every subscriber. Each connection has one bounded queue; a connection whose
+//! queue is full is told to go (it rejoins and converges) instead of being buffered without end.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol;
+
+/// A message published on a topic: its frame (`[null, null, topic, event, payload]`) is made
+/// once, at publish time.
+#[derive(Debug)]
+pub struct Broadcast {
+    pub topic: String,
+    pub event: String,
+    pub payload: Value,
+    pub frame: Utf8Bytes,
+}
+
+/// What a connection's task receives.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Bytes to write as they are.
+    Frame(Utf8Bytes),
+    /// A message for one of the connection's channels to handle (`handle_info`).
+    Info {
+        channel: Arc<str>,
+        message: Arc<Broadcast>,
+    },
+}
+
+/// A connection's side of the hub: its queue and the switch that tells it to go.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    queue: mpsc::Sender<Outbound>,
+    pub(crate) kill: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
+        let (queue, rx) = mpsc::channel(capacity);
+        (
+            Outbox {
+                queue,
+                kill: CancellationToken::new(),
+            },
+            rx,
+        )
+    }
+
+    /// Queues without waiting; a full queue means the client is too slow: it is dropped.
+    fn offer(&self, message: Outbound) -> bool {
+        match self.queue.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.kill.is_cancelled() {
+                    metrics::counter!("sneakers_slow_clients_dropped_total").increment(1);
+                    self.kill.cancel();
+                }
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// How a subscriber wants a topic's messages.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// Straight to the socket: the shared frame, untouched (fastlane).
+    Frame,
+    /// To a channel's `handle_info`, which decides what to push.
+    Info(Arc<str>),
+}
+
+#[derive(Clone, Debug)]
+struct Subscriber {
+    outbox: Outbox,
+    delivery: Delivery,
+}
+
+pub type SubscriptionId = u64;
+
+#[derive(Default)]
+pub struct Hub {
+    topics: RwLock<HashMap<String, HashMap<SubscriptionId, Subscriber>>>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub fn subscribe(&self, topic: &str, outbox: &Outbox, delivery: Delivery) -> SubscriptionId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let subscriber = Subscriber {
+            outbox: outbox.clone(),
+            delivery,
+        };
+        self.topics
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(topic.to_string())
+            .or_default()
+            .insert(id, subscriber);
+        id
+    }
+
+    pub fn unsubscribe(&self, topic: &str, id: SubscriptionId) {
+        let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(subscribers) = topics.get_mut(topic) {
+            subscribers.remove(&id);
+            if subscribers.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.topics
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic)
+            .map_or(0, HashMap::len)
+    }
+
+    /// Publishes on this node. Returns how many subscribers it reached.
+    pub fn broadcast(&self, topic: &str, event: &str, payload: Value) -> usize {
+        let started = Instant::now();
+        let frame = protocol::encode(None, None, topic, event, &payload);
+        let message = Arc::new(Broadcast {
+            topic: topic.to_string(),
+            event: event.to_string(),
+            payload,
+            frame,
+        });
+        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(subscribers) = topics.get(topic) else {
+            return 0;
+        };
+        let mut reached = 0;
+        for subscriber in subscribers.values() {
+            let outbound = match &subscriber.delivery {
+                Delivery::Frame => Outbound::Frame(message.frame.clone()),
+                Delivery::Info(channel) => Outbound::Info {
+                    channel: Arc::clone(channel),
+                    message: Arc::clone(&message),
+                },
+            };
+            if subscriber.outbox.offer(outbound) {
+                reached += 1;
+            }
+        }
+        drop(topics);
+        metrics::counter!("sneakers_pushes_total").increment(reached as u64);
+        metrics::histogram!("sneakers_broadcast_fanout_seconds")
+            .record(started.elapsed().as_secs_f64());
+        reached
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn one_frame_for_every_subscriber() {
+        let hub = Hub::default();
+        let (a, mut ra) = Outbox::new(4);
+        let (b, mut rb) = Outbox::new(4);
+        hub.subscribe("product:1", &a, Delivery::Frame);
+        let sub = hub.subscribe("product:1", &b, Delivery::Info("cart:x".into()));
+        assert_eq!(
+            hub.broadcast("product:1", "stock_change", json!({"level": "low"})),
+            2
+        );
+        let frame_a = match ra.try_recv() {
+            Ok(Outbound::Frame(frame)) => frame,
+            other => panic!("{other:?}"),
+        };
+        let frame_b = match rb.try_recv() {
+            Ok(Outbound::Info { message, channel }) => {
+                assert_eq!(&*channel, "cart:x");
+                message.frame.clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(frame_a, frame_b);
+        assert_eq!(
+            frame_a.as_str(),
+            r#"[null,null,"product:1","stock_change",{"level":"low"}]"#
+        );
+        hub.unsubscribe("product:1", sub);
+        assert_eq!(hub.subscriber_count("product:1"), 1);
+        assert_eq!(hub.broadcast("product:2", "x", json!({})), 0);
+    }
+
+    #[test]
+    fn a_full_queue_drops_that_subscriber_only() {
+        let hub = Hub::default();
+        let (slow, _slow_rx) = Outbox::new(1);
+        let (fast, mut fast_rx) = Outbox::new(8);
+        hub.subscribe("t", &slow, Delivery::Frame);
+        hub.subscribe("t", &fast, Delivery::Frame);
+        hub.broadcast("t", "e", json!(1));
+        hub.broadcast("t", "e", json!(2));
+        assert!(slow.kill.is_cancelled());
+        assert!(!fast.kill.is_cancelled());
+        assert!(fast_rx.try_recv().is_ok() && fast_rx.try_recv().is_ok());
+    }
+}

@@ -1,0 +1,101 @@
+//! The live layer: Phoenix V2 sockets, channels, the pubsub hub. It turns inventory events into
+//! pushes and channel messages into inventory calls; the business rules stay below it.
+
+pub mod channels;
+pub mod hub;
+pub mod protocol;
+pub mod socket;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::domain::token::Tokens;
+use crate::inventory::{Inventory, InventoryEvent};
+use channels::product;
+use hub::Hub;
+
+/// Who is on the other end of a socket, as its token proved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    Shopper { cart_id: String },
+    Admin,
+}
+
+pub struct Live {
+    pub hub: Hub,
+    pub inventory: Arc<Inventory>,
+    pub tokens: Tokens,
+    pub idle_timeout: Duration,
+    /// Cancelled when the node shuts down: sockets close with 1012 and clients reconnect.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Live {
+    pub fn new(inventory: Arc<Inventory>, tokens: Tokens, idle_timeout: Duration) -> Arc<Live> {
+        Arc::new(Live {
+            hub: Hub::default(),
+            inventory,
+            tokens,
+            idle_timeout,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        })
+    }
+
+    /// Turns every inventory event into pushes, for as long as the inventory lives.
+    pub fn spawn_event_pump(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let live = Arc::clone(self);
+        let mut events = live.inventory.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => live.on_inventory_event(&event),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "live pump fell behind; re-pushing every product");
+                        live.resend_all_products();
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
+    /// What open pages see when the inventory changes: rendered once from this node's cache,
+    /// serialized once, queued for every subscriber.
+    pub fn on_inventory_event(&self, event: &InventoryEvent) {
+        match event {
+            InventoryEvent::Released { product_id } => {
+                let payload = self
+                    .inventory
+                    .read(|c| c.product(*product_id).map(product::released_payload));
+                if let Some(payload) = payload {
+                    self.hub
+                        .broadcast(&product::topic(*product_id), "released", payload);
+                }
+            }
+            InventoryEvent::StockChanged(change) => {
+                let payload = self.inventory.read(|c| {
+                    c.product(change.product_id)
+                        .and_then(|p| product::stock_change_payload(p, change))
+                });
+                if let Some(payload) = payload {
+                    self.hub
+                        .broadcast(&product::topic(change.product_id), "stock_change", payload);
+                }
+            }
+        }
+    }
+
+    fn resend_all_products(&self) {
+        let payloads: Vec<_> = self.inventory.read(|c| {
+            c.products()
+                .filter(|p| p.released)
+                .map(|p| (p.id, product::released_payload(p)))
+                .collect()
+        });
+        for (id, payload) in payloads {
+            self.hub.broadcast(&product::topic(id), "released", payload);
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! One WebSocket connection speaking Phoenix V2: heartbeats, joins, leaves, pushes, and the
+//! frames its channels' subscriptions bring. One task per connection; bad input gets an error
+//! reply and never ends the socket; a client too slow for its queue is closed.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use tokio::time::{Instant, sleep_until};
+
+use super::channels::{self, Channel, Ctx, HandleResult};
+use super::hub::{Broadcast, Outbound, Outbox, SubscriptionId};
+use super::protocol::{self, Frame};
+use super::{Identity, Live};
+
+/// Phoenix's cap on channels per socket.
+pub const MAX_CHANNELS: usize = 100;
+/// Application frames are small (joins, cart events); bigger ones get an error reply. The
+/// transport refuses anything past `MAX_TRANSPORT_BYTES` outright.
+pub const MAX_FRAME_BYTES: usize = 8 * 1024;
+pub const MAX_TRANSPORT_BYTES: usize = 64 * 1024;
+/// Frames waiting for one client. A browser reads them in microseconds; a client that lets
+/// this many pile up is not reading and is dropped (it rejoins and converges).
+const QUEUE_CAPACITY: usize = 128;
+/// Frames written per flush when several are waiting.
+const BATCH: usize = 64;
+
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+const CLOSE_TOO_SLOW: u16 = 1013;
+const CLOSE_IDLE: u16 = 1000;
+
+struct Joined {
+    join_ref: Option<String>,
+    channel: Channel,
+    subscriptions: Vec<(String, SubscriptionId)>,
+}
+
+struct Connection {
+    live: Arc<Live>,
+    identity: Identity,
+    outbox: Outbox,
+    channels: HashMap<String, Joined>,
+}
+
+pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
+    metrics::gauge!("sneakers_sockets").increment(1.0);
+    let (outbox, mut inbox) = Outbox::new(QUEUE_CAPACITY);
+    let kill = outbox.kill.clone();
+    let shutdown = live.shutdown.clone();
+    let idle = live.idle_timeout;
+    let mut conn = Connection {
+        live,
+        identity,
+        outbox,
+        channels: HashMap::new(),
+    };
+    let mut deadline = Instant::now() + idle;
+    let mut out: Vec<Utf8Bytes> = Vec::new();
+    let close = loop {
+        tokio::select! {
+            biased;
+            () = kill.cancelled() => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
+            () = shutdown.cancelled() => break Some((CLOSE_SERVICE_RESTART, "service restart")),
+            () = sleep_until(deadline) => break Some((CLOSE_IDLE, "idle timeout")),
+            incoming = ws.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    deadline = Instant::now() + idle;
+                    conn.handle_text(&text, &mut out);
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    deadline = Instant::now() + idle;
+                    out.push(protocol::error_reply(None, None, "phoenix", "binary frames are not supported"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => deadline = Instant::now() + idle,
+                Some(Ok(Message::Close(_))) | None => break None,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "socket read failed");
+                    break None;
+                }
+            },
+            Some(outbound) = inbox.recv() => {
+                conn.take(outbound, &mut out);
+                while out.len() < BATCH {
+                    match inbox.try_recv() {
+                        Ok(outbound) => conn.take(outbound, &mut out),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        if !out.is_empty() && !write_all(&mut ws, &mut out, &kill).await {
+            break None;
+        }
+    };
+    conn.leave_all();
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        // Best effort: a client that stopped reading will not see it.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            ws.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+    metrics::gauge!("sneakers_sockets").decrement(1.0);
+}
+
+/// Writes and flushes; gives up when the client is dropped meanwhile.
+async fn write_all(
+    ws: &mut WebSocket,
+    out: &mut Vec<Utf8Bytes>,
+    kill: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let write = async {
+        for frame in out.drain(..) {
+            ws.feed(Message::Text(frame)).await?;
+        }
+        ws.flush().await
+    };
+    tokio::select! {
+        result = write => result.is_ok(),
+        () = kill.cancelled() => false,
+    }
+}
+
+impl Connection {
+    fn take(&mut self, outbound: Outbound, out: &mut Vec<Utf8Bytes>) {
+        match outbound {
+            Outbound::Frame(frame) => out.push(frame),
+            Outbound::Info { channel, message } => self.handle_info(&channel, &message, out),
+        }
+    }
+
+    fn handle_text(&mut self, text: &str, out: &mut Vec<Utf8Bytes>) {
+        if text.len() > MAX_FRAME_BYTES {
+            let (join_ref, msg_ref, topic) = protocol::salvage_refs(text);
+            out.push(protocol::error_reply(
+                join_ref.as_deref(),
+                msg_ref.as_deref(),
+                &topic,
+                "frame too large",
+            ));
+            return;
+        }
+        let frame = match protocol::decode(text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let (join_ref, msg_ref, topic) = protocol::salvage_refs(text);
+                out.push(protocol::error_reply(
+                    join_ref.as_deref(),
+                    msg_ref.as_deref(),
+                    &topic,
+                    &error.to_string(),
+                ));
+                return;
+            }
+        };
+        match (frame.topic.as_str(), frame.event.as_str()) {
+            ("phoenix", "heartbeat") => out.push(protocol::reply(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                "phoenix",
+                true,
+                json!({}),
+            )),
+            (_, "phx_join") => self.join(frame, out),
+            (_, "phx_leave") => self.leave(frame, out),
+            _ => self.handle_in(frame, out),
+        }
+    }
+
+    fn join(&mut self, frame: Frame, out: &mut Vec<Utf8Bytes>) {
+        let Frame {
+            join_ref,
+            msg_ref,
+            topic,
+            payload,
+            ..
+        } = frame;
+        let refuse = |out: &mut Vec<Utf8Bytes>, reason: &str| {
+            out.push(protocol::error_reply(
+                join_ref.as_deref(),
+                msg_ref.as_deref(),
+                &topic,
+                reason,
+            ));
+        };
+        if let Some(previous) = self.channels.remove(&topic) {
+            // A second join of a topic replaces the first, which is told it is closed.
+            self.end(&topic, previous, out, "phx_close", json!({}));
+        } else if self.channels.len() >= MAX_CHANNELS {
+            return refuse(out, "too many channels");
+        }
+        let mut channel = match channels::route(&topic, &self.identity) {
+            Ok(channel) => channel,
+            Err(reason) => return refuse(out, reason),
+        };
+        let mut subscriptions = Vec::new();
+        let mut pushes = Vec::new();
+        let result = {
+            let mut ctx = Ctx {
+                live: &self.live,
+                identity: &self.identity,
+                topic: &topic,
+                join_ref: join_ref.as_deref(),
+                outbox: &self.outbox,
+                out: &mut pushes,
+                subscriptions: &mut subscriptions,
+            };
+            catch_unwind(AssertUnwindSafe(|| channel.join(&mut ctx, &payload)))
+        };
+        match result {
+            Ok(Ok(response)) => {
+                metrics::counter!("sneakers_channel_joins_total").increment(1);
+                out.push(protocol::reply(
+                    join_ref.as_deref(),
+                    msg_ref.as_deref(),
+                    &topic,
+                    true,
+                    response,
+                ));
+                out.append(&mut pushes);
+                self.channels.insert(
+                    topic,
+                    Joined {
+                        join_ref,
+                        channel,
+                        subscriptions,
+                    },
+                );
+            }
+            Ok(Err(response)) => {
+                self.unsubscribe_all(&subscriptions);
+                out.push(protocol::reply(
+                    join_ref.as_deref(),
+                    msg_ref.as_deref(),
+                    &topic,
+                    false,
+                    response,
+                ));
+            }
+            Err(_) => {
+                tracing::error!(%topic, "channel panicked in join");
+                self.unsubscribe_all(&subscriptions);
+                refuse(out, "channel_crash");
+            }
+        }
+    }
+
+    fn leave(&mut self, frame: Frame, out: &mut Vec<Utf8Bytes>) {
+        match self.channels.remove(&frame.topic) {
+            Some(joined) => {
+                out.push(protocol::reply(
+                    frame.join_ref.as_deref(),
+                    frame.msg_ref.as_deref(),
+                    &frame.topic,
+                    true,
+                    json!({}),
+                ));
+                self.end(&frame.topic, joined, out, "phx_close", json!({}));
+            }
+            None => out.push(protocol::error_reply(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                &frame.topic,
+                "unmatched topic",
+            )),
+        }
+    }
+
+    fn handle_in(&mut self, frame: Frame, out: &mut Vec<Utf8Bytes>) {
+        let reply = |ok: bool, response: Value| {
+            protocol::reply(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                &frame.topic,
+                ok,
+                response,
+            )
+        };
+        let Some(joined) = self.channels.get_mut(&frame.topic) else {
+            out.push(reply(false, json!({ "reason": "unmatched topic" })));
+            return;
+        };
+        let mut pushes = Vec::new();
+        let result = {
+            let mut ctx = Ctx {
+                live: &self.live,
+                identity: &self.identity,
+                topic: &frame.topic,
+                join_ref: joined.join_ref.as_deref(),
+                outbox: &self.outbox,
+                out: &mut pushes,
+                subscriptions: &mut joined.subscriptions,
+            };
+            catch_unwind(AssertUnwindSafe(|| {
+                joined
+                    .channel
+                    .handle_in(&mut ctx, &frame.event, &frame.payload)
+            }))
+        };
+        match result {
+            Ok(HandleResult::Reply(Ok(response))) => out.push(reply(true, response)),
+            Ok(HandleResult::Reply(Err(response))) => out.push(reply(false, response)),
+            Ok(HandleResult::NoReply) => {}
+            Ok(HandleResult::UnknownEvent) => {
+                out.push(reply(
+                    false,
+                    json!({ "reason": format!("unknown event {:?}", frame.event) }),
+                ));
+            }
+            Err(_) => {
+                tracing::error!(topic = %frame.topic, event = %frame.event, "channel panicked");
+                self.crash(&frame.topic, out);
+                return;
+            }
+        }
+        out.append(&mut pushes);
+    }
+
+    fn handle_info(&mut self, channel_topic: &str, message: &Broadcast, out: &mut Vec<Utf8Bytes>) {
+        let Some(joined) = self.channels.get_mut(channel_topic) else {
+            return;
+        };
+        let mut pushes = Vec::new();
+        let result = {
+            let mut ctx = Ctx {
+                live: &self.live,
+                identity: &self.identity,
+                topic: channel_topic,
+                join_ref: joined.join_ref.as_deref(),
+                outbox: &self.outbox,
+                out: &mut pushes,
+                subscriptions: &mut joined.subscriptions,
+            };
+            catch_unwind(AssertUnwindSafe(|| {
+                joined.channel.handle_info(&mut ctx, message)
+            }))
+        };
+        match result {
+            Ok(()) => out.append(&mut pushes),
+            Err(_) => {
+                tracing::error!(topic = %channel_topic, "channel panicked in handle_info");
+                self.crash(channel_topic, out);
+            }
+        }
+    }
+
+    /// A failed channel is removed and its client told to rejoin; the socket and its other
+    /// channels carry on.
+    fn crash(&mut self, topic: &str, out: &mut Vec<Utf8Bytes>) {
+        if let Some(joined) = self.channels.remove(topic) {
+            self.end(
+                topic,
+                joined,
+                out,
+                "phx_error",
+                json!({ "reason": "channel_crash" }),
+            );
+        }
+    }
+
+    fn end(
+        &mut self,
+        topic: &str,
+        joined: Joined,
+        out: &mut Vec<Utf8Bytes>,
+        event: &str,
+        payload: Value,
+    ) {
+        self.unsubscribe_all(&joined.subscriptions);
+        let join_ref = joined.join_ref.as_deref();
+        out.push(protocol::encode(join_ref, join_ref, topic, event, &payload));
+    }
+
+    fn unsubscribe_all(&self, subscriptions: &[(String, SubscriptionId)]) {
+        for (topic, id) in subscriptions {
+            self.live.hub.unsubscribe(topic, *id);
+        }
+    }
+
+    fn leave_all(&mut self) {
+        for (_, joined) in self.channels.drain() {
+            for (topic, id) in &joined.subscriptions {
+                self.live.hub.unsubscribe(topic, *id);
+            }
+        }
+    }
+}

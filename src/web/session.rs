@@ -1,0 +1,123 @@
+//! The shopper's session: a signed, HttpOnly, SameSite=Lax cookie holding the cart id, made on
+//! the first visit. Handlers read it from the request extensions.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use cookie::{Cookie, CookieJar, Key, SameSite};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::AppState;
+use crate::domain::token::Tokens;
+
+pub const SESSION_COOKIE: &str = "_sneakers_session";
+const CART_ID_LEN: usize = 64;
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cart_id: String,
+}
+
+pub fn cookie_key(secret_key_base: &str) -> Key {
+    Key::derive_from(secret_key_base.as_bytes())
+}
+
+fn new_cart_id() -> String {
+    // Alphanumeric is a subset of the URL-safe alphabet; 64 of them carry ~380 bits.
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(CART_ID_LEN)
+        .map(char::from)
+        .collect()
+}
+
+fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<String> {
+    let mut jar = CookieJar::new();
+    for value in parts_headers.get_all(header::COOKIE) {
+        for cookie in value.to_str().ok()?.split(';') {
+            if let Ok(cookie) = Cookie::parse_encoded(cookie.trim().to_owned()) {
+                jar.add_original(cookie);
+            }
+        }
+    }
+    let cart_id = jar.signed(key).get(SESSION_COOKIE)?.value().to_string();
+    (cart_id.len() == CART_ID_LEN && cart_id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(cart_id)
+}
+
+/// Makes sure every shopper request has a session; sets the cookie on the first visit.
+pub async fn ensure(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let existing = read_session(request.headers(), &state.cookie_key);
+    let is_new = existing.is_none();
+    let cart_id = existing.unwrap_or_else(new_cart_id);
+    let secure = request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    request.extensions_mut().insert(Session {
+        cart_id: cart_id.clone(),
+    });
+    let mut response = next.run(request).await;
+    if is_new {
+        let mut jar = CookieJar::new();
+        let cookie = Cookie::build((SESSION_COOKIE, cart_id))
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::days(365))
+            .build();
+        jar.signed_mut(&state.cookie_key).add(cookie);
+        for cookie in jar.delta() {
+            if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Only missing if a route forgot the session layer: a bug, not the shopper's fault.
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// What every shopper page carries in its `<meta>` tags.
+pub struct PageMeta {
+    pub cart_id: String,
+    pub socket_token: String,
+    pub csrf_token: String,
+}
+
+impl PageMeta {
+    pub fn new(tokens: &Tokens, session: &Session) -> PageMeta {
+        PageMeta {
+            cart_id: session.cart_id.clone(),
+            socket_token: tokens
+                .socket
+                .sign(&session.cart_id, chrono::Utc::now().timestamp_millis()),
+            csrf_token: tokens.csrf_for(&session.cart_id),
+        }
+    }
+}
+
+/// `GET /session/token`: a fresh socket token for a page that has been open longer than its
+/// token lives.
+pub async fn token(
+    State(state): State<AppState>,
+    session: Session,
+) -> axum::Json<serde_json::Value> {
+    let meta = PageMeta::new(&state.live.tokens, &session);
+    axum::Json(serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }))
+}
