@@ -40,6 +40,9 @@ pub enum StartError {
     },
 }
 
+/// How often open cart channels get a fresh socket token (tokens live a day).
+const TOKEN_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// A running store. Dropping it does not stop it; call [`App::shutdown`].
 pub struct App {
     pub addr: SocketAddr,
@@ -75,6 +78,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     );
     let background = vec![
         live.spawn_event_pump(),
+        live.spawn_token_refresh(TOKEN_REFRESH_EVERY),
         inventory::scheduler::spawn(Arc::clone(&inventory)),
     ];
     raise_open_files_limit();

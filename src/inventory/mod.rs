@@ -8,7 +8,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
 
-use crate::domain::{Catalog, ItemChange, ItemId, ProductId};
+use crate::domain::checkout::{self, CheckoutError};
+use crate::domain::{Cart, Catalog, ItemChange, ItemId, ProductId};
+use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
 
 /// Enough for bursts of sales; a subscriber that falls further behind is told it lagged and
@@ -40,8 +42,19 @@ pub enum InventoryError {
     NotReleased { product_id: ProductId, name: String },
     #[error("count must be a whole number from 1 to {MAX_PAIRS_PER_MOVE}, got {0}")]
     InvalidCount(String),
+    #[error("the cart is empty")]
+    EmptyCart,
+    #[error("{} pair(s) sold out", .0.len())]
+    PairsSoldOut(Vec<ItemId>),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A completed checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    pub order_id: i32,
+    pub total_cents: i64,
 }
 
 /// What a sale or restock did.
@@ -137,12 +150,12 @@ impl Inventory {
             return Err(InventoryError::NotReleased { product_id, name });
         }
         match store::catalog::adjust_stock(&self.db, item_id, -count).await? {
-            Some((available, version)) => Ok(self.record(product_id, item_id, available, version)),
+            Some((available, version)) => Ok(self.record(item_id, available, version)),
             None => {
                 // Refused: learn the real count (the cache may trail another writer) and say it.
                 let available = match store::catalog::stock(&self.db, item_id).await? {
                     Some((available, version)) => {
-                        self.record(product_id, item_id, available, version);
+                        self.record(item_id, available, version);
                         available
                     }
                     None => 0,
@@ -158,14 +171,52 @@ impl Inventory {
         }
     }
 
+    /// Buys every pair of a cart in one transaction, all or nothing. On success every open
+    /// page hears of the sales exactly as for any other sale.
+    pub async fn purchase(&self, cart_id: &str, cart: &Cart) -> Result<Purchase, InventoryError> {
+        let lines = self
+            .read(|c| checkout::plan(c, cart))
+            .map_err(|e| match e {
+                CheckoutError::Empty => InventoryError::EmptyCart,
+                CheckoutError::SoldOut(ids) => InventoryError::PairsSoldOut(ids),
+            })?;
+        match store::orders::purchase(&self.db, cart_id, &lines).await? {
+            PurchaseOutcome::Bought { order_id, counts } => {
+                for (item_id, count, version) in counts {
+                    self.record(item_id, count, version);
+                }
+                tracing::info!(order_id, pairs = lines.len(), "order placed");
+                Ok(Purchase {
+                    order_id,
+                    total_cents: checkout::total_cents(&lines),
+                })
+            }
+            PurchaseOutcome::SoldOut => {
+                // Nothing was sold; find out which pairs are gone, and let the cache know.
+                let mut gone = Vec::new();
+                for line in &lines {
+                    if let Some((count, version)) =
+                        store::catalog::stock(&self.db, line.item_id).await?
+                    {
+                        self.record(line.item_id, count, version);
+                        if count == 0 {
+                            gone.push(line.item_id);
+                        }
+                    }
+                }
+                Err(InventoryError::PairsSoldOut(gone))
+            }
+        }
+    }
+
     /// Adds `count` pairs to an item.
     pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
         check_count(count)?;
-        let product_id = self
-            .read(|c| c.item(item_id).map(|(p, _)| p.id))
-            .ok_or(InventoryError::ItemNotFound(item_id))?;
+        if self.read(|c| c.item(item_id).is_none()) {
+            return Err(InventoryError::ItemNotFound(item_id));
+        }
         match store::catalog::adjust_stock(&self.db, item_id, count).await? {
-            Some((available, version)) => Ok(self.record(product_id, item_id, available, version)),
+            Some((available, version)) => Ok(self.record(item_id, available, version)),
             None => Err(InventoryError::InvalidCount(format!(
                 "{count} (stock would exceed {})",
                 store::catalog::MAX_STOCK
@@ -174,14 +225,12 @@ impl Inventory {
     }
 
     /// Takes a count the database returned into the cache and announces level changes.
-    fn record(
-        &self,
-        product_id: ProductId,
-        item_id: ItemId,
-        count: i32,
-        version: i64,
-    ) -> StockMove {
-        if let Some(change) = self.write(|c| c.apply_count(item_id, count, version)) {
+    fn record(&self, item_id: ItemId, count: i32, version: i64) -> StockMove {
+        let (product_id, change) = self.write(|c| {
+            let product_id = c.item(item_id).map_or(0, |(p, _)| p.id);
+            (product_id, c.apply_count(item_id, count, version))
+        });
+        if let Some(change) = change {
             tracing::debug!(item_id, count, "stock changed");
             if change.announce() {
                 self.publish(InventoryEvent::StockChanged(change));

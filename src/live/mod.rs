@@ -13,8 +13,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::domain::token::Tokens;
 use crate::inventory::{Inventory, InventoryEvent};
-use channels::product;
+use channels::{cart, product};
 use hub::Hub;
+use serde_json::{Value, json};
 
 /// Who is on the other end of a socket, as its token proved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,8 +84,40 @@ impl Live {
                     self.hub
                         .broadcast(&product::topic(change.product_id), "stock_change", payload);
                 }
+                // Carts holding the pair re-render when it sells out or comes back.
+                if change.old_level.is_out() || change.new_level.is_out() {
+                    self.hub.broadcast(
+                        &cart::item_topic(change.item_id),
+                        "availability",
+                        json!({ "item_id": change.item_id }),
+                    );
+                }
             }
         }
+    }
+
+    /// Tells every tab of a cart (on this node) that it changed. `origin` is the channel that
+    /// made the change (0 for a plain form post), which already has the new state.
+    pub fn cart_changed(&self, cart_id: &str, serialized: &Value, origin: u64) {
+        self.hub.broadcast(
+            &cart::updates_topic(cart_id),
+            "cart_updated",
+            json!({ "serialized": serialized, "origin": origin }),
+        );
+    }
+
+    /// Long-lived pages get a fresh socket token well before theirs expires.
+    pub fn spawn_token_refresh(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let live = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                live.hub
+                    .broadcast(cart::TOKEN_REFRESH_TOPIC, "refresh", json!({}));
+            }
+        })
     }
 
     fn resend_all_products(&self) {

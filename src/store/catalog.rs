@@ -104,17 +104,17 @@ pub async fn release(db: &Db, id: ProductId) -> Result<bool, StoreError> {
 macro_rules! adjust_stock_query {
     ($c:expr, $item_id:expr, $delta:expr) => {{
         use $crate::store::schema::item_availabilities::dsl as a;
-        let (item_id, delta): (ItemId, i32) = ($item_id, $delta);
+        let (item_id, delta): ($crate::domain::ItemId, i32) = ($item_id, $delta);
         diesel::update(
             a::item_availabilities
                 .filter(a::item_id.eq(item_id))
                 .filter(a::available_count.ge(0 - delta.min(0)))
-                .filter(a::available_count.le(MAX_STOCK - delta.max(0))),
+                .filter(a::available_count.le($crate::store::catalog::MAX_STOCK - delta.max(0))),
         )
         .set((
             a::available_count.eq(a::available_count + delta),
             a::version.eq(a::version + 1),
-            a::updated_at.eq(Utc::now().naive_utc()),
+            a::updated_at.eq(chrono::Utc::now().naive_utc()),
         ))
         .returning((a::available_count, a::version))
         .get_result::<(i32, i64)>($c)
@@ -122,6 +122,7 @@ macro_rules! adjust_stock_query {
         .optional()
     }};
 }
+pub(crate) use adjust_stock_query;
 
 /// Adds `delta` pairs (negative: sells them) unless that would take the count below zero or
 /// above [`MAX_STOCK`]. Returns the new `(count, version)`, or `None` when the guard refused.

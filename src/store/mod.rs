@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod migrate;
+pub mod orders;
 pub mod schema;
 pub mod seed;
 mod tls;

@@ -1,11 +1,88 @@
+//! The cart panel (`#cart`), swapped whole on every cart change, and the checkout lines.
+
 use maud::{Markup, html};
 
-/// The cart panel (`#cart`), swapped whole on every cart change.
-pub fn cart_panel() -> Markup {
+use super::product::Csrf;
+use crate::domain::money::format_cents;
+use crate::domain::{Cart, Catalog, ItemId};
+
+/// One pair in a cart, as a shopper reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub item_id: ItemId,
+    pub product_id: i32,
+    pub brand: String,
+    pub name: String,
+    pub size: String,
+    pub price_cents: i32,
+    pub image: String,
+    pub sold_out: bool,
+}
+
+pub fn lines(catalog: &Catalog, cart: &Cart) -> Vec<CartLine> {
+    cart.items()
+        .iter()
+        .filter_map(|&id| {
+            let (product, item) = catalog.item(id)?;
+            Some(CartLine {
+                item_id: id,
+                product_id: product.id,
+                brand: product.brand.clone(),
+                name: product.name.clone(),
+                size: item.size.clone(),
+                price_cents: product.price_cents,
+                image: product.main_image_url.clone(),
+                sold_out: item.available_count == 0,
+            })
+        })
+        .collect()
+}
+
+/// What is still buyable.
+pub fn total_cents(lines: &[CartLine]) -> i64 {
+    lines
+        .iter()
+        .filter(|l| !l.sold_out)
+        .map(|l| i64::from(l.price_cents))
+        .sum()
+}
+
+pub fn cart_panel(lines: &[CartLine], csrf: Csrf) -> Markup {
+    let count = lines.len();
+    let buyable = lines.iter().any(|l| !l.sold_out);
     html! {
-        aside #cart .cart-panel data-count="0" {
-            h2.cart-panel__title { "Your cart " span.cart-panel__count { "0" } }
-            p.cart-empty { "Your cart is empty. Pick a size to add a pair." }
+        aside #cart .cart-panel data-count=(count) aria-live="polite" {
+            h2.cart-panel__title { "Your cart " span.cart-panel__count { (count) } }
+            @if lines.is_empty() {
+                p.cart-empty { "Your cart is empty. Pick a size to add a pair." }
+            } @else {
+                ul.cart-lines {
+                    @for line in lines { (cart_line(line, csrf)) }
+                }
+                p.cart-total { "Total " strong { (format_cents(total_cents(lines))) } }
+                @if buyable {
+                    a.button.button--primary.cart-panel__checkout href="/checkout" { "Checkout" }
+                } @else {
+                    p.notice.notice--error { "Every pair in your cart has sold out." }
+                }
+            }
+        }
+    }
+}
+
+fn cart_line(line: &CartLine, csrf: Csrf) -> Markup {
+    html! {
+        li.cart-line.cart-line--sold-out[line.sold_out] data-item-id=(line.item_id) data-sold-out[line.sold_out] {
+            img.cart-line__img src=(line.image) alt="" width="60" height="40";
+            div.cart-line__info {
+                span.cart-line__name { (line.brand) " " (line.name) }
+                span.cart-line__meta { "Size " (line.size) " · " (format_cents(line.price_cents.into())) }
+                @if line.sold_out { span.badge.badge--out { "Sold out" } }
+            }
+            form.cart-line__remove method="post" action=(format!("/cart/items/{}/delete", line.item_id)) {
+                @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
+                button type="submit" aria-label=(format!("Remove size {} from the cart", line.size)) { "×" }
+            }
         }
     }
 }

@@ -65,7 +65,7 @@ pub fn size_button(item: &Item, csrf: Csrf) -> Markup {
     let level = item.level();
     html! {
         form id=(format!("item-{}", item.id)) class=(format!("size size--{}", level.as_str()))
-            data-level=(level.as_str()) data-item-id=(item.id) method="post" action="/cart/items" {
+            data-level=(level.as_str()) method="post" action="/cart/items" {
             @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
             input type="hidden" name="item_id" value=(item.id);
             button.size__button type="submit" disabled[level.is_out()]

@@ -13,6 +13,10 @@ use crate::inventory::InventoryError;
 pub enum PageError {
     #[error("{0}")]
     NotFound(String),
+    #[error("the form was stale or forged")]
+    Csrf,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
 }
@@ -29,6 +33,19 @@ impl IntoResponse for PageError {
                 ),
             )
                 .into_response(),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                error_page(403, "Please try again", "This form has expired or did not come from this store. Go back, reload the page and try again."),
+            )
+                .into_response(),
+            PageError::Store(error) => {
+                tracing::error!(%error, "page failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error_page(503, "Something went wrong", "The store could not reach its database. Please try again in a moment."),
+                )
+                    .into_response()
+            }
             PageError::Inventory(error) => {
                 tracing::error!(%error, "page failed");
                 (
@@ -74,6 +91,12 @@ impl From<InventoryError> for ApiError {
             },
             InventoryError::NotReleased { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "not_released", message)
+            }
+            InventoryError::EmptyCart => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_cart", message)
+            }
+            InventoryError::PairsSoldOut(_) => {
+                ApiError::new(StatusCode::CONFLICT, "sold_out", message)
             }
             InventoryError::InvalidCount(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_count", message)

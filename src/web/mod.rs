@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod cart;
+pub mod checkout;
 pub mod error;
 pub mod health;
 pub mod pages;

@@ -1,33 +1,64 @@
 //! Shopper pages.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use chrono::Utc;
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::AppState;
+use super::cart::{flash_text, read_cart};
 use super::error::PageError;
 use super::session::{PageMeta, Session};
 use super::views::layout;
 use crate::views::{cart, product};
 
-pub async fn index(State(state): State<AppState>, session: Session) -> Markup {
+#[derive(Deserialize, Default)]
+pub struct Flash {
+    cart_error: Option<String>,
+}
+
+/// The cart panel and the flash, as every shopper page shows them.
+fn cart_and_flash(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &PageMeta,
+    flash: &Flash,
+) -> (Markup, Markup) {
+    let cart = read_cart(state, headers);
+    let lines = state.inventory.read(|catalog| cart::lines(catalog, &cart));
+    let flash = flash.cart_error.as_deref().and_then(flash_text);
+    (
+        cart::cart_panel(&lines, Some(&meta.csrf_token)),
+        html! { @if let Some(text) = flash { div #flash .notice.notice--error role="alert" { (text) } } },
+    )
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Query(flash): Query<Flash>,
+) -> Markup {
     let now = Utc::now();
     let meta = PageMeta::new(&state.live.tokens, &session);
     let csrf = Some(meta.csrf_token.as_str());
     let grid = state.inventory.read(|catalog| {
         html! { @for p in catalog.products() { (product::product_card(p, now, csrf)) } }
     });
+    let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
     layout::page(
         "Live drops",
         Some(&meta),
         html! {
+            (flash)
             section.hero {
                 h1.hero__title { "Live drops" }
                 p.hero__lead { "Sizes update live as pairs sell. First come, first served." }
             }
             div.shop {
                 div.product-grid { (grid) }
-                (cart::cart_panel())
+                (cart_panel)
             }
         },
     )
@@ -36,7 +67,9 @@ pub async fn index(State(state): State<AppState>, session: Session) -> Markup {
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Path(id): Path<String>,
+    Query(flash): Query<Flash>,
 ) -> Result<Markup, PageError> {
     let now = Utc::now();
     let meta = PageMeta::new(&state.live.tokens, &session);
@@ -54,13 +87,15 @@ pub async fn show(
             })
         })
         .ok_or_else(not_found)?;
+    let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
     Ok(layout::page(
         &name,
         Some(&meta),
         html! {
+            (flash)
             div.shop {
                 div { (body) }
-                (cart::cart_panel())
+                (cart_panel)
             }
         },
     ))

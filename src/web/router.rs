@@ -6,7 +6,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{AppState, admin, assets, health, pages, session, socket};
+use super::{AppState, admin, assets, cart, checkout, health, pages, session, socket};
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -24,6 +24,10 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::index))
         .route("/products/{id}", get(pages::show))
         .route("/session/token", get(session::token))
+        .route("/cart/items", post(cart::add))
+        .route("/cart/items/{item_id}/delete", post(cart::remove))
+        .route("/checkout", get(checkout::review).post(checkout::purchase))
+        .route("/checkout/complete", get(checkout::complete))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::ensure,

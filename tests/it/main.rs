@@ -1,12 +1,15 @@
 //! Integration tests: the real server on an ephemeral port, a real HTTP client, real
 //! databases (SQLite and a throwaway PostgreSQL).
 
+mod browser;
 mod helpers;
 mod pg;
 mod ws;
 
 mod admin_api;
+mod cart;
 mod catalog;
+mod checkout;
 mod cli;
 mod live_products;
 mod live_protocol;

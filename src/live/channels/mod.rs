@@ -2,6 +2,7 @@
 //! `handle_info` and `terminate`. Channels hold no business rules: they call the inventory and
 //! render views. Adding a channel is one more entry in [`route`] and one more enum arm.
 
+pub mod cart;
 pub mod product;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::{Identity, Live, protocol};
 /// A joined channel of one socket.
 pub enum Channel {
     Product(product::ProductChannel),
+    Cart(cart::CartChannel),
 }
 
 /// Why a join is refused; the text is the reply's `reason`.
@@ -27,6 +29,7 @@ pub fn route(topic: &str, identity: &Identity) -> Result<Channel, Refusal> {
         ("product", Identity::Shopper { .. }) => {
             product::ProductChannel::route(rest).map(Channel::Product)
         }
+        ("cart", _) => cart::CartChannel::route(rest, identity).map(Channel::Cart),
         _ => Err("unmatched topic"),
     }
 }
@@ -41,23 +44,21 @@ impl Channel {
     pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
         match self {
             Channel::Product(c) => c.join(ctx, payload),
+            Channel::Cart(c) => c.join(ctx, payload),
         }
     }
 
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
         match self {
-            Channel::Product(_) => {
-                let _ = (ctx, event, payload);
-                HandleResult::UnknownEvent
-            }
+            Channel::Product(_) => HandleResult::UnknownEvent,
+            Channel::Cart(c) => c.handle_in(ctx, event, payload),
         }
     }
 
     pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
         match self {
-            Channel::Product(_) => {
-                let _ = (ctx, message);
-            }
+            Channel::Product(_) => {}
+            Channel::Cart(c) => c.handle_info(ctx, message),
         }
     }
 }
@@ -112,6 +113,10 @@ impl Ctx<'_> {
                 true
             }
         });
+    }
+
+    pub fn subscribed_topics(&self) -> impl Iterator<Item = String> + '_ {
+        self.subscriptions.iter().map(|(t, _)| t.clone())
     }
 
     pub fn is_subscribed(&self, topic: &str) -> bool {

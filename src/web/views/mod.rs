@@ -1,4 +1,5 @@
 //! Page frames and error pages; the fragments inside them live in `crate::views`.
 
+pub mod checkout;
 pub mod errors;
 pub mod layout;

@@ -1,0 +1,187 @@
+//! The shopping cart: one of each item, kept client-side as a signed token of item ids.
+
+use super::catalog::{Catalog, ItemId};
+use super::token::{CART_TOKEN_MAX_AGE_MS, Signer};
+
+/// Pairs per cart: generous for a person, small enough that a cart token stays a cookie.
+pub const MAX_ITEMS: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cart {
+    items: Vec<ItemId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CartError {
+    #[error("that pair is already in the cart")]
+    DuplicateItem,
+    #[error("that pair is not in the cart")]
+    NotFound,
+    #[error("a cart holds at most {MAX_ITEMS} pairs")]
+    Full,
+    #[error("that size is sold out")]
+    SoldOut,
+    #[error("that is not a size we sell")]
+    InvalidItem,
+}
+
+impl CartError {
+    /// The wire name (`{error: ...}` replies, `?cart_error=` redirects).
+    pub fn code(self) -> &'static str {
+        match self {
+            CartError::DuplicateItem => "duplicate_item",
+            CartError::NotFound => "not_found",
+            CartError::Full => "cart_full",
+            CartError::SoldOut => "sold_out",
+            CartError::InvalidItem => "invalid_item",
+        }
+    }
+}
+
+impl Cart {
+    pub fn items(&self) -> &[ItemId] {
+        &self.items
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn contains(&self, item_id: ItemId) -> bool {
+        self.items.contains(&item_id)
+    }
+
+    pub fn add(&mut self, item_id: ItemId) -> Result<(), CartError> {
+        if self.contains(item_id) {
+            return Err(CartError::DuplicateItem);
+        }
+        if self.items.len() >= MAX_ITEMS {
+            return Err(CartError::Full);
+        }
+        self.items.push(item_id);
+        Ok(())
+    }
+
+    /// Adds a pair a shopper picked: it must be a size of a released product with stock left.
+    pub fn add_from(&mut self, catalog: &Catalog, item_id: ItemId) -> Result<(), CartError> {
+        match catalog.item(item_id) {
+            Some((product, _)) if !product.released => Err(CartError::InvalidItem),
+            Some((_, item)) if item.available_count == 0 => Err(CartError::SoldOut),
+            Some(_) => self.add(item_id),
+            None => Err(CartError::InvalidItem),
+        }
+    }
+
+    pub fn remove(&mut self, item_id: ItemId) -> Result<(), CartError> {
+        let before = self.items.len();
+        self.items.retain(|id| *id != item_id);
+        if self.items.len() == before {
+            Err(CartError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Drops item ids the catalog no longer has.
+    pub fn retain_existing(&mut self, exists: impl Fn(ItemId) -> bool) {
+        self.items.retain(|id| exists(*id));
+    }
+
+    pub fn serialize(&self, signer: &Signer, now_ms: i64) -> String {
+        let ids = serde_json::to_string(&self.items).unwrap_or_else(|_| "[]".into());
+        signer.sign(&ids, now_ms)
+    }
+
+    /// A tampered, expired or unparsable token is an empty cart, never an error.
+    pub fn deserialize(token: Option<&str>, signer: &Signer, now_ms: i64) -> Cart {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Cart::default();
+        };
+        let ids: Vec<ItemId> = signer
+            .verify(token, CART_TOKEN_MAX_AGE_MS, now_ms)
+            .ok()
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        let mut cart = Cart::default();
+        for id in ids.into_iter().take(MAX_ITEMS) {
+            let _ = cart.add(id);
+        }
+        cart
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        Signer::new(b"cart tests secret cart tests secret", "cart")
+    }
+
+    #[test]
+    fn one_of_each_item() {
+        let mut cart = Cart::default();
+        assert_eq!(cart.add(3), Ok(()));
+        assert_eq!(cart.add(5), Ok(()));
+        assert_eq!(cart.add(3), Err(CartError::DuplicateItem));
+        assert_eq!(cart.items(), &[3, 5]);
+        assert_eq!(cart.remove(3), Ok(()));
+        assert_eq!(cart.remove(3), Err(CartError::NotFound));
+        assert_eq!(cart.len(), 1);
+    }
+
+    #[test]
+    fn a_cart_has_a_size_limit() {
+        let mut cart = Cart::default();
+        for id in 0..MAX_ITEMS as ItemId {
+            assert_eq!(cart.add(id), Ok(()));
+        }
+        assert_eq!(cart.add(999), Err(CartError::Full));
+    }
+
+    #[test]
+    fn serialization_round_trips() {
+        let mut cart = Cart::default();
+        let _ = cart.add(7);
+        let _ = cart.add(2);
+        let token = cart.serialize(&signer(), 1_000);
+        assert_eq!(Cart::deserialize(Some(&token), &signer(), 2_000), cart);
+    }
+
+    #[test]
+    fn bad_tokens_are_empty_carts() {
+        let mut cart = Cart::default();
+        let _ = cart.add(7);
+        let token = cart.serialize(&signer(), 0);
+        let empty = Cart::default();
+        assert_eq!(Cart::deserialize(None, &signer(), 1), empty);
+        assert_eq!(Cart::deserialize(Some(""), &signer(), 1), empty);
+        assert_eq!(Cart::deserialize(Some("garbage"), &signer(), 1), empty);
+        assert_eq!(
+            Cart::deserialize(Some(&format!("{token}x")), &signer(), 1),
+            empty
+        );
+        let other = Signer::new(b"another secret entirely, not ours", "cart");
+        assert_eq!(Cart::deserialize(Some(&token), &other, 1), empty);
+        assert_eq!(
+            Cart::deserialize(Some(&token), &signer(), CART_TOKEN_MAX_AGE_MS + 1),
+            empty
+        );
+        // Signed but not a list of ids.
+        let odd = signer().sign("{\"not\":\"ids\"}", 0);
+        assert_eq!(Cart::deserialize(Some(&odd), &signer(), 1), empty);
+    }
+
+    #[test]
+    fn unknown_items_are_dropped() {
+        let mut cart = Cart::default();
+        let _ = cart.add(1);
+        let _ = cart.add(2);
+        cart.retain_existing(|id| id == 2);
+        assert_eq!(cart.items(), &[2]);
+    }
+}

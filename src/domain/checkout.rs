@@ -1,0 +1,128 @@
+//! What a checkout buys: every pair of the cart, at the catalog's prices.
+
+use super::cart::Cart;
+use super::catalog::{Catalog, ItemId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub item_id: ItemId,
+    pub price_cents: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("the cart is empty")]
+    Empty,
+    /// Pairs known to be gone (or never released) before touching the database.
+    #[error("some pairs are sold out")]
+    SoldOut(Vec<ItemId>),
+}
+
+/// The order a cart would make, judged on the cache. The database has the last word (a guarded
+/// decrement per pair in one transaction), so this only spares it hopeless attempts.
+pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Vec<OrderLine>, CheckoutError> {
+    if cart.is_empty() {
+        return Err(CheckoutError::Empty);
+    }
+    let mut lines = Vec::with_capacity(cart.len());
+    let mut gone = Vec::new();
+    for &item_id in cart.items() {
+        match catalog.item(item_id) {
+            Some((product, item)) if product.released && item.available_count > 0 => {
+                lines.push(OrderLine {
+                    item_id,
+                    price_cents: product.price_cents,
+                })
+            }
+            _ => gone.push(item_id),
+        }
+    }
+    if gone.is_empty() {
+        Ok(lines)
+    } else {
+        Err(CheckoutError::SoldOut(gone))
+    }
+}
+
+pub fn total_cents(lines: &[OrderLine]) -> i64 {
+    lines.iter().map(|l| i64::from(l.price_cents)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Item, Product};
+
+    fn catalog() -> Catalog {
+        let item = |id, count| Item {
+            id,
+            product_id: 1,
+            size: id.to_string(),
+            sku: format!("S-{id}"),
+            available_count: count,
+            version: 1,
+        };
+        Catalog::new([
+            Product {
+                id: 1,
+                sku: "S".into(),
+                brand: "B".into(),
+                name: "N".into(),
+                color: "C".into(),
+                price_cents: 12_000,
+                main_image_url: String::new(),
+                released: true,
+                release_at: None,
+                items: vec![item(10, 5), item(11, 0)],
+            },
+            Product {
+                id: 2,
+                sku: "T".into(),
+                brand: "B".into(),
+                name: "M".into(),
+                color: "C".into(),
+                price_cents: 9_000,
+                main_image_url: String::new(),
+                released: false,
+                release_at: None,
+                items: vec![Item {
+                    product_id: 2,
+                    ..item(20, 50)
+                }],
+            },
+        ])
+    }
+
+    fn cart(ids: &[ItemId]) -> Cart {
+        let mut cart = Cart::default();
+        for id in ids {
+            let _ = cart.add(*id);
+        }
+        cart
+    }
+
+    #[test]
+    fn buys_every_pair_at_catalog_prices() {
+        let lines = plan(&catalog(), &cart(&[10]));
+        assert_eq!(
+            lines,
+            Ok(vec![OrderLine {
+                item_id: 10,
+                price_cents: 12_000
+            }])
+        );
+        assert_eq!(total_cents(&lines.unwrap_or_default()), 12_000);
+    }
+
+    #[test]
+    fn refuses_empty_carts_and_names_gone_pairs() {
+        assert_eq!(
+            plan(&catalog(), &Cart::default()),
+            Err(CheckoutError::Empty)
+        );
+        assert_eq!(
+            plan(&catalog(), &cart(&[10, 11, 20, 99])),
+            Err(CheckoutError::SoldOut(vec![11, 20, 99]))
+        );
+    }
+}

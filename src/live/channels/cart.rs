@@ -1,0 +1,149 @@
+//! `cart:<cart_id>`: a shopper's cart, shared by all their tabs (on any node). Joining restores
+//! the cart from the client's signed token and pushes the panel; `add_item`/`remove_item`
+//! change it; every change reaches the other tabs; a carted pair selling out re-renders the
+//! panel with the warning.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::{Ctx, HandleResult, Refusal};
+use crate::domain::{Cart, CartError, ItemId};
+use crate::live::hub::Broadcast;
+use crate::live::{Identity, Live};
+use crate::views;
+
+pub struct CartChannel {
+    cart_id: String,
+    cart: Cart,
+    /// Tells this channel's own change apart from other tabs' when it comes back.
+    origin: u64,
+}
+
+/// Cart changes, for every tab of the cart.
+pub fn updates_topic(cart_id: &str) -> String {
+    format!("cart_updates:{cart_id}")
+}
+
+/// An item going out of (or back into) stock.
+pub fn item_topic(item_id: ItemId) -> String {
+    format!("item:{item_id}")
+}
+
+pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
+
+/// `{html, serialized, count}`: what `cart` pushes and `add_item`/`remove_item` replies carry.
+pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
+    let lines = live
+        .inventory
+        .read(|catalog| views::cart::lines(catalog, cart));
+    let csrf = live.tokens.csrf_for(cart_id);
+    json!({
+        "html": views::cart::cart_panel(&lines, Some(&csrf)).into_string(),
+        "serialized": cart.serialize(&live.tokens.cart, Utc::now().timestamp_millis()),
+        "count": cart.len(),
+    })
+}
+
+impl CartChannel {
+    pub fn route(rest: &str, identity: &Identity) -> Result<CartChannel, Refusal> {
+        match identity {
+            Identity::Shopper { cart_id } if cart_id == rest => Ok(CartChannel {
+                cart_id: cart_id.clone(),
+                cart: Cart::default(),
+                origin: rand::random(),
+            }),
+            _ => Err("unauthorized"),
+        }
+    }
+
+    pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
+        let now = Utc::now().timestamp_millis();
+        self.cart = Cart::deserialize(payload["serialized"].as_str(), &ctx.live.tokens.cart, now);
+        self.cart
+            .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
+        ctx.subscribe_info(&updates_topic(&self.cart_id));
+        ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
+        self.follow_items(ctx);
+        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+        // A page may reconnect with a day-old token: hand it a fresh one right away.
+        ctx.push(
+            "new_token",
+            &json!({ "token": ctx.live.tokens.socket.sign(&self.cart_id, now) }),
+        );
+        Ok(json!({}))
+    }
+
+    pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
+        let change = match event {
+            "add_item" => item_id(payload).and_then(|id| {
+                ctx.live
+                    .inventory
+                    .read(|catalog| self.cart.add_from(catalog, id))
+            }),
+            "remove_item" => item_id(payload).and_then(|id| self.cart.remove(id)),
+            _ => return HandleResult::UnknownEvent,
+        };
+        HandleResult::Reply(match change {
+            Ok(()) => {
+                self.follow_items(ctx);
+                let reply = cart_payload(ctx.live, &self.cart_id, &self.cart);
+                ctx.live
+                    .cart_changed(&self.cart_id, &reply["serialized"], self.origin);
+                Ok(reply)
+            }
+            Err(error) => Err(json!({ "error": error.code() })),
+        })
+    }
+
+    pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
+        if message.topic == TOKEN_REFRESH_TOPIC {
+            let token = ctx
+                .live
+                .tokens
+                .socket
+                .sign(&self.cart_id, Utc::now().timestamp_millis());
+            ctx.push("new_token", &json!({ "token": token }));
+            return;
+        }
+        if message.event == "cart_updated" {
+            if message.payload["origin"].as_u64() == Some(self.origin) {
+                return;
+            }
+            // Another tab's cart, signed by this server: it replaces ours.
+            let now = Utc::now().timestamp_millis();
+            self.cart = Cart::deserialize(
+                message.payload["serialized"].as_str(),
+                &ctx.live.tokens.cart,
+                now,
+            );
+            self.follow_items(ctx);
+        }
+        // `cart_updated`, or a carted pair sold out / came back: re-render the panel.
+        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+    }
+
+    /// Subscribes to exactly the items in the cart.
+    fn follow_items(&self, ctx: &mut Ctx) {
+        let wanted: Vec<String> = self.cart.items().iter().map(|id| item_topic(*id)).collect();
+        let stale: Vec<String> = ctx
+            .subscribed_topics()
+            .filter(|t| t.starts_with("item:") && !wanted.contains(t))
+            .collect();
+        for topic in stale {
+            ctx.unsubscribe(&topic);
+        }
+        for topic in wanted {
+            if !ctx.is_subscribed(&topic) {
+                ctx.subscribe_info(&topic);
+            }
+        }
+    }
+}
+
+/// `{"item_id": 12}`; anything else (missing, a string, a fraction) is `invalid_item`.
+fn item_id(payload: &Value) -> Result<ItemId, CartError> {
+    payload["item_id"]
+        .as_i64()
+        .and_then(|id| ItemId::try_from(id).ok())
+        .ok_or(CartError::InvalidItem)
+}

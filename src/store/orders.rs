@@ -1,0 +1,146 @@
+//! Checkout in the database: every pair of an order in one transaction, all or nothing.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::catalog::adjust_stock_query;
+use super::schema::{items, order_items, orders, products};
+use super::{Db, StoreError};
+use crate::domain::ItemId;
+use crate::domain::checkout::{OrderLine, total_cents};
+use crate::with_conn;
+
+pub enum PurchaseOutcome {
+    /// Committed: the order and each item's new `(item_id, count, version)`.
+    Bought {
+        order_id: i32,
+        counts: Vec<(ItemId, i32, i64)>,
+    },
+    /// A pair was gone: nothing was sold.
+    SoldOut,
+}
+
+enum TxError {
+    SoldOut,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> TxError {
+        TxError::Db(e)
+    }
+}
+
+/// Decrements every pair (guarded, in item order so concurrent checkouts never deadlock) and
+/// records the order; any pair gone rolls the whole purchase back.
+pub async fn purchase(
+    db: &Db,
+    cart_id: &str,
+    lines: &[OrderLine],
+) -> Result<PurchaseOutcome, StoreError> {
+    let mut lines = lines.to_vec();
+    lines.sort_by_key(|l| l.item_id);
+    let total = i32::try_from(total_cents(&lines)).unwrap_or(i32::MAX);
+    let mut conn = db.get().await?;
+    let result = with_conn!(conn, |c| {
+        c.transaction::<_, TxError, _>(async |c| {
+            let mut counts = Vec::with_capacity(lines.len());
+            for line in &lines {
+                match adjust_stock_query!(c, line.item_id, -1)? {
+                    Some((count, version)) => counts.push((line.item_id, count, version)),
+                    None => return Err(TxError::SoldOut),
+                }
+            }
+            let order_id: i32 = diesel::insert_into(orders::table)
+                .values((orders::cart_id.eq(cart_id), orders::total_cents.eq(total)))
+                .returning(orders::id)
+                .get_result(c)
+                .await?;
+            for line in &lines {
+                diesel::insert_into(order_items::table)
+                    .values((
+                        order_items::order_id.eq(order_id),
+                        order_items::item_id.eq(line.item_id),
+                        order_items::price_cents.eq(line.price_cents),
+                    ))
+                    .execute(c)
+                    .await?;
+            }
+            Ok((order_id, counts))
+        })
+        .await
+    });
+    match result {
+        Ok((order_id, counts)) => Ok(PurchaseOutcome::Bought { order_id, counts }),
+        Err(TxError::SoldOut) => Ok(PurchaseOutcome::SoldOut),
+        Err(TxError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSummary {
+    pub id: i32,
+    pub total_cents: i32,
+    pub placed_at: NaiveDateTime,
+    pub lines: Vec<OrderedPair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct OrderedPair {
+    pub brand: String,
+    pub name: String,
+    pub size: String,
+    pub price_cents: i32,
+}
+
+/// An order, if it exists and was placed by this cart.
+pub async fn find(
+    db: &Db,
+    order_id: i32,
+    cart_id: &str,
+) -> Result<Option<OrderSummary>, StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let order: Option<(i32, i32, NaiveDateTime)> = orders::table
+            .filter(orders::id.eq(order_id))
+            .filter(orders::cart_id.eq(cart_id))
+            .select((orders::id, orders::total_cents, orders::inserted_at))
+            .first(c)
+            .await
+            .optional()?;
+        let Some((id, total_cents, placed_at)) = order else {
+            return Ok(None);
+        };
+        let lines = order_items::table
+            .inner_join(items::table.inner_join(products::table))
+            .filter(order_items::order_id.eq(id))
+            .order(order_items::id)
+            .select((
+                products::brand,
+                products::name,
+                items::size,
+                order_items::price_cents,
+            ))
+            .load::<OrderedPair>(c)
+            .await?;
+        Ok(Some(OrderSummary {
+            id,
+            total_cents,
+            placed_at,
+            lines,
+        }))
+    })
+}
+
+/// How many orders hold this item (for tests and reports).
+pub async fn pairs_sold(db: &Db, item_id: ItemId) -> Result<i64, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        order_items::table
+            .filter(order_items::item_id.eq(item_id))
+            .count()
+            .get_result::<i64>(c)
+            .await?
+    }))
+}

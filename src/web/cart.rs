@@ -1,0 +1,201 @@
+//! The cart without JavaScript: size buttons and remove buttons are plain forms. The cart lives
+//! in a signed cookie that the shim also writes, so the page and the channel always agree.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::PageError;
+use super::session::Session;
+use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
+use crate::domain::{Cart, CartError};
+
+/// Not HttpOnly: the shim writes it with the `serialized` token the cart channel returns.
+pub const CART_COOKIE: &str = "sneakers_cart";
+
+/// The cart this request carries (empty if missing or tampered), without unknown items.
+pub fn read_cart(state: &AppState, headers: &HeaderMap) -> Cart {
+    let token = cookie_value(headers, CART_COOKIE);
+    let mut cart = Cart::deserialize(
+        token.as_deref(),
+        &state.live.tokens.cart,
+        Utc::now().timestamp_millis(),
+    );
+    cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
+    cart
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `Set-Cookie` for a cart (its token is URL-safe base64 and a dot: cookie-safe as is).
+pub fn cart_cookie(state: &AppState, cart: &Cart) -> HeaderValue {
+    let token = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+    let max_age = CART_TOKEN_MAX_AGE_MS / 1000;
+    HeaderValue::from_str(&format!(
+        "{CART_COOKIE}={token}; Path=/; Max-Age={max_age}; SameSite=Lax"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sneakers_cart=; Path=/"))
+}
+
+#[derive(Deserialize, Default)]
+pub struct CartForm {
+    #[serde(default)]
+    item_id: String,
+    #[serde(default, rename = "_csrf_token")]
+    csrf_token: String,
+}
+
+impl CartForm {
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// A POST must carry the session's CSRF token, in the form or in `x-csrf-token`.
+pub fn check_csrf(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    form_token: &str,
+) -> Result<(), PageError> {
+    let header_token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let given = if form_token.is_empty() {
+        header_token
+    } else {
+        form_token
+    };
+    if state.live.tokens.csrf_ok(&session.cart_id, given) {
+        Ok(())
+    } else {
+        Err(PageError::Csrf)
+    }
+}
+
+/// Back to the page the form was on (same site only), with an optional flash code.
+fn back(headers: &HeaderMap, flash: Option<&str>) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let path = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.split_once("://"))
+        .and_then(|(_, rest)| rest.strip_prefix(host))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .map(|p| p.split(['?', '#']).next().unwrap_or("/"))
+        .unwrap_or("/");
+    match flash {
+        Some(code) => format!("{path}?cart_error={code}"),
+        None => path.to_string(),
+    }
+}
+
+fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Saves a changed cart: the cookie for this browser, a broadcast for its live tabs.
+pub fn save(state: &AppState, session: &Session, cart: &Cart) -> HeaderValue {
+    let cookie = cart_cookie(state, cart);
+    let serialized = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+    state
+        .live
+        .cart_changed(&session.cart_id, &serde_json::Value::String(serialized), 0);
+    cookie
+}
+
+enum Change {
+    Add,
+    Remove,
+}
+
+fn change(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    body: &[u8],
+    item: Option<&str>,
+    change: Change,
+) -> Result<Response, PageError> {
+    let form: CartForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    check_csrf(state, session, headers, &form.csrf_token)?;
+    let mut cart = read_cart(state, headers);
+    let item_id = item
+        .unwrap_or(&form.item_id)
+        .trim()
+        .parse()
+        .map_err(|_| CartError::InvalidItem);
+    let result = item_id.and_then(|id| match change {
+        Change::Add => state.inventory.read(|catalog| cart.add_from(catalog, id)),
+        Change::Remove => cart.remove(id),
+    });
+    Ok(match result {
+        Ok(()) => redirect_with_cart(&back(headers, None), Some(save(state, session, &cart))),
+        Err(error) => redirect_with_cart(&back(headers, Some(error.code())), None),
+    })
+}
+
+/// `POST /cart/items` (`item_id`).
+pub async fn add(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    change(&state, &session, &headers, &body, None, Change::Add)
+}
+
+/// `POST /cart/items/:item_id/delete`.
+pub async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    Path(item_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    change(
+        &state,
+        &session,
+        &headers,
+        &body,
+        Some(&item_id),
+        Change::Remove,
+    )
+}
+
+/// The flash text for a `?cart_error=` code.
+pub fn flash_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "sold_out" => "Sorry, that size just sold out.",
+        "duplicate_item" => "That pair is already in your cart.",
+        "not_found" => "That pair is no longer in your cart.",
+        "invalid_item" => "Sorry, we couldn't find that size.",
+        "cart_full" => "Your cart is full. Check out or remove a pair first.",
+        _ => return None,
+    })
+}

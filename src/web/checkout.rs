@@ -1,0 +1,107 @@
+//! Checkout: review the cart, buy every pair in one transaction, see the order.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::Markup;
+use serde::Deserialize;
+
+use super::AppState;
+use super::cart::{CartForm, check_csrf, read_cart, save};
+use super::error::PageError;
+use super::session::{PageMeta, Session};
+use super::views::checkout as view;
+use crate::inventory::InventoryError;
+use crate::views::cart::lines;
+
+#[derive(Deserialize, Default)]
+pub struct ReviewQuery {
+    /// Pairs that sold out during the last attempt, `12,15`.
+    sold_out: Option<String>,
+}
+
+pub async fn review(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Query(query): Query<ReviewQuery>,
+) -> Markup {
+    let cart = read_cart(&state, &headers);
+    let meta = PageMeta::new(&state.live.tokens, &session);
+    let gone: Vec<String> = query
+        .sold_out
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.parse().ok())
+        .filter_map(|id| {
+            state.inventory.read(|c| {
+                c.item(id)
+                    .map(|(p, i)| format!("{} {} (size {})", p.brand, p.name, i.size))
+            })
+        })
+        .collect();
+    let lines = state.inventory.read(|catalog| lines(catalog, &cart));
+    view::review(&meta, &lines, &gone)
+}
+
+pub async fn purchase(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form: CartForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    check_csrf(&state, &session, &headers, form.csrf_token())?;
+    let mut cart = read_cart(&state, &headers);
+    let see_other =
+        |location: String| (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    match state.inventory.purchase(&session.cart_id, &cart).await {
+        Ok(purchase) => {
+            cart = Default::default();
+            let mut response = see_other(format!("/checkout/complete?order={}", purchase.order_id));
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, save(&state, &session, &cart));
+            Ok(response)
+        }
+        Err(InventoryError::EmptyCart) => Ok(see_other("/checkout".into())),
+        Err(InventoryError::PairsSoldOut(gone)) => {
+            // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
+            for id in &gone {
+                let _ = cart.remove(*id);
+            }
+            let ids: Vec<String> = gone.iter().map(ToString::to_string).collect();
+            let mut response = see_other(format!("/checkout?sold_out={}", ids.join(",")));
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, save(&state, &session, &cart));
+            Ok(response)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CompleteQuery {
+    order: Option<String>,
+}
+
+pub async fn complete(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<CompleteQuery>,
+) -> Result<Markup, PageError> {
+    let not_found = || PageError::NotFound("that order".into());
+    let order_id: i32 = query
+        .order
+        .as_deref()
+        .and_then(|o| o.parse().ok())
+        .ok_or_else(not_found)?;
+    // Only the cart that placed an order may see it.
+    let order = crate::store::orders::find(state.inventory.db(), order_id, &session.cart_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let meta = PageMeta::new(&state.live.tokens, &session);
+    Ok(view::complete(&meta, &order))
+}

@@ -1,0 +1,95 @@
+//! A shopper's browser without JavaScript: a cookie jar, pages, plain form posts.
+
+use reqwest::header::LOCATION;
+
+use crate::helpers::TestApp;
+
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+    pub cart_id: String,
+}
+
+/// The `content` of `<meta name="NAME">`.
+pub fn meta(html: &str, name: &str) -> Option<String> {
+    let prefix = format!("<meta name=\"{name}\" content=\"");
+    let rest = &html[html.find(&prefix)? + prefix.len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl TestApp {
+    pub async fn browser(&self) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut browser = Browser {
+            http,
+            base: self.url.clone(),
+            csrf: String::new(),
+            cart_id: String::new(),
+        };
+        browser.visit("/").await;
+        browser
+    }
+}
+
+impl Browser {
+    /// GETs a page (status 200 expected) and keeps its tokens.
+    pub async fn visit(&mut self, path: &str) -> String {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), 200, "GET {path}");
+        let html = response.text().await.unwrap_or_default();
+        if let Some(csrf) = meta(&html, "csrf-token") {
+            self.csrf = csrf;
+        }
+        if let Some(cart_id) = meta(&html, "cart-id") {
+            self.cart_id = cart_id;
+        }
+        html
+    }
+
+    /// POSTs a form with the page's CSRF token; returns `(status, Location)`.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("_csrf_token", &self.csrf));
+        self.post_raw(path, &form).await
+    }
+
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("referer", format!("{}/", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (response.status().as_u16(), location)
+    }
+
+    pub async fn add(&self, item_id: i32) -> (u16, String) {
+        self.post("/cart/items", &[("item_id", &item_id.to_string())])
+            .await
+    }
+
+    /// Buys the cart; returns where the store sent us.
+    pub async fn checkout(&self) -> String {
+        let (status, location) = self.post("/checkout", &[]).await;
+        assert_eq!(status, 303, "checkout answered {status}");
+        location
+    }
+}
