@@ -123,9 +123,7 @@ impl App {
 
     /// Stops accepting, lets in-flight requests finish, stops background tasks.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop();
         for task in &self.background {
             task.abort();
         }
@@ -149,6 +147,8 @@ impl App {
 
     /// Asks the server to stop, without waiting.
     pub fn stop(&mut self) {
+        // Open sockets would hold a graceful shutdown forever: tell them to reconnect elsewhere.
+        self.live.shutdown.cancel();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
