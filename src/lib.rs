@@ -75,13 +75,17 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         Arc::clone(&inventory),
         Tokens::new(&config.secret_key_base),
         config.socket_idle_timeout,
+        &config.node_name,
     );
     let background = vec![
         live.spawn_event_pump(),
         live.spawn_token_refresh(TOKEN_REFRESH_EVERY),
+        live.spawn_presence_flusher(),
+        live.spawn_server_figures(),
         inventory::scheduler::spawn(Arc::clone(&inventory)),
     ];
     raise_open_files_limit();
+    web::metrics::install();
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(addr)

@@ -232,9 +232,7 @@ impl Inventory {
         });
         if let Some(change) = change {
             tracing::debug!(item_id, count, "stock changed");
-            if change.announce() {
-                self.publish(InventoryEvent::StockChanged(change));
-            }
+            self.publish(InventoryEvent::StockChanged(change));
         }
         StockMove {
             product_id,

@@ -92,6 +92,7 @@ pub type SubscriptionId = u64;
 pub struct Hub {
     topics: RwLock<HashMap<String, HashMap<SubscriptionId, Subscriber>>>,
     next_id: AtomicU64,
+    pushes: AtomicU64,
 }
 
 impl Hub {
@@ -118,6 +119,11 @@ impl Hub {
                 topics.remove(topic);
             }
         }
+    }
+
+    /// Messages queued for subscribers since start.
+    pub fn pushes(&self) -> u64 {
+        self.pushes.load(Ordering::Relaxed)
     }
 
     pub fn subscriber_count(&self, topic: &str) -> usize {
@@ -156,6 +162,7 @@ impl Hub {
             }
         }
         drop(topics);
+        self.pushes.fetch_add(reached as u64, Ordering::Relaxed);
         metrics::counter!("sneakers_pushes_total").increment(reached as u64);
         metrics::histogram!("sneakers_broadcast_fanout_seconds")
             .record(started.elapsed().as_secs_f64());

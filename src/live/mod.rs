@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod hub;
+pub mod presence;
 pub mod protocol;
 pub mod socket;
 
@@ -13,9 +14,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::domain::token::Tokens;
 use crate::inventory::{Inventory, InventoryEvent};
-use channels::{cart, product};
+use channels::{admin, cart, product};
 use hub::Hub;
+use presence::Presence;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Who is on the other end of a socket, as its token proved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,16 +34,30 @@ pub struct Live {
     pub idle_timeout: Duration,
     /// Cancelled when the node shuts down: sockets close with 1012 and clients reconnect.
     pub shutdown: tokio_util::sync::CancellationToken,
+    pub presence: Presence,
+    pub node_name: String,
+    /// Open sockets and joined channels on this node, for the admin's server panel.
+    pub sockets: AtomicI64,
+    pub channels: AtomicI64,
 }
 
 impl Live {
-    pub fn new(inventory: Arc<Inventory>, tokens: Tokens, idle_timeout: Duration) -> Arc<Live> {
+    pub fn new(
+        inventory: Arc<Inventory>,
+        tokens: Tokens,
+        idle_timeout: Duration,
+        node_name: &str,
+    ) -> Arc<Live> {
         Arc::new(Live {
             hub: Hub::default(),
             inventory,
             tokens,
             idle_timeout,
             shutdown: tokio_util::sync::CancellationToken::new(),
+            presence: Presence::new(node_name),
+            node_name: node_name.to_string(),
+            sockets: AtomicI64::new(0),
+            channels: AtomicI64::new(0),
         })
     }
 
@@ -74,8 +91,20 @@ impl Live {
                     self.hub
                         .broadcast(&product::topic(*product_id), "released", payload);
                 }
+                if self.hub.subscriber_count(admin::TOPIC) > 0 {
+                    self.hub.broadcast(
+                        admin::TOPIC,
+                        "released",
+                        json!({ "product_id": product_id }),
+                    );
+                }
             }
             InventoryEvent::StockChanged(change) => {
+                self.push_admin_stock(change.item_id);
+                // Shoppers hear only of level changes (and of every `out`).
+                if !change.announce() {
+                    return;
+                }
                 let payload = self.inventory.read(|c| {
                     c.product(change.product_id)
                         .and_then(|p| product::stock_change_payload(p, change))
@@ -94,6 +123,68 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// Admins watch every size's stock: the row is re-rendered, and carted counts refreshed.
+    fn push_admin_stock(&self, item_id: crate::domain::ItemId) {
+        if self.hub.subscriber_count(admin::TOPIC) == 0 {
+            return;
+        }
+        let html = self.inventory.read(|c| {
+            c.item(item_id)
+                .map(|(p, i)| crate::views::admin::item_row(p, i).into_string())
+        });
+        if let Some(html) = html {
+            self.hub.broadcast(
+                admin::TOPIC,
+                "stock_change",
+                json!({ "item_id": item_id, "html": html }),
+            );
+        }
+        if self.presence.counts().items.contains_key(&item_id) {
+            self.presence.touch();
+        }
+    }
+
+    /// Presence diffs for admins, coalesced: one push per `FLUSH_EVERY` at most, each with
+    /// the counts re-rendered.
+    pub fn spawn_presence_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let live = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let diff = live.presence.next_diff().await;
+                if live.hub.subscriber_count(admin::TOPIC) > 0 {
+                    let mut payload = diff.to_json();
+                    payload["html"] = Value::String(admin::counts_html(&live));
+                    live.hub.broadcast(admin::TOPIC, "presence_diff", payload);
+                }
+                tokio::time::sleep(presence::FLUSH_EVERY).await;
+            }
+        })
+    }
+
+    /// Server figures for admins, once a second while any admin watches.
+    pub fn spawn_server_figures(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let live = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            let mut last_pushes = live.hub.pushes();
+            loop {
+                ticker.tick().await;
+                let pushes = live.hub.pushes();
+                let figures = crate::views::admin::ServerFigures {
+                    sockets: live.sockets.load(Ordering::Relaxed),
+                    channels: live.channels.load(Ordering::Relaxed),
+                    pushes_per_second: pushes.saturating_sub(last_pushes),
+                };
+                last_pushes = pushes;
+                if live.hub.subscriber_count(admin::TOPIC) > 0 {
+                    let html = crate::views::admin::server(figures, &live.node_name).into_string();
+                    live.hub
+                        .broadcast(admin::TOPIC, "server", json!({ "html": html }));
+                }
+            }
+        })
     }
 
     /// Tells every tab of a cart (on this node) that it changed. `origin` is the channel that

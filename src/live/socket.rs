@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
@@ -47,6 +48,7 @@ struct Connection {
 
 pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
     metrics::gauge!("sneakers_sockets").increment(1.0);
+    live.sockets.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut inbox) = Outbox::new(QUEUE_CAPACITY);
     let kill = outbox.kill.clone();
     let shutdown = live.shutdown.clone();
@@ -108,6 +110,7 @@ pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
         )
         .await;
     }
+    conn.live.sockets.fetch_sub(1, Ordering::Relaxed);
     metrics::gauge!("sneakers_sockets").decrement(1.0);
 }
 
@@ -218,6 +221,7 @@ impl Connection {
         match result {
             Ok(Ok(response)) => {
                 metrics::counter!("sneakers_channel_joins_total").increment(1);
+                self.live.channels.fetch_add(1, Ordering::Relaxed);
                 out.push(protocol::reply(
                     join_ref.as_deref(),
                     msg_ref.as_deref(),
@@ -237,6 +241,7 @@ impl Connection {
             }
             Ok(Err(response)) => {
                 self.unsubscribe_all(&subscriptions);
+                channel.terminate(&self.live);
                 out.push(protocol::reply(
                     join_ref.as_deref(),
                     msg_ref.as_deref(),
@@ -248,6 +253,7 @@ impl Connection {
             Err(_) => {
                 tracing::error!(%topic, "channel panicked in join");
                 self.unsubscribe_all(&subscriptions);
+                channel.terminate(&self.live);
                 refuse(out, "channel_crash");
             }
         }
@@ -369,12 +375,14 @@ impl Connection {
     fn end(
         &mut self,
         topic: &str,
-        joined: Joined,
+        mut joined: Joined,
         out: &mut Vec<Utf8Bytes>,
         event: &str,
         payload: Value,
     ) {
         self.unsubscribe_all(&joined.subscriptions);
+        joined.channel.terminate(&self.live);
+        self.live.channels.fetch_sub(1, Ordering::Relaxed);
         let join_ref = joined.join_ref.as_deref();
         out.push(protocol::encode(join_ref, join_ref, topic, event, &payload));
     }
@@ -386,10 +394,12 @@ impl Connection {
     }
 
     fn leave_all(&mut self) {
-        for (_, joined) in self.channels.drain() {
+        for (_, mut joined) in self.channels.drain() {
             for (topic, id) in &joined.subscriptions {
                 self.live.hub.unsubscribe(topic, *id);
             }
+            joined.channel.terminate(&self.live);
+            self.live.channels.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! HTML fragments (maud), one function per fragment. Pages (web) and pushes (live) both render
 //! from here, so a pushed fragment is exactly what a reload would show.
 
+pub mod admin;
 pub mod cart;
 pub mod product;

@@ -1,17 +1,24 @@
 //! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
 
+use std::sync::atomic::Ordering;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use maud::Markup;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
+use super::views::admin::dashboard as dashboard_view;
 use crate::domain::{ItemId, Level};
 use crate::inventory::{InventoryError, StockMove};
+use crate::views::admin::ServerFigures;
 
 #[derive(Deserialize, Default)]
 pub struct CountForm {
@@ -63,12 +70,45 @@ pub async fn release(
     _: Admin,
     State(state): State<AppState>,
     Path(key): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let product_id = state.inventory.find_product(&key)?;
     let newly = state.inventory.release(product_id).await?;
-    Ok(Json(
+    Ok(respond(
+        &headers,
         json!({ "product_id": product_id, "released": true, "already_released": !newly }),
     ))
+}
+
+/// JSON for tools; a browser's form post goes back to the dashboard.
+fn respond(headers: &HeaderMap, body: Value) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, "/admin")]).into_response()
+    } else {
+        Json(body).into_response()
+    }
+}
+
+/// `GET /admin`: the dashboard.
+pub async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
+    let live = &state.live;
+    let token = live
+        .tokens
+        .admin
+        .sign("admin", chrono::Utc::now().timestamp_millis());
+    let counts = live.presence.counts();
+    let figures = ServerFigures {
+        sockets: live.sockets.load(Ordering::Relaxed),
+        channels: live.channels.load(Ordering::Relaxed),
+        pushes_per_second: 0,
+    };
+    state
+        .inventory
+        .read(|catalog| dashboard_view(&token, catalog, &counts, figures, &live.node_name))
 }
 
 pub async fn sell(

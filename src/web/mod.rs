@@ -7,6 +7,7 @@ pub mod cart;
 pub mod checkout;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod pages;
 pub mod router;
 pub mod session;

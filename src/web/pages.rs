@@ -49,7 +49,7 @@ pub async fn index(
     let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
     layout::page(
         "Live drops",
-        Some(&meta),
+        layout::Tokens::Shopper(&meta),
         html! {
             (flash)
             section.hero {
@@ -90,7 +90,7 @@ pub async fn show(
     let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
     Ok(layout::page(
         &name,
-        Some(&meta),
+        layout::Tokens::Shopper(&meta),
         html! {
             (flash)
             div.shop {

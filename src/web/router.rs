@@ -6,7 +6,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{AppState, admin, assets, cart, checkout, health, pages, session, socket};
+use super::{AppState, admin, assets, cart, checkout, health, metrics, pages, session, socket};
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -35,6 +35,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(shopper)
         .route("/socket/websocket", get(socket::shopper))
+        .route("/admin_socket/websocket", get(socket::admin))
+        .route("/admin", get(admin::dashboard))
+        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/static/{*path}", get(assets::serve))
         .route("/admin/inventory", get(admin::inventory))

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::domain::token::SOCKET_TOKEN_MAX_AGE_MS;
+use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS};
 use crate::live::socket::{self, MAX_TRANSPORT_BYTES};
 use crate::live::{Identity, Live};
 
@@ -47,6 +47,29 @@ pub async fn shopper(
 
 /// Why an upgrade is refused before it happens.
 pub type Refusal = (StatusCode, String);
+
+/// `GET /admin_socket/websocket`: admins only (a signed admin token from the dashboard).
+pub async fn admin(
+    State(state): State<AppState>,
+    Query(params): Query<SocketParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Err(refusal) = check_request(&params, &headers) {
+        return refusal.into_response();
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let token = params.token.as_deref().unwrap_or_default();
+    match state
+        .live
+        .tokens
+        .admin
+        .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
+    {
+        Ok(_) => accept(upgrade, Arc::clone(&state.live), Identity::Admin),
+        Err(error) => (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
+    }
+}
 
 pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<(), Refusal> {
     match params.vsn.as_deref() {

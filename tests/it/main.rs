@@ -6,6 +6,7 @@ mod helpers;
 mod pg;
 mod ws;
 
+mod admin;
 mod admin_api;
 mod cart;
 mod catalog;

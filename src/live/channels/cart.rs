@@ -15,6 +15,8 @@ use crate::views;
 pub struct CartChannel {
     cart_id: String,
     cart: Cart,
+    /// This tab in presence, once joined.
+    presence_ref: Option<String>,
     /// Tells this channel's own change apart from other tabs' when it comes back.
     origin: u64,
 }
@@ -30,6 +32,9 @@ pub fn item_topic(item_id: ItemId) -> String {
 }
 
 pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
+
+/// Pages are paths; a longer one is cut, not refused.
+const MAX_PAGE_LEN: usize = 200;
 
 /// `{html, serialized, count}`: what `cart` pushes and `add_item`/`remove_item` replies carry.
 pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
@@ -50,6 +55,7 @@ impl CartChannel {
             Identity::Shopper { cart_id } if cart_id == rest => Ok(CartChannel {
                 cart_id: cart_id.clone(),
                 cart: Cart::default(),
+                presence_ref: None,
                 origin: rand::random(),
             }),
             _ => Err("unauthorized"),
@@ -64,6 +70,17 @@ impl CartChannel {
         ctx.subscribe_info(&updates_topic(&self.cart_id));
         ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
         self.follow_items(ctx);
+        let page: String = payload["page"]
+            .as_str()
+            .unwrap_or("/")
+            .chars()
+            .take(MAX_PAGE_LEN)
+            .collect();
+        self.presence_ref = Some(ctx.live.presence.track(
+            &self.cart_id,
+            &page,
+            self.cart.items().to_vec(),
+        ));
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
         // A page may reconnect with a day-old token: hand it a fresh one right away.
         ctx.push(
@@ -122,8 +139,21 @@ impl CartChannel {
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
     }
 
-    /// Subscribes to exactly the items in the cart.
-    fn follow_items(&self, ctx: &mut Ctx) {
+    pub fn terminate(&mut self, live: &Live) {
+        if let Some(phx_ref) = self.presence_ref.take() {
+            live.presence.untrack(&self.cart_id, &phx_ref);
+        }
+    }
+
+    /// Subscribes to exactly the items in the cart, and tells presence what it holds.
+    fn follow_items(&mut self, ctx: &mut Ctx) {
+        if let Some(phx_ref) = &self.presence_ref {
+            let updated =
+                ctx.live
+                    .presence
+                    .update_items(&self.cart_id, phx_ref, self.cart.items().to_vec());
+            self.presence_ref = Some(updated);
+        }
         let wanted: Vec<String> = self.cart.items().iter().map(|id| item_topic(*id)).collect();
         let stale: Vec<String> = ctx
             .subscribed_topics()

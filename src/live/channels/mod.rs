@@ -2,6 +2,7 @@
 //! `handle_info` and `terminate`. Channels hold no business rules: they call the inventory and
 //! render views. Adding a channel is one more entry in [`route`] and one more enum arm.
 
+pub mod admin;
 pub mod cart;
 pub mod product;
 
@@ -17,6 +18,7 @@ use super::{Identity, Live, protocol};
 pub enum Channel {
     Product(product::ProductChannel),
     Cart(cart::CartChannel),
+    Admin(admin::AdminChannel),
 }
 
 /// Why a join is refused; the text is the reply's `reason`.
@@ -30,6 +32,7 @@ pub fn route(topic: &str, identity: &Identity) -> Result<Channel, Refusal> {
             product::ProductChannel::route(rest).map(Channel::Product)
         }
         ("cart", _) => cart::CartChannel::route(rest, identity).map(Channel::Cart),
+        ("admin", _) => admin::AdminChannel::route(rest, identity).map(Channel::Admin),
         _ => Err("unmatched topic"),
     }
 }
@@ -45,20 +48,29 @@ impl Channel {
         match self {
             Channel::Product(c) => c.join(ctx, payload),
             Channel::Cart(c) => c.join(ctx, payload),
+            Channel::Admin(c) => c.join(ctx, payload),
         }
     }
 
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
         match self {
-            Channel::Product(_) => HandleResult::UnknownEvent,
+            Channel::Product(_) | Channel::Admin(_) => HandleResult::UnknownEvent,
             Channel::Cart(c) => c.handle_in(ctx, event, payload),
         }
     }
 
     pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
         match self {
-            Channel::Product(_) => {}
+            Channel::Product(_) | Channel::Admin(_) => {}
             Channel::Cart(c) => c.handle_info(ctx, message),
+        }
+    }
+
+    /// The channel ended, for whatever reason (leave, close, timeout, crash, replaced).
+    pub fn terminate(&mut self, live: &Live) {
+        match self {
+            Channel::Product(_) | Channel::Admin(_) => {}
+            Channel::Cart(c) => c.terminate(live),
         }
     }
 }

@@ -10,7 +10,7 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
     let buyable: Vec<&CartLine> = lines.iter().filter(|l| !l.sold_out).collect();
     page(
         "Checkout",
-        Some(meta),
+        super::layout::Tokens::Shopper(meta),
         html! {
             section.checkout {
                 h1 { "Checkout" }
@@ -61,7 +61,7 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
 pub fn complete(meta: &PageMeta, order: &OrderSummary) -> Markup {
     page(
         "Order placed",
-        Some(meta),
+        super::layout::Tokens::Shopper(meta),
         html! {
             section.order-complete {
                 h1 { "Order placed" }

@@ -5,7 +5,7 @@ use super::layout::page;
 pub fn error_page(code: u16, title: &str, message: &str) -> Markup {
     page(
         title,
-        None,
+        super::layout::Tokens::None,
         html! {
             section.error-page {
                 p.error-page__code { (code) }

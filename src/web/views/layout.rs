@@ -3,9 +3,17 @@ use maud::{DOCTYPE, Markup, html};
 use crate::web::assets::asset_url;
 use crate::web::session::PageMeta;
 
-/// The frame of every shopper page. With `meta`, the page carries the tokens the shim needs to
-/// go live.
-pub fn page(title: &str, meta: Option<&PageMeta>, body: Markup) -> Markup {
+/// What a page's `<meta>` tags hand the shim.
+#[derive(Clone, Copy)]
+pub enum Tokens<'a> {
+    None,
+    Shopper(&'a PageMeta),
+    /// The admin socket's token.
+    Admin(&'a str),
+}
+
+/// The frame of every page. With tokens, the shim makes it live.
+pub fn page(title: &str, tokens: Tokens, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -13,10 +21,14 @@ pub fn page(title: &str, meta: Option<&PageMeta>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Sneakers" }
-                @if let Some(meta) = meta {
-                    meta name="socket-token" content=(meta.socket_token);
-                    meta name="cart-id" content=(meta.cart_id);
-                    meta name="csrf-token" content=(meta.csrf_token);
+                @match tokens {
+                    Tokens::Shopper(meta) => {
+                        meta name="socket-token" content=(meta.socket_token);
+                        meta name="cart-id" content=(meta.cart_id);
+                        meta name="csrf-token" content=(meta.csrf_token);
+                    }
+                    Tokens::Admin(token) => { meta name="admin-token" content=(token); }
+                    Tokens::None => {}
                 }
                 meta name="description" content="Live sneaker drops: sizes update as pairs sell.";
                 link rel="icon" type="image/svg+xml" href=(asset_url("images/favicon.svg"));

@@ -1,0 +1,38 @@
+//! `admin:cart_tracker`: presence for admins. The join pushes `presence_state` and the current
+//! counts; then coalesced `presence_diff`s (with the re-rendered counts) and server figures
+//! arrive as broadcasts on the same topic.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Refusal};
+use crate::live::{Identity, Live};
+use crate::views;
+
+pub const TOPIC: &str = "admin:cart_tracker";
+
+pub struct AdminChannel;
+
+/// `{html}` with every count fragment, rendered from the presence state and the cache.
+pub fn counts_html(live: &Live) -> String {
+    let counts = live.presence.counts();
+    live.inventory
+        .read(|catalog| views::admin::counts(&counts, catalog))
+        .into_string()
+}
+
+impl AdminChannel {
+    pub fn route(rest: &str, identity: &Identity) -> Result<AdminChannel, Refusal> {
+        match (rest, identity) {
+            ("cart_tracker", Identity::Admin) => Ok(AdminChannel),
+            ("cart_tracker", _) => Err("unauthorized"),
+            _ => Err("unmatched topic"),
+        }
+    }
+
+    pub fn join(&mut self, ctx: &mut Ctx, _payload: &Value) -> Result<Value, Value> {
+        ctx.subscribe_frames(TOPIC);
+        ctx.push("presence_state", &ctx.live.presence.state_json());
+        ctx.push("counts", &json!({ "html": counts_html(ctx.live) }));
+        Ok(json!({}))
+    }
+}

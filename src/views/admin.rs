@@ -1,0 +1,76 @@
+//! Admin fragments: live counts, the inventory table's rows, and server figures.
+
+use maud::{Markup, html};
+
+use crate::domain::{Catalog, Item, Product};
+use crate::live::presence::Counts;
+
+/// `#admin-shoppers`, `#admin-pages` and `#admin-items`, swapped together on every diff.
+pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {
+    html! {
+        div #admin-shoppers .stat data-count=(counts.shoppers) {
+            span.stat__value { (counts.shoppers) }
+            span.stat__label { @if counts.shoppers == 1 { "shopper online" } @else { "shoppers online" } }
+        }
+        div #admin-pages .stat data-count=(counts.pages.values().sum::<usize>()) {
+            span.stat__value { (counts.pages.values().sum::<usize>()) }
+            span.stat__label { "open pages" }
+            @if !counts.pages.is_empty() {
+                ul.stat__list {
+                    @for (page, n) in &counts.pages {
+                        li data-page=(page) data-count=(n) { code { (page) } " " strong { (n) } }
+                    }
+                }
+            }
+        }
+        div #admin-items .stat data-count=(counts.items.values().sum::<usize>()) {
+            span.stat__value { (counts.items.values().sum::<usize>()) }
+            span.stat__label { "pairs in carts" }
+            @if !counts.items.is_empty() {
+                ul.stat__list {
+                    @for (item_id, carts) in &counts.items {
+                        @if let Some((product, item)) = catalog.item(*item_id) {
+                            li data-item-id=(item_id) data-count=(carts) {
+                                (product.brand) " " (product.name) " · size " (item.size) " — "
+                                strong { (carts) @if *carts == 1 { " cart" } @else { " carts" } }
+                                " · " span.level class=(format!("level--{}", item.level().as_str())) { (item.available_count) " left" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `#admin-item-<id>`: one size's stock in the inventory table.
+pub fn item_row(product: &Product, item: &Item) -> Markup {
+    let level = item.level();
+    html! {
+        tr id=(format!("admin-item-{}", item.id)) data-level=(level.as_str()) {
+            td { (product.brand) " " (product.name) }
+            td { (item.size) }
+            td.num { (item.available_count) }
+            td { span.level class=(format!("level--{}", level.as_str())) { (level.label()) } }
+        }
+    }
+}
+
+/// Server figures for `#admin-server`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ServerFigures {
+    pub sockets: i64,
+    pub channels: i64,
+    pub pushes_per_second: u64,
+}
+
+pub fn server(figures: ServerFigures, node: &str) -> Markup {
+    html! {
+        div #admin-server .admin-server {
+            span { "Node " code { (node) } }
+            span { strong { (figures.sockets) } " sockets" }
+            span { strong { (figures.channels) } " channels" }
+            span { strong { (figures.pushes_per_second) } " pushes/s" }
+        }
+    }
+}
