@@ -34,6 +34,10 @@ pub struct Config {
     pub node_name: String,
     /// A socket silent this long is closed.
     pub socket_idle_timeout: Duration,
+    /// Another node silent this long has its shoppers dropped from presence.
+    pub presence_down_after: Duration,
+    /// On shutdown, sockets are closed at random moments within this window.
+    pub shutdown_spread: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -199,18 +203,19 @@ impl Config {
             })?,
         };
         let database = Database::parse(get("DATABASE_URL").as_deref())?;
-        let socket_idle_timeout = match get("SOCKET_IDLE_TIMEOUT_MS") {
-            None => Duration::from_secs(60),
+        let millis = |var: &'static str, default: u64| match get(var) {
+            None => Ok(Duration::from_millis(default)),
             Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        var: "SOCKET_IDLE_TIMEOUT_MS",
-                        reason: format!("expected milliseconds > 0, got {raw:?}"),
-                    });
-                }
+                Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+                _ => Err(ConfigError::Invalid {
+                    var,
+                    reason: format!("expected milliseconds > 0, got {raw:?}"),
+                }),
             },
         };
+        let socket_idle_timeout = millis("SOCKET_IDLE_TIMEOUT_MS", 60_000)?;
+        let presence_down_after = millis("PRESENCE_DOWN_MS", 15_000)?;
+        let shutdown_spread = millis("SHUTDOWN_SPREAD_MS", 3_000)?;
 
         let local = match &database {
             Database::Sqlite { path } => Some(LocalSecrets::load_or_create(path)?),
@@ -268,6 +273,8 @@ impl Config {
             admin,
             node_name,
             socket_idle_timeout,
+            presence_down_after,
+            shutdown_spread,
         })
     }
 }

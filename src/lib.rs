@@ -20,7 +20,6 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Database};
-use crate::domain::token::Tokens;
 use crate::inventory::{Inventory, InventoryError};
 use crate::live::Live;
 use crate::store::seed::SeedOutcome;
@@ -71,26 +70,29 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         tracing::info!(products, items, "seeded the demo catalog");
     }
     let inventory = Inventory::load(db).await?;
-    let live = Live::new(
-        Arc::clone(&inventory),
-        Tokens::new(&config.secret_key_base),
-        config.socket_idle_timeout,
-        &config.node_name,
-    );
-    let background = vec![
+    let live = Live::new(Arc::clone(&inventory), &config);
+    let mut background = vec![
         live.spawn_event_pump(),
         live.spawn_token_refresh(TOKEN_REFRESH_EVERY),
         live.spawn_presence_flusher(),
         live.spawn_server_figures(),
         inventory::scheduler::spawn(Arc::clone(&inventory)),
     ];
+    if let Database::Postgres(target) = &config.database {
+        background.extend(live::cluster::spawn(
+            &live,
+            inventory.db().clone(),
+            live::cluster::ClusterConfig {
+                target: target.clone(),
+                down_after: config.presence_down_after,
+            },
+        ));
+    }
     raise_open_files_limit();
     web::metrics::install();
 
     let addr = SocketAddr::new(config.host, config.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = bind(addr).map_err(|source| StartError::Bind { addr, source })?;
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
@@ -125,9 +127,11 @@ impl App {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets in-flight requests finish, stops background tasks.
+    /// Stops accepting, tells sockets to reconnect elsewhere (spread over a few seconds),
+    /// lets in-flight requests (checkouts) finish, leaves the cluster, stops background tasks.
     pub async fn shutdown(mut self) {
         self.stop();
+        self.leave_cluster().await;
         for task in &self.background {
             task.abort();
         }
@@ -140,6 +144,7 @@ impl App {
 
     /// Serves until the task ends (it only ends on shutdown or a fatal error).
     pub async fn wait(mut self) -> std::io::Result<()> {
+        self.leave_cluster().await;
         let result = (&mut self.server)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -147,6 +152,12 @@ impl App {
             task.abort();
         }
         result
+    }
+
+    async fn leave_cluster(&self) {
+        if self.config.database.is_postgres() {
+            live::cluster::say_goodbye(self.inventory.db(), &self.config.node_name).await;
+        }
     }
 
     /// Asks the server to stop, without waiting.
@@ -157,6 +168,21 @@ impl App {
             let _ = stop.send(());
         }
     }
+}
+
+/// tokio's default backlog (128) overflows when a crowd reconnects at once (after a deploy):
+/// the dropped connects retry a second later. Ask for the kernel's usual maximum instead.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Every socket is a file descriptor: take the hard limit, and say how many shoppers fit.

@@ -1,6 +1,7 @@
 //! The command line: `sneakers serve | migrate | seed | release | sell | restock | sell-random`.
 //! Commands that move inventory go through a running server's admin API, so open pages see them.
 
+mod bench;
 mod client;
 mod sell_random;
 
@@ -55,6 +56,8 @@ pub enum Command {
     },
     /// The mock buyer: sells random in-stock pairs of released products.
     SellRandom(sell_random::SellRandomArgs),
+    /// Load generators: many shopper sockets, fan-out latency
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -79,6 +82,8 @@ pub enum CliError {
     Usage(String),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("bench: {0}")]
+    Bench(String),
 }
 
 fn init_logging() {
@@ -159,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::SellRandom(args) => sell_random::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

@@ -156,6 +156,20 @@ impl Catalog {
         Some(change)
     }
 
+    /// Takes a product's descriptive fields (names, price, schedule) from a fresher copy;
+    /// release and stock change only through their own rules.
+    pub fn update_details(&mut self, fresh: &Product) {
+        if let Some(product) = self.products.get_mut(&fresh.id) {
+            product.sku.clone_from(&fresh.sku);
+            product.brand.clone_from(&fresh.brand);
+            product.name.clone_from(&fresh.name);
+            product.color.clone_from(&fresh.color);
+            product.price_cents = fresh.price_cents;
+            product.main_image_url.clone_from(&fresh.main_image_url);
+            product.release_at = fresh.release_at;
+        }
+    }
+
     pub fn due_releases(&self, now: DateTime<Utc>) -> Vec<ProductId> {
         self.products
             .values()

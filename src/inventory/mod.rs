@@ -24,6 +24,14 @@ pub enum InventoryEvent {
     StockChanged(ItemChange),
 }
 
+/// An event as the bus carries it: `local` when this node made the change (so it is
+/// replicated to the others), not when it was applied from another node (never re-published).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub event: InventoryEvent,
+    pub local: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
     #[error("no product {0}")]
@@ -68,7 +76,7 @@ pub struct StockMove {
 pub struct Inventory {
     db: Db,
     catalog: RwLock<Catalog>,
-    events: broadcast::Sender<InventoryEvent>,
+    events: broadcast::Sender<Published>,
 }
 
 impl Inventory {
@@ -95,19 +103,79 @@ impl Inventory {
         f(&mut self.catalog.write().unwrap_or_else(PoisonError::into_inner))
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<InventoryEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.events.subscribe()
     }
 
-    fn publish(&self, event: InventoryEvent) {
+    fn publish(&self, event: InventoryEvent, local: bool) {
         // No subscribers is fine: nobody is watching.
-        let _ = self.events.send(event);
+        let _ = self.events.send(Published { event, local });
     }
 
-    /// Replaces the cache with the database's view (at start, and after any gap in a feed).
+    /// Another node released a product: this node's pages learn of it once.
+    pub fn apply_replicated_release(&self, product_id: ProductId) {
+        if self.write(|c| c.mark_released(product_id)) {
+            self.publish(InventoryEvent::Released { product_id }, false);
+        }
+    }
+
+    /// Another node sold or restocked: take its count unless ours is newer. Returns `false`
+    /// when the item is unknown here (the catalog changed: reload).
+    pub fn apply_replicated_stock(&self, item_id: ItemId, count: i32, version: i64) -> bool {
+        let (known, change) = self.write(|c| {
+            (
+                c.item(item_id).is_some(),
+                c.apply_count(item_id, count, version),
+            )
+        });
+        if let Some(change) = change {
+            self.publish(InventoryEvent::StockChanged(change), false);
+        }
+        known
+    }
+
+    /// Brings the cache to the database's view (after any gap in a feed) and announces
+    /// exactly what changed meanwhile, so open pages converge without a full re-push.
     pub async fn reload(&self) -> Result<(), InventoryError> {
-        let catalog = Catalog::new(store::catalog::load(&self.db).await?);
-        self.write(|c| *c = catalog);
+        let fresh = Catalog::new(store::catalog::load(&self.db).await?);
+        let events = self.write(|cached| {
+            let same_shape = cached.products().count() == fresh.products().count()
+                && fresh.products().all(|p| {
+                    cached.product(p.id).is_some_and(|c| {
+                        c.items.len() == p.items.len()
+                            && p.items.iter().all(|i| c.item(i.id).is_some())
+                    })
+                });
+            if !same_shape {
+                // Products or sizes came or went: take the new catalog whole.
+                *cached = fresh.clone();
+                return fresh
+                    .products()
+                    .filter(|p| p.released)
+                    .map(|p| InventoryEvent::Released { product_id: p.id })
+                    .collect();
+            }
+            let mut events = Vec::new();
+            for product in fresh.products() {
+                cached.update_details(product);
+                if product.released && cached.mark_released(product.id) {
+                    events.push(InventoryEvent::Released {
+                        product_id: product.id,
+                    });
+                }
+                for item in &product.items {
+                    if let Some(change) =
+                        cached.apply_count(item.id, item.available_count, item.version)
+                    {
+                        events.push(InventoryEvent::StockChanged(change));
+                    }
+                }
+            }
+            events
+        });
+        for event in events {
+            self.publish(event, false);
+        }
         Ok(())
     }
 
@@ -131,7 +199,7 @@ impl Inventory {
         let newly = self.write(|c| c.mark_released(product_id));
         if newly {
             tracing::info!(product_id, "product released");
-            self.publish(InventoryEvent::Released { product_id });
+            self.publish(InventoryEvent::Released { product_id }, true);
         }
         Ok(newly)
     }
@@ -232,7 +300,7 @@ impl Inventory {
         });
         if let Some(change) = change {
             tracing::debug!(item_id, count, "stock changed");
-            self.publish(InventoryEvent::StockChanged(change));
+            self.publish(InventoryEvent::StockChanged(change), true);
         }
         StockMove {
             product_id,

@@ -2,6 +2,7 @@
 //! pushes and channel messages into inventory calls; the business rules stay below it.
 
 pub mod channels;
+pub mod cluster;
 pub mod hub;
 pub mod presence;
 pub mod protocol;
@@ -39,15 +40,17 @@ pub struct Live {
     /// Open sockets and joined channels on this node, for the admin's server panel.
     pub sockets: AtomicI64,
     pub channels: AtomicI64,
+    /// The cluster feed (none with an embedded database).
+    pub feed: cluster::Feed,
+    /// Sockets close at random moments within this window on shutdown, not all at once.
+    pub shutdown_spread: Duration,
 }
 
 impl Live {
-    pub fn new(
-        inventory: Arc<Inventory>,
-        tokens: Tokens,
-        idle_timeout: Duration,
-        node_name: &str,
-    ) -> Arc<Live> {
+    pub fn new(inventory: Arc<Inventory>, config: &crate::config::Config) -> Arc<Live> {
+        let tokens = Tokens::new(&config.secret_key_base);
+        let idle_timeout = config.socket_idle_timeout;
+        let node_name = config.node_name.as_str();
         Arc::new(Live {
             hub: Hub::default(),
             inventory,
@@ -58,6 +61,8 @@ impl Live {
             node_name: node_name.to_string(),
             sockets: AtomicI64::new(0),
             channels: AtomicI64::new(0),
+            feed: cluster::Feed::default(),
+            shutdown_spread: config.shutdown_spread,
         })
     }
 
@@ -68,7 +73,7 @@ impl Live {
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(event) => live.on_inventory_event(&event),
+                    Ok(published) => live.on_inventory_event(&published.event),
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "live pump fell behind; re-pushing every product");
                         live.resend_all_products();
@@ -195,6 +200,12 @@ impl Live {
             "cart_updated",
             json!({ "serialized": serialized, "origin": origin }),
         );
+        // Tabs on other nodes too.
+        self.feed.send(cluster::Message::Cart {
+            cart: cart_id.to_string(),
+            serialized: serialized.as_str().unwrap_or_default().to_string(),
+            origin,
+        });
     }
 
     /// Long-lived pages get a fresh socket token well before theirs expires.
@@ -211,7 +222,7 @@ impl Live {
         })
     }
 
-    fn resend_all_products(&self) {
+    pub fn resend_all_products(&self) {
         let payloads: Vec<_> = self.inventory.read(|c| {
             c.products()
                 .filter(|p| p.released)

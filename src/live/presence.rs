@@ -3,12 +3,12 @@
 //! and then coalesced diffs (at most one per `FLUSH_EVERY`, each covering everything up to it)
 //! in the shape of Phoenix Presence, so the official JS `Presence` object can consume them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -17,13 +17,13 @@ use crate::domain::ItemId;
 /// Admins get at most this many pushes a second, whatever the churn.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     pub page: String,
     pub items: Vec<ItemId>,
     pub online_at: i64,
     pub phx_ref: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phx_ref_prev: Option<String>,
 }
 
@@ -39,7 +39,7 @@ impl Diff {
         self.joins.is_empty() && self.leaves.is_empty()
     }
 
-    fn join(&mut self, key: &str, meta: Meta) {
+    pub fn join(&mut self, key: &str, meta: Meta) {
         self.joins.entry(key.to_string()).or_default().push(meta);
     }
 
@@ -72,10 +72,23 @@ fn shape<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Vec<Meta>)>) -> 
     )
 }
 
+pub type Entries = BTreeMap<String, Vec<Meta>>;
+
+struct RemoteNode {
+    entries: HashMap<String, Vec<Meta>>,
+    last_seen: Instant,
+}
+
 #[derive(Default)]
 struct State {
+    /// This node's own entries.
     entries: HashMap<String, Vec<Meta>>,
+    /// Other nodes' entries, as they last told us.
+    remote: HashMap<String, RemoteNode>,
+    /// Changes admins on this node have not seen yet.
     pending: Diff,
+    /// This node's own changes other nodes have not been sent yet.
+    outgoing: Diff,
     /// Something admins see changed without a join or leave (e.g. stock of a carted pair).
     touched: bool,
 }
@@ -136,7 +149,8 @@ impl Presence {
                 .entry(key.to_string())
                 .or_default()
                 .push(meta.clone());
-            s.pending.join(key, meta);
+            s.pending.join(key, meta.clone());
+            s.outgoing.join(key, meta);
         });
         self.changed.notify_one();
         phx_ref
@@ -157,8 +171,10 @@ impl Presence {
                 ..old.clone()
             };
             metas[at] = new.clone();
-            s.pending.leave(key, old);
-            s.pending.join(key, new);
+            s.pending.leave(key, old.clone());
+            s.pending.join(key, new.clone());
+            s.outgoing.leave(key, old);
+            s.outgoing.join(key, new);
             Some(())
         });
         if changed.is_some() {
@@ -177,7 +193,8 @@ impl Presence {
             if metas.is_empty() {
                 s.entries.remove(key);
             }
-            s.pending.leave(key, meta);
+            s.pending.leave(key, meta.clone());
+            s.outgoing.leave(key, meta);
             Some(())
         });
         if removed.is_some() {
@@ -191,20 +208,173 @@ impl Presence {
         self.changed.notify_one();
     }
 
+    /// Every node's entries merged: what admins see.
+    fn all_entries(s: &State) -> Entries {
+        let mut all = Entries::new();
+        let nodes = std::iter::once(&s.entries).chain(s.remote.values().map(|n| &n.entries));
+        for entries in nodes {
+            for (key, metas) in entries {
+                all.entry(key.clone())
+                    .or_default()
+                    .extend(metas.iter().cloned());
+            }
+        }
+        all
+    }
+
     pub fn state_json(&self) -> Value {
+        self.with(|s| shape(&Self::all_entries(s)))
+    }
+
+    /// This node's own entries (to send a node that asks).
+    pub fn local_entries(&self) -> Entries {
         self.with(|s| {
-            let sorted: BTreeMap<&String, &Vec<Meta>> = s.entries.iter().collect();
-            shape(sorted)
+            s.entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         })
+    }
+
+    /// This node's changes since the last call, for the other nodes.
+    pub fn take_outgoing(&self) -> Option<Diff> {
+        self.with(|s| {
+            let diff = std::mem::take(&mut s.outgoing);
+            (!diff.is_empty()).then_some(diff)
+        })
+    }
+
+    /// Notes that `node` is alive; `true` if we did not know it (it should send its state).
+    pub fn heard_from(&self, node: &str) -> bool {
+        self.with(|s| match s.remote.get_mut(node) {
+            Some(known) => {
+                known.last_seen = Instant::now();
+                false
+            }
+            None => {
+                s.remote.insert(
+                    node.to_string(),
+                    RemoteNode {
+                        entries: HashMap::new(),
+                        last_seen: Instant::now(),
+                    },
+                );
+                true
+            }
+        })
+    }
+
+    /// Another node's delta.
+    pub fn apply_remote(&self, node: &str, diff: Diff) {
+        self.heard_from(node);
+        self.with(|s| {
+            let Some(remote) = s.remote.get_mut(node) else {
+                return;
+            };
+            for (key, metas) in diff.leaves {
+                for meta in metas {
+                    if let Some(list) = remote.entries.get_mut(&key) {
+                        list.retain(|m| m.phx_ref != meta.phx_ref);
+                        if list.is_empty() {
+                            remote.entries.remove(&key);
+                        }
+                    }
+                    s.pending.leave(&key, meta);
+                }
+            }
+            for (key, metas) in diff.joins {
+                for meta in metas {
+                    remote
+                        .entries
+                        .entry(key.clone())
+                        .or_default()
+                        .push(meta.clone());
+                    s.pending.join(&key, meta);
+                }
+            }
+        });
+        self.changed.notify_one();
+    }
+
+    /// Another node's full state, in chunks; the first replaces what we had of that node.
+    /// Admins see only the difference.
+    pub fn apply_remote_state(&self, node: &str, entries: Entries, first: bool) {
+        self.heard_from(node);
+        self.with(|s| {
+            let Some(remote) = s.remote.get_mut(node) else {
+                return;
+            };
+            let old = if first {
+                std::mem::take(&mut remote.entries)
+            } else {
+                HashMap::new()
+            };
+            let new_refs: HashSet<&str> = entries
+                .values()
+                .flatten()
+                .map(|m| m.phx_ref.as_str())
+                .collect();
+            let mut kept = HashSet::new();
+            for (key, metas) in old {
+                for meta in metas {
+                    if new_refs.contains(meta.phx_ref.as_str()) {
+                        kept.insert(meta.phx_ref.clone());
+                    } else {
+                        s.pending.leave(&key, meta);
+                    }
+                }
+            }
+            for (key, metas) in entries {
+                for meta in metas {
+                    if !kept.contains(&meta.phx_ref) {
+                        s.pending.join(&key, meta.clone());
+                    }
+                    remote.entries.entry(key.clone()).or_default().push(meta);
+                }
+            }
+        });
+        self.changed.notify_one();
+    }
+
+    /// Drops a node's entries as leaves (it said goodbye, or went silent).
+    pub fn drop_node(&self, node: &str) {
+        let dropped = self.with(|s| {
+            let remote = s.remote.remove(node)?;
+            for (key, metas) in remote.entries {
+                for meta in metas {
+                    s.pending.leave(&key, meta);
+                }
+            }
+            Some(())
+        });
+        if dropped.is_some() {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Drops every node not heard from within `down`; returns their names.
+    pub fn expire(&self, down: Duration) -> Vec<String> {
+        let silent: Vec<String> = self.with(|s| {
+            s.remote
+                .iter()
+                .filter(|(_, n)| n.last_seen.elapsed() > down)
+                .map(|(name, _)| name.clone())
+                .collect()
+        });
+        for node in &silent {
+            self.drop_node(node);
+        }
+        silent
     }
 
     pub fn counts(&self) -> Counts {
         self.with(|s| {
+            let all = Self::all_entries(s);
             let mut counts = Counts {
-                shoppers: s.entries.len(),
+                shoppers: all.len(),
                 ..Counts::default()
             };
-            for metas in s.entries.values() {
+            for metas in all.values() {
                 let mut carted: Vec<ItemId> = Vec::new();
                 for meta in metas {
                     *counts.pages.entry(meta.page.clone()).or_default() += 1;
@@ -256,6 +426,44 @@ mod tests {
         presence.untrack("a", &a1);
         assert_eq!(presence.counts().pages.get("/"), Some(&1));
         assert_eq!(presence.counts().shoppers, 2);
+    }
+
+    #[tokio::test]
+    async fn remote_nodes_count_and_leave_when_silent() {
+        let presence = Presence::new("a");
+        presence.track("local", "/", vec![]);
+        let remote_meta = Meta {
+            page: "/x".into(),
+            items: vec![3],
+            online_at: 0,
+            phx_ref: "b-1".into(),
+            phx_ref_prev: None,
+        };
+        let mut diff = Diff::default();
+        diff.join("shopper-b", remote_meta.clone());
+        presence.apply_remote("b", diff);
+        assert_eq!(presence.counts().shoppers, 2);
+        assert_eq!(presence.counts().items.get(&3), Some(&1));
+        let _ = presence.next_diff().await;
+        // A full state without the entry turns it into a leave.
+        presence.apply_remote_state("b", Entries::new(), true);
+        let diff = presence.next_diff().await;
+        assert_eq!(diff.leaves["shopper-b"][0].phx_ref, "b-1");
+        assert_eq!(presence.counts().shoppers, 1);
+        // And a silent node is dropped.
+        let mut again = Diff::default();
+        again.join("shopper-b", remote_meta);
+        presence.apply_remote("b", again);
+        assert_eq!(
+            presence.expire(Duration::from_secs(60)),
+            Vec::<String>::new()
+        );
+        assert_eq!(presence.expire(Duration::ZERO), vec!["b".to_string()]);
+        assert_eq!(presence.counts().shoppers, 1);
+        assert!(
+            presence.take_outgoing().is_some(),
+            "the local join is still to be shipped"
+        );
     }
 
     #[tokio::test]

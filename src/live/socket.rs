@@ -60,12 +60,20 @@ pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
         channels: HashMap::new(),
     };
     let mut deadline = Instant::now() + idle;
+    let mut closing_at: Option<Instant> = None;
     let mut out: Vec<Utf8Bytes> = Vec::new();
     let close = loop {
         tokio::select! {
             biased;
             () = kill.cancelled() => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
-            () = shutdown.cancelled() => break Some((CLOSE_SERVICE_RESTART, "service restart")),
+            () = shutdown.cancelled(), if closing_at.is_none() => {
+                // Not all at once: every client would reconnect in the same second.
+                let spread = conn.live.shutdown_spread.as_millis() as u64;
+                closing_at = Some(Instant::now() + std::time::Duration::from_millis(rand::random_range(0..=spread)));
+            }
+            () = sleep_until(closing_at.unwrap_or(deadline)), if closing_at.is_some() => {
+                break Some((CLOSE_SERVICE_RESTART, "service restart"));
+            }
             () = sleep_until(deadline) => break Some((CLOSE_IDLE, "idle timeout")),
             incoming = ws.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {

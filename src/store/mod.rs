@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod migrate;
+pub mod notify;
 pub mod orders;
 pub mod schema;
 pub mod seed;

@@ -129,7 +129,10 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
     let released = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match events.recv().await {
-                Ok(InventoryEvent::Released { product_id }) if product_id == coming.id => break,
+                Ok(sneakers::inventory::Published {
+                    event: InventoryEvent::Released { product_id },
+                    ..
+                }) if product_id == coming.id => break,
                 Ok(_) => continue,
                 Err(e) => panic!("event bus: {e}"),
             }

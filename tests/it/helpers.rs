@@ -60,6 +60,8 @@ pub fn test_config(database: Database) -> Config {
         },
         node_name: "test-node".into(),
         socket_idle_timeout: Duration::from_secs(60),
+        presence_down_after: Duration::from_secs(15),
+        shutdown_spread: Duration::from_millis(200),
     }
 }
 
