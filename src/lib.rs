@@ -132,6 +132,7 @@ impl App {
     pub async fn shutdown(mut self) {
         self.stop();
         self.leave_cluster().await;
+        self.sockets_closed().await;
         for task in &self.background {
             task.abort();
         }
@@ -145,6 +146,7 @@ impl App {
     /// Serves until the task ends (it only ends on shutdown or a fatal error).
     pub async fn wait(mut self) -> std::io::Result<()> {
         self.leave_cluster().await;
+        self.sockets_closed().await;
         let result = (&mut self.server)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -152,6 +154,19 @@ impl App {
             task.abort();
         }
         result
+    }
+
+    /// Upgraded sockets are not part of the HTTP server's graceful shutdown: wait for them to
+    /// close (they do so within the shutdown spread) before the process goes.
+    async fn sockets_closed(&self) {
+        let deadline = tokio::time::Instant::now()
+            + self.config.shutdown_spread
+            + std::time::Duration::from_secs(2);
+        while self.live.sockets.load(std::sync::atomic::Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     async fn leave_cluster(&self) {

@@ -60,7 +60,7 @@ impl TestApp {
 }
 
 /// `data-count` of `id="ID"` in an html fragment.
-fn count_in(html: &str, id: &str) -> Option<u64> {
+pub fn count_in(html: &str, id: &str) -> Option<u64> {
     let at = html.find(&format!("id=\"{id}\""))?;
     let tag = &html[at..at + html[at..].find('>')?];
     let start = tag.find("data-count=\"")? + 12;
@@ -82,7 +82,7 @@ fn item_count(html: &str, item: i32) -> Option<u64> {
 
 /// Reads admin pushes (heartbeating meanwhile) until the counts html satisfies `done`;
 /// returns that html and how many diffs it took.
-async fn until_counts(admin: &mut Client, done: impl Fn(&str) -> bool) -> (String, usize) {
+pub async fn until_counts(admin: &mut Client, done: impl Fn(&str) -> bool) -> (String, usize) {
     let mut diffs = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {

@@ -20,6 +20,13 @@ pub fn meta(html: &str, name: &str) -> Option<String> {
 
 impl TestApp {
     pub async fn browser(&self) -> Browser {
+        Browser::open(&self.url).await
+    }
+}
+
+impl Browser {
+    /// A fresh browser (empty cookie jar) that has loaded `/` of the store at `base`.
+    pub async fn open(base: &str) -> Browser {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -27,16 +34,14 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"));
         let mut browser = Browser {
             http,
-            base: self.url.clone(),
+            base: base.to_string(),
             csrf: String::new(),
             cart_id: String::new(),
         };
         browser.visit("/").await;
         browser
     }
-}
 
-impl Browser {
     /// GETs a page (status 200 expected) and keeps its tokens.
     pub async fn visit(&mut self, path: &str) -> String {
         let response = self
@@ -84,6 +89,21 @@ impl Browser {
     pub async fn add(&self, item_id: i32) -> (u16, String) {
         self.post("/cart/items", &[("item_id", &item_id.to_string())])
             .await
+    }
+
+    /// Buys the cart; `None` if the store could not be reached (e.g. it was shutting down).
+    pub async fn try_checkout(&self) -> Option<String> {
+        let mut form = vec![("_csrf_token", self.csrf.as_str())];
+        form.truncate(1);
+        let response = self
+            .http
+            .post(format!("{}/checkout", self.base))
+            .form(&form)
+            .send()
+            .await
+            .ok()?;
+        let location = response.headers().get(LOCATION)?.to_str().ok()?.to_string();
+        Some(location)
     }
 
     /// Buys the cart; returns where the store sent us.

@@ -3,6 +3,7 @@
 
 mod browser;
 mod helpers;
+mod nodes;
 mod pg;
 mod ws;
 
@@ -12,6 +13,7 @@ mod cart;
 mod catalog;
 mod checkout;
 mod cli;
+mod cluster;
 mod live_products;
 mod live_protocol;
 mod sales;

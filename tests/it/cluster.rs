@@ -1,0 +1,393 @@
+//! Several nodes on one PostgreSQL: real processes, one database.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::json;
+use sneakers::domain::Catalog;
+use sneakers::store::{self, Db};
+
+use crate::admin::{count_in, until_counts};
+use crate::browser::Browser;
+use crate::nodes::{Node, cluster_database};
+use crate::ws::Client;
+
+/// Every node's `/admin/inventory` counts equal the database's.
+async fn assert_nodes_match_db(db: &Db, nodes: &[&Node]) {
+    let fresh = Catalog::new(
+        store::catalog::load(db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    for node in nodes {
+        let inventory = node
+            .admin
+            .inventory()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for product in inventory.products {
+            let cached = fresh
+                .product(product.id)
+                .unwrap_or_else(|| panic!("product {}", product.id));
+            assert_eq!(
+                product.released, cached.released,
+                "node {} product {}",
+                node.name, product.id
+            );
+            for item in product.items {
+                let want = fresh.item(item.id).map(|(_, i)| i.available_count);
+                assert_eq!(
+                    Some(item.available_count),
+                    want,
+                    "node {} item {}",
+                    node.name,
+                    item.id
+                );
+            }
+        }
+    }
+}
+
+async fn released_item(node: &Node) -> (i32, i32) {
+    let inventory = node
+        .admin
+        .inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let product = inventory
+        .products
+        .iter()
+        .find(|p| p.released)
+        .unwrap_or_else(|| panic!("released"));
+    (product.id, product.items[0].id)
+}
+
+async fn set_stock(node: &Node, item: i32, count: i32) {
+    let now = node
+        .admin
+        .inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .products
+        .into_iter()
+        .flat_map(|p| p.items)
+        .find(|i| i.id == item)
+        .map(|i| i.available_count)
+        .unwrap_or_default();
+    let result = match now.cmp(&count) {
+        std::cmp::Ordering::Greater => node.admin.sell(item, now - count).await.map(|_| ()),
+        std::cmp::Ordering::Less => node.admin.restock(item, count - now).await.map(|_| ()),
+        std::cmp::Ordering::Equal => Ok(()),
+    };
+    result.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until a node's cache shows `count` pairs of `item` (replication is asynchronous).
+async fn until_count(node: &Node, item: i32, count: i32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let inventory = node
+            .admin
+            .inventory()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if inventory
+            .products
+            .iter()
+            .flat_map(|p| &p.items)
+            .any(|i| i.id == item && i.available_count == count)
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node {} never showed {count} of item {item}",
+            node.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn shopper_on(node: &Node) -> Client {
+    let (token, _) = node.socket_token().await;
+    Client::connect(&node.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+        .await
+        .unwrap_or_else(|s| panic!("refused {s}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_and_releases_on_one_node_reach_pages_on_the_other() {
+    let (url, db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let b = Node::start(&url, "b").await;
+    let (product_id, item) = released_item(&a).await;
+    let coming = a
+        .admin
+        .inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .products
+        .into_iter()
+        .find(|p| !p.released)
+        .unwrap_or_else(|| panic!("coming"));
+    set_stock(&b, item, 150).await;
+    until_count(&a, item, 150).await;
+
+    let mut page = shopper_on(&a).await;
+    let topic = format!("product:{product_id}");
+    page.join_ok(&topic, json!({})).await;
+    page.expect(&topic, "released").await;
+    let coming_topic = format!("product:{}", coming.id);
+    page.join_ok(&coming_topic, json!({})).await;
+
+    b.admin
+        .sell(item, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let change = page.expect(&topic, "stock_change").await;
+    assert_eq!(
+        (
+            change.payload["item_id"].clone(),
+            change.payload["level"].clone()
+        ),
+        (json!(item), json!("low"))
+    );
+
+    b.admin
+        .release(&coming.sku)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let released = page.expect(&coming_topic, "released").await;
+    assert!(
+        released.payload["html"]
+            .as_str()
+            .is_some_and(|h| h.contains(&format!("id=\"item-{}\"", coming.items[0].id)))
+    );
+    assert_nodes_match_db(&db, &[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs_of_one_cart_on_two_nodes_stay_in_sync() {
+    let (url, _db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let b = Node::start(&url, "b").await;
+    let (_, item) = released_item(&a).await;
+    set_stock(&a, item, 20).await;
+    until_count(&b, item, 20).await;
+    // One shopper (one token, one cart) with a tab on each node.
+    let (token, cart_id) = a.socket_token().await;
+    let topic = format!("cart:{cart_id}");
+    let mut tab_a =
+        Client::connect(&a.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+            .await
+            .unwrap_or_else(|s| panic!("{s}"));
+    let mut tab_b =
+        Client::connect(&b.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+            .await
+            .unwrap_or_else(|s| panic!("{s}"));
+    for tab in [&mut tab_a, &mut tab_b] {
+        tab.join_ok(&topic, json!({ "page": "/" })).await;
+        tab.expect(&topic, "cart").await;
+        tab.expect(&topic, "new_token").await;
+    }
+    let msg_ref = tab_b
+        .push(None, &topic, "add_item", json!({ "item_id": item }))
+        .await;
+    assert_eq!(tab_b.reply_to(&msg_ref).await.0, "ok");
+    let synced = tab_a.expect(&topic, "cart").await;
+    assert_eq!(synced.payload["count"], 1);
+
+    // The pair sells out on node B: the tab on node A is warned.
+    set_stock(&b, item, 0).await;
+    let warned = tab_a.expect(&topic, "cart").await;
+    assert!(
+        warned.payload["html"]
+            .as_str()
+            .is_some_and(|h| h.contains(&format!("data-item-id=\"{item}\" data-sold-out"))),
+        "{warned:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
+    let (url, _db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let mut b = Node::start(&url, "b").await;
+    let admin_token = a.admin_token().await;
+    let mut admin = Client::connect(&a.ws_url(&format!(
+        "/admin_socket/websocket?vsn=2.0.0&token={admin_token}"
+    )))
+    .await
+    .unwrap_or_else(|s| panic!("{s}"));
+    admin.join_ok("admin:cart_tracker", json!({})).await;
+
+    let mut on_b = Vec::new();
+    for _ in 0..2 {
+        let (token, cart_id) = b.socket_token().await;
+        let mut tab =
+            Client::connect(&b.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+                .await
+                .unwrap_or_else(|s| panic!("{s}"));
+        tab.join_ok(&format!("cart:{cart_id}"), json!({ "page": "/" }))
+            .await;
+        on_b.push(tab);
+    }
+    until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(2)).await;
+
+    // kill -9: no goodbye. A drops B's shoppers once B has been silent for the down period.
+    b.kill_hard();
+    drop(on_b);
+    until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(0)).await;
+
+    // B comes back; its new shoppers show up on A.
+    let b2 = Node::start(&url, "b").await;
+    let (token, cart_id) = b2.socket_token().await;
+    let mut tab =
+        Client::connect(&b2.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+            .await
+            .unwrap_or_else(|s| panic!("{s}"));
+    tab.join_ok(&format!("cart:{cart_id}"), json!({ "page": "/checkout" }))
+        .await;
+    until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_its_feed_reconnects_and_resyncs() {
+    let (url, db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let b = Node::start(&url, "b").await;
+    let (product_id, item) = released_item(&a).await;
+    set_stock(&b, item, 152).await;
+    until_count(&a, item, 152).await;
+    let mut page = shopper_on(&a).await;
+    let topic = format!("product:{product_id}");
+    page.join_ok(&topic, json!({})).await;
+    page.expect(&topic, "released").await;
+
+    // Cut A's LISTEN connection from the database side, and sell on B meanwhile.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(connection);
+    let killed = client
+        .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sneakers-listen-a' AND datname = current_database()", &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        killed.len(),
+        1,
+        "A's listening connection was found and cut"
+    );
+    for _ in 0..3 {
+        b.admin
+            .sell(item, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // A comes back by itself and its page ends on the database's level (149: low).
+    a.until_feed("live").await;
+    loop {
+        let change = page.expect(&topic, "stock_change").await;
+        if change.payload["item_id"] == json!(item) && change.payload["level"] == "low" {
+            break;
+        }
+    }
+    assert_nodes_match_db(&db, &[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_node_without_losing_a_checkout() {
+    let (url, db) = cluster_database().await;
+    let mut a = Node::start(&url, "a").await;
+    let (_, item) = released_item(&a).await;
+    set_stock(&a, item, 1000).await;
+    let mut page = shopper_on(&a).await;
+    page.join_ok("product:1", json!({})).await;
+    let buyers = join_all((0..30).map(|_| async {
+        let buyer = Browser::open(&a.url).await;
+        assert_eq!(buyer.add(item).await, (303, "/".to_string()));
+        buyer
+    }))
+    .await;
+    let checkouts = join_all(buyers.iter().map(|b| b.try_checkout()));
+    let terminate = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::task::spawn_blocking(move || {
+            let status = a.terminate(Duration::from_secs(30));
+            (a, status)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (outcomes, (_a, status)) = tokio::join!(checkouts, terminate);
+    assert!(status.success(), "exit status {status:?}");
+    let answered = outcomes
+        .iter()
+        .filter(|o| {
+            o.as_deref()
+                .is_some_and(|l| l.starts_with("/checkout/complete"))
+        })
+        .count();
+    let sold = store::orders::pairs_sold(&db, item)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        sold as usize, answered,
+        "every order placed was answered, and only those"
+    );
+    let left = store::catalog::stock(&db, item)
+        .await
+        .unwrap_or_default()
+        .map(|(c, _)| c);
+    assert_eq!(left, Some(1000 - answered as i32));
+    // The open page was told to reconnect elsewhere.
+    let (code, _) = page.until_closed().await;
+    assert_eq!(code, Some(1012));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
+    let (url, db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let b = Node::start(&url, "b").await;
+    let (_, item) = released_item(&a).await;
+    set_stock(&a, item, 40).await;
+    until_count(&b, item, 40).await;
+    let buyers = join_all((0..300).map(|n| {
+        let base = if n % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        async move {
+            let buyer = Browser::open(&base).await;
+            assert_eq!(buyer.add(item).await, (303, "/".to_string()));
+            buyer
+        }
+    }))
+    .await;
+    let outcomes = join_all(buyers.iter().map(|b| b.checkout())).await;
+    let orders = outcomes
+        .iter()
+        .filter(|l| l.starts_with("/checkout/complete"))
+        .count();
+    let sold_out = outcomes
+        .iter()
+        .filter(|l| l.starts_with("/checkout?sold_out="))
+        .count();
+    assert_eq!((orders, sold_out), (40, 260));
+    assert_eq!(
+        store::orders::pairs_sold(&db, item)
+            .await
+            .unwrap_or_default(),
+        40
+    );
+    assert_eq!(
+        store::catalog::stock(&db, item)
+            .await
+            .unwrap_or_default()
+            .map(|(c, _)| c),
+        Some(0)
+    );
+    assert_nodes_match_db(&db, &[&a, &b]).await;
+}

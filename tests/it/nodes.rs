@@ -1,0 +1,174 @@
+//! Real server processes for the multi-node tests: `sneakers serve` against one PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use sneakers::cli::AdminClient;
+use sneakers::config::Database;
+use sneakers::store::{self, Db};
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, SECRET};
+use crate::pg;
+
+pub struct Node {
+    child: Child,
+    pub name: String,
+    pub url: String,
+    pub admin: AdminClient,
+    pub http: reqwest::Client,
+}
+
+/// A fresh, migrated and seeded PostgreSQL database; returns its URL and a pool on it.
+pub async fn cluster_database() -> (String, Db) {
+    let url = pg::fresh_database("sslmode=disable").await;
+    let database = Database::parse(Some(&url)).unwrap_or_else(|e| panic!("{e}"));
+    store::migrate::run(&database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = Db::connect(&database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store::seed::run(&db, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (url, db)
+}
+
+impl Node {
+    /// Starts a node and waits until its cluster feed is live.
+    pub async fn start(database_url: &str, name: &str) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sneakers"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("PORT", "0")
+            .env("HOST", "127.0.0.1")
+            .env("NODE_NAME", name)
+            .env("SECRET_KEY_BASE", SECRET)
+            .env("ADMIN_USERNAME", ADMIN_USER)
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("PRESENCE_DOWN_MS", "2000")
+            .env("SHUTDOWN_SPREAD_MS", "300")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node {name}: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            // Keep draining so the node never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("node {name} did not start"));
+        let url = first
+            .strip_prefix("Sneakers is live at ")
+            .unwrap_or_else(|| panic!("node {name} said {first:?}"))
+            .to_string();
+        let node = Node {
+            child,
+            name: name.to_string(),
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            http: reqwest::Client::new(),
+            url,
+        };
+        node.until_feed("live").await;
+        node
+    }
+
+    pub async fn health(&self) -> serde_json::Value {
+        match self.http.get(format!("{}/healthz", self.url)).send().await {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// Waits until `/healthz` reports the cluster feed as `status`.
+    pub async fn until_feed(&self, status: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.health().await["cluster"] == status {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {} never reported its feed {status}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn ws_url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.url.replacen("http", "ws", 1))
+    }
+
+    pub async fn socket_token(&self) -> (String, String) {
+        let reply: serde_json::Value = self
+            .http
+            .get(format!("{}/session/token", self.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (
+            reply["token"].as_str().unwrap_or_default().to_string(),
+            reply["cart_id"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let page = self
+            .http
+            .get(format!("{}/admin", self.url))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        crate::browser::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin token"))
+    }
+
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the exit status (or a failure after `grace`).
+    pub fn terminate(&mut self, grace: Duration) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill_hard();
+                panic!(
+                    "node {} did not exit within {grace:?} of SIGTERM",
+                    self.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
