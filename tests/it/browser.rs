@@ -93,8 +93,7 @@ impl Browser {
 
     /// Buys the cart; `None` if the store could not be reached (e.g. it was shutting down).
     pub async fn try_checkout(&self) -> Option<String> {
-        let mut form = vec![("_csrf_token", self.csrf.as_str())];
-        form.truncate(1);
+        let form = [("_csrf_token", self.csrf.as_str())];
         let response = self
             .http
             .post(format!("{}/checkout", self.base))
