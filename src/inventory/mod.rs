@@ -120,18 +120,19 @@ impl Inventory {
     }
 
     /// Another node sold or restocked: take its count unless ours is newer. Returns `false`
-    /// when the item is unknown here (the catalog changed: reload).
+    /// when this node must reload: the item is unknown here (the catalog changed), or the
+    /// version skipped one (a message was missed, so others may have been too).
     pub fn apply_replicated_stock(&self, item_id: ItemId, count: i32, version: i64) -> bool {
-        let (known, change) = self.write(|c| {
+        let (cached_version, change) = self.write(|c| {
             (
-                c.item(item_id).is_some(),
+                c.item(item_id).map(|(_, i)| i.version),
                 c.apply_count(item_id, count, version),
             )
         });
         if let Some(change) = change {
             self.publish(InventoryEvent::StockChanged(change), false);
         }
-        known
+        cached_version.is_some_and(|cached| version <= cached + 1)
     }
 
     /// Brings the cache to the database's view (after any gap in a feed) and announces

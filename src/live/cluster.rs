@@ -344,7 +344,7 @@ fn receive(live: &Live, payload: &str) {
         live.feed.send(Message::Hello);
     }
     if resync {
-        tracing::warn!("an item this node does not know: reloading the catalog");
+        tracing::warn!("a gap in the cluster feed (or an unknown item): reloading the catalog");
         let live = live.inventory.clone();
         tokio::spawn(async move {
             let _ = live.reload().await;
