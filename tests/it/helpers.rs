@@ -111,6 +111,27 @@ impl TestApp {
         }
     }
 
+    /// Stops the server (open sockets are closed with 1012, service restart) and starts it again
+    /// on the same port with the same configuration and database, as a deploy does.
+    pub async fn restart(&mut self) {
+        let app = self
+            .app
+            .take()
+            .unwrap_or_else(|| panic!("the app was stopped"));
+        let mut config = Config::clone(&app.config);
+        config.port = app.addr.port();
+        app.shutdown().await;
+        let app = start(config)
+            .await
+            .unwrap_or_else(|e| panic!("restart: {e}"));
+        assert_eq!(
+            app.url(),
+            self.url,
+            "the restarted server keeps its address"
+        );
+        self.app = Some(app);
+    }
+
     pub fn inventory(&self) -> &Arc<Inventory> {
         match &self.app {
             Some(app) => &app.inventory,

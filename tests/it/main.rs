@@ -7,6 +7,7 @@ mod nodes;
 mod pg;
 mod ws;
 
+mod acceptance;
 mod admin;
 mod admin_api;
 mod cart;

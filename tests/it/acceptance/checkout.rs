@@ -1,0 +1,215 @@
+//! Checkout as a shopper does it: with the shim, racing another buyer, and without JavaScript.
+
+use std::sync::atomic::Ordering;
+
+use sneakers::domain::Level;
+use sneakers::domain::money::format_cents;
+use sneakers::store;
+
+use super::harness::run;
+use super::{add_to_cart, in_stock, open_live, price_cents, released};
+use crate::helpers::{Backend, TestApp};
+
+const BUY: &str = "form[action=\"/checkout\"] button[type=\"submit\"]";
+
+/// Scenario 5: two pairs in the cart, `/checkout`, buy, the order page with the right total;
+/// the stock shown on an open `/` in another tab dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s05_checkout_buys_two_pairs() {
+    run("s05_checkout_buys_two_pairs", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let products = released(&app).await;
+        let (a, b) = (in_stock(&products[0]).id, in_stock(&products[1]).id);
+        // One pair less crosses a level boundary, so the other tab can see each sale.
+        app.set_stock(a, 150).await;
+        app.set_stock(b, 500).await;
+        let browser = ctx.browser(&app).await;
+        open_live(&browser, "/").await;
+        add_to_cart(&browser, a, 1).await;
+        add_to_cart(&browser, b, 2).await;
+        browser.click("#cart a.cart-panel__checkout").await;
+        browser.wait_for_path("/checkout").await;
+        for item in [a, b] {
+            assert_eq!(
+                browser.count(&format!("tr[data-item-id=\"{item}\"]")).await,
+                1,
+                "/checkout lists size {item}"
+            );
+        }
+        let total = format_cents(i64::from(price_cents(&app, a)) + i64::from(price_cents(&app, b)));
+        let button = browser.text(BUY).await;
+        assert!(
+            button.contains("2 pairs") && button.contains(&total),
+            "the buy button says what it buys: {button:?}"
+        );
+        let checkout = browser.window().await;
+
+        // Another tab watches the drop page.
+        let shop = browser.open_window("/").await;
+        super::wait_live(&browser).await;
+        browser.mark_document().await;
+
+        browser.switch_to(&checkout).await;
+        browser.click(BUY).await;
+        browser.wait_for_path("/checkout/complete").await;
+        let number = browser.text(".order-number").await;
+        assert!(
+            number.trim().starts_with('#') && number.trim().len() > 1,
+            "the order page shows the order number, got {number:?}"
+        );
+        assert_eq!(browser.text(".order-total").await.trim(), total);
+        assert_eq!(app.item(a).await.available_count, 149);
+        assert_eq!(app.item(b).await.available_count, 499);
+
+        browser.switch_to(&shop).await;
+        for (item, level) in [(a, Level::Low), (b, Level::Medium)] {
+            browser
+                .wait_for(
+                    &format!("the open drop page shows size {item} at {}", level.as_str()),
+                    &format!(
+                        "document.querySelector('#item-{item}[data-level=\"{}\"]')",
+                        level.as_str()
+                    ),
+                )
+                .await;
+        }
+        browser.assert_not_reloaded("the other tab").await;
+        // The bought pairs leave the other tab's cart panel too.
+        browser
+            .wait_for(
+                "the other tab's cart empties after the purchase",
+                "document.querySelector('aside#cart[data-count=\"0\"]')",
+            )
+            .await;
+    })
+    .await
+}
+
+/// Scenario 6: the last pair sells to someone else between adding it and buying: the checkout
+/// page names it and nothing is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s06_checkout_race_names_the_lost_pair() {
+    run(
+        "s06_checkout_race_names_the_lost_pair",
+        1,
+        |ctx| async move {
+            let app = TestApp::start(Backend::Sqlite).await;
+            let products = released(&app).await;
+            let (last, other) = (&products[0], &products[1]);
+            let (a, b) = (in_stock(last), in_stock(other));
+            app.set_stock(a.id, 1).await;
+            app.set_stock(b.id, 200).await;
+            let browser = ctx.browser(&app).await;
+            open_live(&browser, "/").await;
+            add_to_cart(&browser, a.id, 1).await;
+            add_to_cart(&browser, b.id, 2).await;
+            browser.click("#cart a.cart-panel__checkout").await;
+            browser.wait_for_path("/checkout").await;
+
+            // Someone else buys the last pair.
+            app.admin
+                .sell(a.id, 1)
+                .await
+                .unwrap_or_else(|e| panic!("sell: {e}"));
+            browser.click(BUY).await;
+            browser
+                .wait_for_path(&format!("/checkout?sold_out={}", a.id))
+                .await;
+            let notice = browser.text(".notice--error").await;
+            assert!(
+                notice.contains(&last.name) && notice.contains(&a.size),
+                "the notice names the lost pair ({} size {}): {notice:?}",
+                last.name,
+                a.size
+            );
+            assert!(
+                notice.contains("nothing was charged"),
+                "the notice says nothing was charged: {notice:?}"
+            );
+            assert_eq!(
+                app.item(b.id).await.available_count,
+                200,
+                "nothing was charged"
+            );
+            assert_eq!(
+                store::orders::pairs_sold(app.inventory().db(), b.id)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+                0,
+                "no order was recorded"
+            );
+            assert_eq!(
+                browser
+                    .count(&format!("tr[data-item-id=\"{}\"]", b.id))
+                    .await,
+                1,
+                "the other pair stays in the cart"
+            );
+            assert_eq!(
+                browser
+                    .count(&format!("tr[data-item-id=\"{}\"]", a.id))
+                    .await,
+                0,
+                "the lost pair left the cart"
+            );
+        },
+    )
+    .await
+}
+
+/// Scenario 7: with JavaScript off: browse, add to the cart with the form, check out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s07_shopping_without_javascript() {
+    run("s07_shopping_without_javascript", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let product = released(&app).await.remove(0);
+        let item = in_stock(&product);
+        let before = item.available_count;
+        let browser = ctx.browser_without_javascript(&app).await;
+        browser.goto("/").await;
+        browser
+            .click(&format!(
+                "article[data-product-id=\"{}\"] .product-name a",
+                product.id
+            ))
+            .await;
+        browser
+            .wait_for_path(&format!("/products/{}", product.id))
+            .await;
+        assert!(browser.text("h1.product-name").await.contains(&product.name));
+        assert_eq!(
+            browser.js("return typeof window.Sneakers;").await,
+            serde_json::json!("undefined"),
+            "the shim did not run: JavaScript is off"
+        );
+
+        browser
+            .click(&format!("#item-{} button.size__button", item.id))
+            .await;
+        browser
+            .wait_for(
+                "the page comes back with the pair in the cart",
+                &format!(
+                    "document.querySelector('aside#cart[data-count=\"1\"] li.cart-line[data-item-id=\"{}\"]')",
+                    item.id
+                ),
+            )
+            .await;
+        browser.click("#cart a.cart-panel__checkout").await;
+        browser.wait_for_path("/checkout").await;
+        browser.click(BUY).await;
+        browser.wait_for_path("/checkout/complete").await;
+        assert!(browser.text(".order-number").await.contains('#'));
+        assert_eq!(
+            browser.text(".order-total").await.trim(),
+            format_cents(price_cents(&app, item.id).into())
+        );
+        assert_eq!(app.item(item.id).await.available_count, before - 1);
+        assert_eq!(
+            app.live().sockets.load(Ordering::SeqCst),
+            0,
+            "no socket was opened: JavaScript really was off"
+        );
+    })
+    .await
+}
