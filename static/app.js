@@ -64,12 +64,33 @@
 
   // Fragments hold whole elements whose ids already exist in the page; anything else in them
   // (text, id-less or unknown elements) is not ours to place.
+  // Pushed fragments are shared by every shopper, so their forms carry no CSRF token; give
+  // them this page's, as the server-rendered forms have it (first, like the server puts it),
+  // so they still post without JavaScript's help and compare equal to the page's own.
+  function addCsrf(root) {
+    var token = meta("csrf-token");
+    if (!token) return;
+    var forms = Array.prototype.slice.call(root.querySelectorAll("form"));
+    if (root.tagName === "FORM") forms.unshift(root);
+    forms.forEach(function (form) {
+      if (form.querySelector('input[name="_csrf_token"]')) return;
+      var input = document.createElement("input");
+      input.setAttribute("type", "hidden");
+      input.setAttribute("name", "_csrf_token");
+      input.setAttribute("value", token);
+      form.insertBefore(input, form.firstChild);
+    });
+  }
+
   function swapHtml(html) {
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     Array.prototype.slice.call(tpl.content.children).forEach(function (fresh) {
       var old = fresh.id ? document.getElementById(fresh.id) : null;
       if (!old) return;
+      addCsrf(fresh);
+      // A push that changes nothing (the state a join re-sends) must not flash.
+      if (old.isEqualNode(fresh)) return;
       old.replaceWith(fresh);
       flagUpdated(fresh);
     });

@@ -137,7 +137,7 @@ impl Live {
         }
         let html = self.inventory.read(|c| {
             c.item(item_id)
-                .map(|(p, i)| crate::views::admin::item_row(p, i).into_string())
+                .map(|(_, i)| crate::views::admin::item_row(i).into_string())
         });
         if let Some(html) = html {
             self.hub.broadcast(

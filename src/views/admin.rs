@@ -2,7 +2,7 @@
 
 use maud::{Markup, html};
 
-use crate::domain::{Catalog, Item, Product};
+use crate::domain::{Catalog, Item};
 use crate::live::presence::Counts;
 
 /// `#admin-shoppers`, `#admin-pages` and `#admin-items`, swapped together on every diff.
@@ -44,11 +44,10 @@ pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {
 }
 
 /// `#admin-item-<id>`: one size's stock in the inventory table.
-pub fn item_row(product: &Product, item: &Item) -> Markup {
+pub fn item_row(item: &Item) -> Markup {
     let level = item.level();
     html! {
         tr id=(format!("admin-item-{}", item.id)) data-level=(level.as_str()) {
-            td { (product.brand) " " (product.name) }
             td { (item.size) }
             td.num { (item.available_count) }
             td { span.level class=(format!("level--{}", level.as_str())) { (level.label()) } }

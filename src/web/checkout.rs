@@ -28,7 +28,7 @@ pub async fn review(
     Query(query): Query<ReviewQuery>,
 ) -> Markup {
     let cart = read_cart(&state, &headers);
-    let meta = PageMeta::new(&state.live.tokens, &session);
+    let mut meta = PageMeta::new(&state.live.tokens, &session);
     let gone: Vec<String> = query
         .sold_out
         .unwrap_or_default()
@@ -42,6 +42,7 @@ pub async fn review(
         })
         .collect();
     let lines = state.inventory.read(|catalog| lines(catalog, &cart));
+    meta.cart_count = lines.len();
     view::review(&meta, &lines, &gone)
 }
 

@@ -22,10 +22,11 @@ pub struct Flash {
 fn cart_and_flash(
     state: &AppState,
     headers: &HeaderMap,
-    meta: &PageMeta,
+    meta: &mut PageMeta,
     flash: &Flash,
 ) -> (Markup, Markup) {
     let cart = read_cart(state, headers);
+    meta.cart_count = cart.len();
     let lines = state.inventory.read(|catalog| cart::lines(catalog, &cart));
     let flash = flash.cart_error.as_deref().and_then(flash_text);
     (
@@ -41,12 +42,12 @@ pub async fn index(
     Query(flash): Query<Flash>,
 ) -> Markup {
     let now = Utc::now();
-    let meta = PageMeta::new(&state.live.tokens, &session);
+    let mut meta = PageMeta::new(&state.live.tokens, &session);
     let csrf = Some(meta.csrf_token.as_str());
     let grid = state.inventory.read(|catalog| {
         html! { @for p in catalog.products() { (product::product_card(p, now, csrf)) } }
     });
-    let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
+    let (cart_panel, flash) = cart_and_flash(&state, &headers, &mut meta, &flash);
     layout::page(
         "Live drops",
         layout::Tokens::Shopper(&meta),
@@ -72,7 +73,7 @@ pub async fn show(
     Query(flash): Query<Flash>,
 ) -> Result<Markup, PageError> {
     let now = Utc::now();
-    let meta = PageMeta::new(&state.live.tokens, &session);
+    let mut meta = PageMeta::new(&state.live.tokens, &session);
     let csrf = Some(meta.csrf_token.as_str());
     let not_found = || PageError::NotFound("that product".into());
     let id: i32 = id.parse().map_err(|_| not_found())?;
@@ -87,7 +88,7 @@ pub async fn show(
             })
         })
         .ok_or_else(not_found)?;
-    let (cart_panel, flash) = cart_and_flash(&state, &headers, &meta, &flash);
+    let (cart_panel, flash) = cart_and_flash(&state, &headers, &mut meta, &flash);
     Ok(layout::page(
         &name,
         layout::Tokens::Shopper(&meta),

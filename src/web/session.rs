@@ -98,12 +98,15 @@ pub struct PageMeta {
     pub cart_id: String,
     pub socket_token: String,
     pub csrf_token: String,
+    /// Pairs in the cart, for the header's count.
+    pub cart_count: usize,
 }
 
 impl PageMeta {
     pub fn new(tokens: &Tokens, session: &Session) -> PageMeta {
         PageMeta {
             cart_id: session.cart_id.clone(),
+            cart_count: 0,
             socket_token: tokens
                 .socket
                 .sign(&session.cart_id, chrono::Utc::now().timestamp_millis()),

@@ -168,6 +168,10 @@ async fn the_no_javascript_flow_works_with_plain_forms() {
         page.contains(&format!("data-item-id=\"{a}\"")),
         "the cart panel shows the pair"
     );
+    assert!(
+        page.contains("<span class=\"cart-link__count\">1</span>"),
+        "the header counts it"
+    );
     // A second add says why it did nothing.
     let (_, location) = shopper.add(a).await;
     assert_eq!(location, "/?cart_error=duplicate_item");

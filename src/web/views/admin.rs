@@ -25,11 +25,11 @@ pub fn dashboard(
                 (server(figures, node))
                 h2 { "Drops" }
                 table.table.admin-products {
-                    thead { tr { th { "Product" } th { "Size" } th.num { "Stock" } th { "Level" } } }
+                    thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }
                     @for product in catalog.products() {
                         tbody data-product-id=(product.id) {
                             tr.admin-product {
-                                th colspan="3" { (product.brand) " " (product.name) " " span.muted { (product.sku) } }
+                                th colspan="2" { (product.brand) " " (product.name) " " span.muted { (product.sku) } }
                                 td {
                                     @if product.released {
                                         span.badge.badge--released { "Released" }
@@ -43,7 +43,7 @@ pub fn dashboard(
                                     }
                                 }
                             }
-                            @for item in &product.items { (item_row(product, item)) }
+                            @for item in &product.items { (item_row(item)) }
                         }
                     }
                 }

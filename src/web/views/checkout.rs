@@ -29,7 +29,16 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
                         tbody {
                             @for line in lines {
                                 tr.cart-line--sold-out[line.sold_out] data-item-id=(line.item_id) data-sold-out[line.sold_out] {
-                                    td { (line.brand) " " (line.name) @if line.sold_out { " " span.badge.badge--out { "Sold out" } } }
+                                    td {
+                                        (line.brand) " " (line.name)
+                                        @if line.sold_out {
+                                            " " span.badge.badge--out { "Sold out" }
+                                            form method="post" action=(format!("/cart/items/{}/delete", line.item_id)) {
+                                                input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                                                button type="submit" { "Remove" }
+                                            }
+                                        }
+                                    }
                                     td { (line.size) }
                                     td { (format_cents(line.price_cents.into())) }
                                 }
@@ -48,7 +57,7 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
                             }
                         }
                         @if buyable.len() < lines.len() {
-                            p.checkout__hint { "Sold-out pairs are not charged; remove them from your cart to continue." }
+                            p.checkout__hint { "A cart with a sold-out pair buys nothing: remove the sold-out pairs, or buying takes them out for you and stops so you can check the rest." }
                         }
                     }
                     a.back-link href="/" { "← Keep shopping" }

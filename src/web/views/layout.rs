@@ -41,7 +41,12 @@ pub fn page(title: &str, tokens: Tokens, body: Markup) -> Markup {
                         a.brand href="/" { "Sneakers" }
                         nav.site-nav {
                             a href="/" { "Drops" }
-                            a.cart-link href="/checkout" { "Cart" }
+                            a.cart-link href="/checkout" {
+                                "Cart"
+                                @if let Tokens::Shopper(meta) = tokens {
+                                    " " span.cart-link__count { (meta.cart_count) }
+                                }
+                            }
                         }
                     }
                 }
