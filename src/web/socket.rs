@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS};
+use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::socket::{self, MAX_TRANSPORT_BYTES};
 use crate::live::{Identity, Live};
 
@@ -19,34 +19,20 @@ pub struct SocketParams {
     vsn: Option<String>,
 }
 
+/// `GET /socket/websocket`: shoppers, with the socket token of their session's cart.
 pub async fn shopper(
     State(state): State<AppState>,
     Query(params): Query<SocketParams>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refusal) = check_request(&params, &headers) {
-        return refusal.into_response();
-    }
-    let now = chrono::Utc::now().timestamp_millis();
-    let token = params.token.as_deref().unwrap_or_default();
-    match state
-        .live
-        .tokens
-        .socket
-        .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
-    {
-        Ok(cart_id) => accept(
-            upgrade,
-            Arc::clone(&state.live),
-            Identity::Shopper { cart_id },
-        ),
-        Err(error) => (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
-    }
+    open(&state, &params, &headers, upgrade, |tokens, token, now| {
+        tokens
+            .socket
+            .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
+            .map(|cart_id| Identity::Shopper { cart_id })
+    })
 }
-
-/// Why an upgrade is refused before it happens.
-pub type Refusal = (StatusCode, String);
 
 /// `GET /admin_socket/websocket`: admins only (a signed admin token from the dashboard).
 pub async fn admin(
@@ -55,21 +41,35 @@ pub async fn admin(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refusal) = check_request(&params, &headers) {
+    open(&state, &params, &headers, upgrade, |tokens, token, now| {
+        tokens
+            .admin
+            .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
+            .map(|_| Identity::Admin)
+    })
+}
+
+/// Checks the request and the token (403 otherwise), then hands the socket to the live layer.
+fn open(
+    state: &AppState,
+    params: &SocketParams,
+    headers: &HeaderMap,
+    upgrade: WebSocketUpgrade,
+    identify: impl FnOnce(&Tokens, &str, i64) -> Result<Identity, TokenError>,
+) -> Response {
+    if let Err(refusal) = check_request(params, headers) {
         return refusal.into_response();
     }
     let now = chrono::Utc::now().timestamp_millis();
     let token = params.token.as_deref().unwrap_or_default();
-    match state
-        .live
-        .tokens
-        .admin
-        .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
-    {
-        Ok(_) => accept(upgrade, Arc::clone(&state.live), Identity::Admin),
+    match identify(&state.live.tokens, token, now) {
+        Ok(identity) => accept(upgrade, Arc::clone(&state.live), identity),
         Err(error) => (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
     }
 }
+
+/// Why an upgrade is refused before it happens.
+pub type Refusal = (StatusCode, String);
 
 pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<(), Refusal> {
     match params.vsn.as_deref() {
