@@ -289,6 +289,15 @@
     return { serialized: readCartCookie(), page: location.pathname };
   }
 
+  // Read at every join: a page that already shows the size buttons is sent each size's state
+  // (small frames) instead of the whole selector.
+  function productParams(id) {
+    return function () {
+      var area = document.getElementById("product-" + id + "-sizes");
+      return { sizes_shown: !!(area && area.querySelector("[data-level]")) };
+    };
+  }
+
   function addChannel(topic, params) {
     channels[topic] = { topic: topic, params: params, joinRef: null, joined: false, rejoinTimer: null };
   }
@@ -424,7 +433,7 @@
       socketPath = "/admin_socket/websocket";
       addChannel("admin:cart_tracker", emptyParams);
     } else {
-      productIds().forEach(function (id) { addChannel("product:" + id, emptyParams); });
+      productIds().forEach(function (id) { addChannel("product:" + id, productParams(id)); });
       cartId = meta("cart-id");
       if (cartId) addChannel("cart:" + cartId, cartParams);
     }

@@ -121,6 +121,27 @@ async fn stock_changes_follow_levels(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_showing_the_sizes_gets_each_size_on_join() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let product = app.product(true).await;
+    let topic = format!("product:{}", product.id);
+    let mut client = app.client().await;
+    client.join_ok(&topic, json!({ "sizes_shown": true })).await;
+    for item in &product.items {
+        let push = client.expect(&topic, "stock_change").await;
+        assert_eq!(push.payload["item_id"], json!(item.id));
+        assert_eq!(push.payload["level"], json!(item.level));
+        assert!(
+            push.payload["html"]
+                .as_str()
+                .is_some_and(|h| h.starts_with(&format!("<form id=\"item-{}\"", item.id)))
+        );
+    }
+    // Nothing else was sent: the next frame answers this heartbeat.
+    assert_eq!(client.heartbeat().await.0, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_sockets_all_receive_one_stock_change() {
     let app = TestApp::start(Backend::Sqlite).await;
     let product = app.product(true).await;

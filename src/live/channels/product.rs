@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::domain::{ItemChange, Product, ProductId};
+use crate::domain::{Item, ItemChange, Product, ProductId};
 use crate::views;
 
 pub struct ProductChannel {
@@ -27,13 +27,18 @@ pub fn released_payload(product: &Product) -> Value {
 
 /// `stock_change` `{product_id, item_id, level, html}`: the re-rendered size button.
 pub fn stock_change_payload(product: &Product, change: &ItemChange) -> Option<Value> {
-    let item = product.item(change.item_id)?;
-    Some(json!({
+    product
+        .item(change.item_id)
+        .map(|item| item_payload(product, item))
+}
+
+fn item_payload(product: &Product, item: &Item) -> Value {
+    json!({
         "product_id": product.id,
         "item_id": item.id,
         "level": item.level(),
         "html": views::product::size_button(item, None).into_string(),
-    }))
+    })
 }
 
 impl ProductChannel {
@@ -43,7 +48,10 @@ impl ProductChannel {
             .map_err(|_| "unmatched topic")
     }
 
-    pub fn join(&mut self, ctx: &mut Ctx, _payload: &Value) -> Result<Value, Value> {
+    /// Pushes the current state: the whole size selector (`released`), or, for a page that
+    /// says it already shows the sizes (`{"sizes_shown": true}`), one small `stock_change` per
+    /// size. Small frames matter: a socket keeps a write buffer as large as its largest frame.
+    pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
         if ctx
             .live
             .inventory
@@ -53,14 +61,23 @@ impl ProductChannel {
         }
         // Subscribe before reading the state, so no change falls between the two.
         ctx.subscribe_frames(&topic(self.product_id));
-        let current = ctx.live.inventory.read(|catalog| {
-            catalog
-                .product(self.product_id)
-                .filter(|p| p.released)
-                .map(released_payload)
+        let sizes_shown = payload["sizes_shown"].as_bool().unwrap_or(false);
+        let pushes: Vec<(&str, Value)> = ctx.live.inventory.read(|catalog| {
+            let Some(product) = catalog.product(self.product_id).filter(|p| p.released) else {
+                return Vec::new();
+            };
+            if sizes_shown {
+                product
+                    .items
+                    .iter()
+                    .map(|item| ("stock_change", item_payload(product, item)))
+                    .collect()
+            } else {
+                vec![("released", released_payload(product))]
+            }
         });
-        if let Some(payload) = current {
-            ctx.push("released", &payload);
+        for (event, payload) in pushes {
+            ctx.push(event, &payload);
         }
         Ok(json!({}))
     }
