@@ -191,7 +191,11 @@ async fn connect_and_join(id: u32, target: &Target, token: &str) -> Result<Socke
                 target.join_timeout.as_secs()
             )
         })??;
-    let join = format!(r#"["1","1","{}","phx_join",{{}}]"#, target.topic);
+    // As the shim does on a page that already shows the sizes.
+    let join = format!(
+        r#"["1","1","{}","phx_join",{{"sizes_shown":true}}]"#,
+        target.topic
+    );
     socket
         .send(Message::text(join))
         .await
