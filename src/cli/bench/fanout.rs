@@ -1,34 +1,32 @@
 //! `sneakers bench fanout`: N shopper sockets on one product, then K stock changes; how long until
-//! the first and the last shopper sees each one, and what each socket costs the server.
+//! the first and the last shopper sees each one, and what each socket costs the server. With
+//! `--nodes 2` (PostgreSQL) the shoppers are split over two store processes and the stock changes
+//! are made on the first: the second node's shoppers time the replication too.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::bench_error;
 use super::client::{Shopper, Target, Update};
-use super::report::{Summary, bytes, line_or_none, ms, rate, secs};
-use super::server::{self, Spawned};
-use crate::cli::{AdminClient, CliError};
+use super::harness::{Harness, Node, ServerArgs, interruptible};
+use super::http::{Session, fetch_sessions, http_client, set_stock_of_first_item};
+use super::report::{Summary, bytes, line_or_none, ms, progress, rate, secs};
+use super::server;
+use super::{bench_error, ensure_open_files, root_cause};
+use crate::cli::CliError;
 
 /// Pairs the timed item is set to: selling one crosses medium -> low, restocking one crosses back.
 const PIVOT: i32 = 150;
-/// Open files the bench needs besides its sockets (HTTP clients, stdio, the runtime).
-const FD_RESERVE: u64 = 64;
-/// Token requests in flight.
-const TOKEN_CONCURRENCY: usize = 64;
 /// Pause between events, so one event's tail does not overlap the next.
 const EVENT_GAP: Duration = Duration::from_millis(100);
 /// Let the server settle before reading its memory.
 const SETTLE: Duration = Duration::from_secs(1);
+/// What each node counts as one message to the others (one NOTIFY).
+const PUBLISHED: &str = "sneakers_cluster_published_total";
 
 #[derive(Args, Debug)]
 pub struct FanoutArgs {
@@ -38,15 +36,15 @@ pub struct FanoutArgs {
     /// Stock changes to time (alternately sell one pair and restock it).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     events: u32,
-    /// Bench this running server instead of spawning one; admin credentials come from
-    /// ADMIN_USERNAME/ADMIN_PASSWORD.
-    #[arg(long)]
-    url: Option<String>,
-    /// The running server's process id, to read its memory (with --url).
-    #[arg(long, requires = "url")]
-    pid: Option<u32>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Store processes to spawn against --database-url, the shoppers split evenly over them;
+    /// the stock changes are made on the first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8),
+          requires = "database_url")]
+    nodes: u32,
     /// Bench the bare WebSocket fan-out server (the reference) instead of the store.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database_url")]
     baseline: bool,
     /// Connections opened at once.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
@@ -59,138 +57,93 @@ pub struct FanoutArgs {
     clients_per_token: u32,
 }
 
-/// The server being measured.
-struct UnderTest {
-    base: String,
-    pid: Option<u32>,
-    /// `None`: the baseline server.
-    admin: Option<AdminClient>,
-}
-
 pub async fn run(args: FanoutArgs) -> Result<(), CliError> {
-    // Before spawning: the server inherits the raised limit.
-    let limit = raise_open_files()?;
-    let needed = u64::from(args.clients) + FD_RESERVE;
-    if needed > limit {
-        return Err(bench_error(format!(
-            "{} clients need about {needed} open files; the limit is {limit}",
-            args.clients
-        )));
-    }
-    let (spawned, under_test) = match &args.url {
-        Some(url) => {
-            let base = url.trim_end_matches('/').to_string();
-            let admin = if args.baseline {
-                None
-            } else {
-                Some(AdminClient::from_env(Some(base.clone()))?)
-            };
-            let pid = args.pid;
-            (None, UnderTest { base, pid, admin })
-        }
-        None if args.baseline => {
-            let spawned = Spawned::baseline().await?;
-            let under_test = UnderTest {
-                base: spawned.url.clone(),
-                pid: spawned.pid,
-                admin: None,
-            };
-            (Some(spawned), under_test)
-        }
-        None => {
-            let (spawned, credentials) = Spawned::store().await?;
-            let admin = AdminClient::new(
-                spawned.url.clone(),
-                credentials.username,
-                credentials.password,
-            );
-            let under_test = UnderTest {
-                base: spawned.url.clone(),
-                pid: spawned.pid,
-                admin: Some(admin),
-            };
-            (Some(spawned), under_test)
-        }
+    // Before spawning: the servers inherit the raised limit.
+    ensure_open_files(
+        u64::from(args.clients),
+        &format!("{} clients", args.clients),
+    )?;
+    let harness = if args.baseline {
+        Harness::baseline(&args.server).await?
+    } else {
+        Harness::start(&args.server, args.nodes as usize).await?
     };
-    let what = match (&spawned, args.baseline) {
-        (Some(_), true) => "a spawned baseline server",
-        (Some(_), false) => "a spawned store (fresh SQLite)",
-        (None, true) => "the baseline server",
-        (None, false) => "the store",
-    };
-    let pid = under_test
-        .pid
-        .map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"));
     println!(
-        "bench fanout: {} clients, {} events against {what} at {} ({pid})",
-        args.clients, args.events, under_test.base
+        "bench fanout: {} clients, {} events against {} at {}",
+        args.clients,
+        args.events,
+        harness.what,
+        harness.addresses()
     );
-    let mut outcome = tokio::select! {
-        outcome = bench(&args, &under_test) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(bench_error("interrupted")),
-    };
-    if let Some(mut spawned) = spawned {
-        if let Err(error) = &outcome
-            && let Some(status) = spawned.exited()
-        {
-            outcome = Err(bench_error(format!(
-                "the server under test exited ({status}); {}",
-                error.to_string().trim_start_matches("bench: ")
-            )));
-        }
-        let (count, last) = spawned.warnings();
-        spawned.stop().await;
-        if count > 0 {
-            println!("server stderr: {count} line(s); the last:");
-            for line in last.iter().rev().take(5).rev() {
-                println!("  {line}");
-            }
-        }
-    }
-    let summary = outcome?;
+    let outcome = interruptible(bench(&args, &harness.nodes)).await;
+    let summary = harness.finish(outcome).await?;
     println!("{summary}");
     Ok(())
 }
 
-fn raise_open_files() -> Result<u64, CliError> {
-    let error = |e: std::io::Error| bench_error(format!("cannot read the open-files limit: {e}"));
-    let (before, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).map_err(error)?;
-    let soft = rlimit::increase_nofile_limit(hard).map_err(error)?;
-    println!("open files: soft limit {before} -> {soft} (hard {hard})");
-    Ok(soft)
-}
-
-/// Everything after the server is up; returns the one-line summary.
-async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliError> {
+/// Everything after the servers are up; returns the one-line summary.
+async fn bench(args: &FanoutArgs, nodes: &[Node]) -> Result<String, CliError> {
     let n = args.clients as usize;
+    let k = nodes.len();
     let timeout = Duration::from_secs(args.timeout);
-    let (product_id, item_id) = match &under_test.admin {
-        Some(admin) => pick_item(admin).await?,
+    // Client `c` is on node `c % k`.
+    let node_of = |client: usize| client % k;
+    let on_node = |node: usize| (0..n).filter(|c| node_of(*c) == node).count();
+    let several = k > 1;
+    let origin = &nodes[0];
+    let admin = origin.admin.as_ref();
+    let (product_id, item_id) = match admin {
+        Some(admin) => {
+            let picked = set_stock_of_first_item(&admin.api, PIVOT).await?;
+            println!(
+                "product {} ({}), item {} (size {}): set to {PIVOT} pairs, was {}",
+                picked.product_id, picked.product, picked.item_id, picked.size, picked.was
+            );
+            (picked.product_id, picked.item_id)
+        }
         None => (1, 1),
     };
-    let target = Arc::new(target(&under_test.base, product_id, timeout).await?);
+    let topic: Arc<str> = Arc::from(format!("product:{product_id}"));
+    let mut targets = Vec::with_capacity(k);
+    for node in nodes {
+        targets.push(Arc::new(Target::resolve(&node.base, timeout).await?));
+    }
 
-    let tokens = match under_test.admin {
-        Some(_) => {
-            let count = n.div_ceil(args.clients_per_token as usize);
-            let started = Instant::now();
-            let tokens = fetch_tokens(&under_test.base, count).await?;
-            println!(
-                "tokens: {count} from GET /session/token in {} ({}/s)",
-                secs(started.elapsed()),
-                rate(count, started.elapsed())
-            );
-            tokens
+    // Socket tokens, each node's shoppers from their own node (as their page would).
+    let cpt = args.clients_per_token as usize;
+    let mut tokens: Vec<Vec<Session>> = Vec::with_capacity(k);
+    if admin.is_some() {
+        let started = Instant::now();
+        let mut count = 0;
+        for (index, node) in nodes.iter().enumerate() {
+            let wanted = on_node(index).div_ceil(cpt);
+            tokens.push(fetch_sessions(&node.base, wanted).await?);
+            count += wanted;
         }
-        None => vec![Arc::from("baseline")],
-    };
+        println!(
+            "tokens: {count} from GET /session/token in {} ({}/s)",
+            secs(started.elapsed()),
+            rate(count, started.elapsed())
+        );
+    } else {
+        let baseline = Session {
+            token: Arc::from("baseline"),
+            cart_id: Arc::from(""),
+        };
+        tokens.push(vec![baseline]);
+    }
 
-    let rss = |label: &str| -> Option<u64> {
-        let value = under_test.pid.and_then(server::rss_bytes);
-        if let Some(value) = value {
-            println!("server RSS {label}: {}", bytes(value as f64));
-        }
-        value
+    let rss = |label: &str| -> Vec<Option<u64>> {
+        nodes
+            .iter()
+            .map(|node| {
+                let value = node.pid.and_then(server::rss_bytes);
+                if let Some(value) = value {
+                    println!("{} RSS {label}: {}", node.label(), bytes(value as f64));
+                }
+                value
+            })
+            .collect()
     };
     let rss_before = rss("before connecting");
 
@@ -203,10 +156,13 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
     let bar = progress(n as u64, "connecting")?;
     let started = Instant::now();
     for id in 0..args.clients {
-        let token = Arc::clone(&tokens[(id / args.clients_per_token) as usize % tokens.len()]);
+        let node = node_of(id as usize);
+        let tokens = &tokens[node.min(tokens.len() - 1)];
+        let token = Arc::clone(&tokens[(id as usize / k / cpt) % tokens.len()].token);
         let shopper = Shopper {
             id,
-            target: Arc::clone(&target),
+            target: Arc::clone(&targets[node]),
+            topic: Arc::clone(&topic),
             token,
             gate: Arc::clone(&gate),
             connected: connected_tx.clone(),
@@ -244,8 +200,12 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
     }
     let per_client = Summary::of(&mut joined);
     println!(
-        "connect: {n} clients connected and joined {} in {} ({} clients/s, {} in flight); each {}",
-        target.topic,
+        "connect: {n} clients connected and joined {topic}{} in {} ({} clients/s, {} in flight); each {}",
+        if several {
+            format!(" ({k} nodes, {} on each)", n / k)
+        } else {
+            String::new()
+        },
         secs(connect_time),
         rate(n, connect_time),
         args.concurrency,
@@ -253,21 +213,27 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
     );
     tokio::time::sleep(SETTLE).await;
     let rss_connected = rss("after connecting");
-    let per_conn = match (rss_before, rss_connected) {
-        (Some(before), Some(after)) => {
-            let per = (after as f64 - before as f64) / n as f64;
-            println!(
-                "server memory per connection: {} ({} / {n})",
-                bytes(per),
-                bytes(after as f64 - before as f64)
-            );
-            Some(per)
-        }
-        _ => {
-            println!("server memory: unknown (pass --pid with --url)");
-            None
-        }
-    };
+    let mut per_conn = Vec::with_capacity(k);
+    for (index, node) in nodes.iter().enumerate() {
+        let clients = on_node(index).max(1);
+        let per = match (rss_before[index], rss_connected[index]) {
+            (Some(before), Some(after)) => {
+                let per = (after as f64 - before as f64) / clients as f64;
+                println!(
+                    "{} memory per connection: {} ({} / {clients})",
+                    node.label(),
+                    bytes(per),
+                    bytes(after as f64 - before as f64)
+                );
+                Some(per)
+            }
+            _ => {
+                println!("{} memory: unknown (pass --pid with --url)", node.label());
+                None
+            }
+        };
+        per_conn.push(per);
+    }
     if let Some(own) = server::own_rss_bytes() {
         println!(
             "bench RSS: {} ({} per client)",
@@ -277,24 +243,43 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
     }
 
     // Events.
-    let cpu_before = (
-        under_test.pid.and_then(server::cpu_time),
-        server::own_cpu_time(),
-    );
+    let cpu_before: Vec<Option<Duration>> = nodes
+        .iter()
+        .map(|node| node.pid.and_then(server::cpu_time))
+        .collect();
+    let own_cpu_before = server::own_cpu_time();
+    let published_before = match (several, admin) {
+        (true, Some(admin)) => Some(admin.metric(PUBLISHED).await?),
+        _ => None,
+    };
+    let events_started = Instant::now();
     let bar = progress(u64::from(args.events), "events")?;
     let mut got = vec![false; n];
     let mut dead = vec![false; n];
     let (mut lost, mut first_lost) = (0usize, None::<String>);
-    let mut firsts = Vec::new();
-    let mut lasts = Vec::new();
+    // Per node: the first and the last of its clients to get each event.
+    let mut firsts = vec![Vec::new(); k];
+    let mut lasts = vec![Vec::new(); k];
     let mut deliveries = Vec::with_capacity(n * args.events as usize);
     let mut requests = Vec::new();
     let (mut missing, mut events_missing, mut stray) = (0usize, 0usize, 0usize);
     let mut level = None::<String>;
-    let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| bench_error(format!("http client: {e}")))?;
+    let http = http_client(timeout)?;
+    // What each join pushed (the page's state, e.g. a stock_change per size) is no event's.
+    let mut on_join = 0usize;
+    while let Ok(update) = updates.try_recv() {
+        match update {
+            Update::Got { .. } => on_join += 1,
+            Update::Lost { client, reason } => {
+                let c = client as usize;
+                if c < n && !dead[c] {
+                    dead[c] = true;
+                    lost += 1;
+                    first_lost.get_or_insert(reason);
+                }
+            }
+        }
+    }
     for event in 0..args.events {
         got.fill(false);
         let mut note_lost = |client: u32, reason: String, dead: &mut Vec<bool>| {
@@ -313,12 +298,12 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
             }
         }
         let t0 = Instant::now();
-        let expected = match &under_test.admin {
+        let expected = match admin {
             Some(admin) => {
                 let reply = if event % 2 == 0 {
-                    admin.sell(item_id, 1).await?
+                    admin.api.sell(item_id, 1).await?
                 } else {
-                    admin.restock(item_id, 1).await?
+                    admin.api.restock(item_id, 1).await?
                 };
                 if level.as_deref() == Some(reply.level.as_str()) {
                     return Err(bench_error(format!(
@@ -330,7 +315,7 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
                 Some(reply.level)
             }
             None => {
-                broadcast(&http, &under_test.base).await?;
+                broadcast(&http, &origin.base).await?;
                 None
             }
         };
@@ -338,7 +323,8 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
         let deadline = t0 + timeout;
         let mut received = 0usize;
         let mut gone = dead.iter().filter(|d| **d).count();
-        let (mut first, mut last) = (None::<Duration>, None::<Duration>);
+        let mut first = vec![None::<Duration>; k];
+        let mut last = vec![None::<Duration>; k];
         while received + gone < n {
             match tokio::time::timeout_at(deadline, updates.recv()).await {
                 Ok(Some(Update::Got {
@@ -356,8 +342,9 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
                         received += 1;
                         let latency = at - t0;
                         deliveries.push(latency);
-                        first = Some(first.map_or(latency, |f| f.min(latency)));
-                        last = Some(last.map_or(latency, |l| l.max(latency)));
+                        let node = node_of(c);
+                        first[node] = Some(first[node].map_or(latency, |f| f.min(latency)));
+                        last[node] = Some(last[node].map_or(latency, |l| l.max(latency)));
                     } else {
                         stray += 1;
                     }
@@ -382,16 +369,24 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
                 args.timeout
             ));
         }
-        firsts.extend(first);
-        lasts.extend(last);
+        for node in 0..k {
+            firsts[node].extend(first[node]);
+            lasts[node].extend(last[node]);
+        }
         bar.inc(1);
         tokio::time::sleep(EVENT_GAP).await;
     }
     bar.finish_and_clear();
-    let cpu_after = (
-        under_test.pid.and_then(server::cpu_time),
-        server::own_cpu_time(),
-    );
+    let events_took = events_started.elapsed();
+    let cpu_after: Vec<Option<Duration>> = nodes
+        .iter()
+        .map(|node| node.pid.and_then(server::cpu_time))
+        .collect();
+    let own_cpu_after = server::own_cpu_time();
+    let published = match (published_before, admin) {
+        (Some(before), Some(admin)) => Some(admin.metric(PUBLISHED).await? - before),
+        _ => None,
+    };
     rss("after the events");
     let delivered = deliveries.len().max(1) as f64;
     let cpu = |before: Option<Duration>, after: Option<Duration>| match (before, after) {
@@ -405,10 +400,15 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
         }
         _ => "unknown".to_string(),
     };
+    let servers: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| format!("{} {}", node.label(), cpu(cpu_before[i], cpu_after[i])))
+        .collect();
     println!(
-        "CPU during the events: server {}, bench {}",
-        cpu(cpu_before.0, cpu_after.0),
-        cpu(cpu_before.1, cpu_after.1)
+        "CPU during the events: {}, bench {}",
+        servers.join(", "),
+        cpu(own_cpu_before, own_cpu_after)
     );
 
     // Close every socket.
@@ -431,20 +431,37 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
     );
 
     // Report.
-    let firsts = Summary::of(&mut firsts);
-    let lasts = Summary::of(&mut lasts);
+    let firsts: Vec<Option<Summary>> = firsts.iter_mut().map(|s| Summary::of(s)).collect();
+    let lasts: Vec<Option<Summary>> = lasts.iter_mut().map(|s| Summary::of(s)).collect();
     let every = Summary::of(&mut deliveries);
-    let trigger = if under_test.admin.is_some() {
-        format!("admin sell/restock of item {item_id} (product {product_id})")
-    } else {
-        "POST /broadcast".to_string()
+    let trigger = match admin {
+        Some(_) if several => format!(
+            "admin sell/restock of item {item_id} (product {product_id}) on {}",
+            origin.label()
+        ),
+        Some(_) => format!("admin sell/restock of item {item_id} (product {product_id})"),
+        None => "POST /broadcast".to_string(),
     };
     println!(
         "latency over {} events, from just before the {trigger} to each client reading the push:",
         args.events
     );
-    println!("  first client   {}", line_or_none(firsts));
-    println!("  last client    {}", line_or_none(lasts));
+    for (index, node) in nodes.iter().enumerate() {
+        let (first, last) = (firsts[index], lasts[index]);
+        if several {
+            let how = if index == 0 {
+                "its own sale"
+            } else {
+                "replicated"
+            };
+            println!("  {} ({how}, {} clients)", node.label(), on_node(index));
+            println!("    first client   {}", line_or_none(first));
+            println!("    last client    {}", line_or_none(last));
+        } else {
+            println!("  first client   {}", line_or_none(first));
+            println!("  last client    {}", line_or_none(last));
+        }
+    }
     println!(
         "  every delivery {} ({} deliveries)",
         line_or_none(every),
@@ -455,151 +472,69 @@ async fn bench(args: &FanoutArgs, under_test: &UnderTest) -> Result<String, CliE
         line_or_none(Summary::of(&mut requests))
     );
     println!(
-        "missing: {missing} of {} deliveries ({events_missing} event(s) incomplete); {lost} client(s) lost{}; {stray} stray push(es)",
+        "missing: {missing} of {} deliveries ({events_missing} event(s) incomplete); {lost} client(s) lost{}; {stray} stray push(es); {on_join} state push(es) on join",
         n * args.events as usize,
         first_lost.map_or_else(String::new, |r| format!(" (first: {r})"))
     );
-
-    let mut summary = format!(
-        "fanout N={n}{}: last-client {}",
-        if under_test.admin.is_none() {
-            " (baseline)"
-        } else {
-            ""
-        },
-        lasts.map_or_else(
-            || "no samples".to_string(),
-            |s| format!("p50 {} p99 {} max {}", ms(s.p50), ms(s.p99), ms(s.max))
-        )
-    );
-    match per_conn {
-        Some(per) => summary.push_str(&format!("; {}/conn", bytes(per))),
-        None => summary.push_str("; memory unknown"),
+    let per_sale = published.map(|p| p / f64::from(args.events));
+    if let (Some(published), Some(per_sale)) = (published, per_sale) {
+        println!(
+            "replication: {} published {published:.0} cluster message(s) (NOTIFY) during the {} events, {per_sale:.2} per sale \
+             (cluster heartbeats included: one every 2 s by default; the events took {})",
+            origin.label(),
+            args.events,
+            secs(events_took)
+        );
     }
+
+    let p50_p99 = |s: Option<Summary>| {
+        s.map_or_else(
+            || "no samples".to_string(),
+            |s| format!("p50 {} p99 {} max {}", ms(s.p50), ms(s.p99), ms(s.max)),
+        )
+    };
+    let mut summary = if several {
+        let mut summary = format!("fanout N={n} nodes={k}: last-client");
+        for (index, node) in nodes.iter().enumerate() {
+            let how = if index == 0 { "" } else { " (replicated)" };
+            summary.push_str(&format!(
+                "{} on {}{how} {}",
+                if index == 0 { "" } else { ";" },
+                node.label(),
+                p50_p99(lasts[index])
+            ));
+        }
+        if let Some(per_sale) = per_sale {
+            summary.push_str(&format!("; {per_sale:.2} replication messages/sale"));
+        }
+        summary
+    } else {
+        format!(
+            "fanout N={n}{}: last-client {}",
+            if admin.is_none() { " (baseline)" } else { "" },
+            p50_p99(lasts[0])
+        )
+    };
+    let per_conn: Vec<String> = per_conn
+        .iter()
+        .zip(nodes)
+        .map(|(per, node)| {
+            let per = per.map_or_else(
+                || "memory unknown".to_string(),
+                |p| format!("{}/conn", bytes(p)),
+            );
+            if several {
+                format!("{} {per}", node.name)
+            } else {
+                per
+            }
+        })
+        .collect();
+    summary.push_str(&format!("; {}", per_conn.join(", ")));
     if missing > 0 || lost > 0 {
         summary.push_str(&format!("; {missing} missed, {lost} lost"));
     }
     Ok(summary)
-}
-
-fn progress(len: u64, what: &str) -> Result<ProgressBar, CliError> {
-    let style = ProgressStyle::with_template(&format!(
-        "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} · {{per_sec}} · {{elapsed}} {{msg}}"
-    ))
-    .map_err(|e| bench_error(format!("progress bar: {e}")))?
-    .progress_chars("=> ");
-    let bar = ProgressBar::new(len).with_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    Ok(bar)
-}
-
-/// A released product and one of its items, set to exactly [`PIVOT`] pairs.
-async fn pick_item(admin: &AdminClient) -> Result<(i32, i32), CliError> {
-    let inventory = admin.inventory().await?;
-    let Some((product, item)) = inventory
-        .products
-        .iter()
-        .filter(|p| p.released)
-        .find_map(|p| p.items.first().map(|i| (p, i)))
-    else {
-        return Err(bench_error(
-            "no released product with sizes to bench on; release one with `sneakers release <id>`",
-        ));
-    };
-    let count = item.available_count;
-    let reply = match count.cmp(&PIVOT) {
-        std::cmp::Ordering::Greater => Some(admin.sell(item.id, count - PIVOT).await?),
-        std::cmp::Ordering::Less => Some(admin.restock(item.id, PIVOT - count).await?),
-        std::cmp::Ordering::Equal => None,
-    };
-    let now = reply.map_or(count, |r| r.available_count);
-    if now != PIVOT {
-        return Err(bench_error(format!(
-            "could not set item {} to {PIVOT} pairs (it has {now})",
-            item.id
-        )));
-    }
-    println!(
-        "product {} ({} {}), item {} (size {}): set to {PIVOT} pairs, was {count}",
-        product.id, product.brand, product.name, item.id, item.size
-    );
-    Ok((product.id, item.id))
-}
-
-/// The socket URL and address for `base` (`http://host:port`).
-async fn target(base: &str, product_id: i32, timeout: Duration) -> Result<Target, CliError> {
-    let url = reqwest::Url::parse(base).map_err(|e| bench_error(format!("bad url {base}: {e}")))?;
-    if url.scheme() != "http" {
-        return Err(bench_error(format!(
-            "only http:// servers can be benched, not {base}"
-        )));
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| bench_error(format!("no host in {base}")))?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| bench_error(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    let addr = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| bench_error(format!("{host} resolves to no address")))?;
-    let authority = format!("{host}:{port}");
-    Ok(Target {
-        addr,
-        ws_url: format!("ws://{authority}/socket/websocket?vsn=2.0.0&token="),
-        origin: format!("http://{authority}"),
-        topic: format!("product:{product_id}"),
-        spread_sources: addr.is_ipv4() && addr.ip().is_loopback(),
-        join_timeout: timeout,
-    })
-}
-
-/// `count` socket tokens, each from its own session.
-async fn fetch_tokens(base: &str, count: usize) -> Result<Vec<Arc<str>>, CliError> {
-    #[derive(Deserialize)]
-    struct TokenReply {
-        token: String,
-    }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| bench_error(format!("http client: {e}")))?;
-    let url = format!("{base}/session/token");
-    let bar = progress(count as u64, "tokens")?;
-    let fetch = |_| {
-        let (http, url, bar) = (&http, &url, &bar);
-        async move {
-            let response = http
-                .get(url)
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(|e| format!("GET {url}: {}", root_cause(&e)))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(format!("GET {url}: HTTP {status}"));
-            }
-            let reply: TokenReply = response
-                .json()
-                .await
-                .map_err(|e| format!("GET {url}: {}", root_cause(&e)))?;
-            bar.inc(1);
-            Ok::<_, String>(Arc::<str>::from(reply.token))
-        }
-    };
-    let tokens = stream::iter(0..count)
-        .map(fetch)
-        .buffer_unordered(TOKEN_CONCURRENCY)
-        .try_collect()
-        .await
-        .map_err(|e| bench_error(format!("no socket token: {e}")));
-    bar.finish_and_clear();
-    tokens
 }
 
 async fn broadcast(http: &reqwest::Client, base: &str) -> Result<(), CliError> {
@@ -616,13 +551,4 @@ async fn broadcast(http: &reqwest::Client, base: &str) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-/// reqwest's own message hides the cause ("error sending request"); the innermost error names it.
-fn root_cause(error: &dyn std::error::Error) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }

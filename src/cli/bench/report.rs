@@ -1,6 +1,11 @@
-//! Numbers for the report: percentiles, durations and sizes with units.
+//! Numbers for the report: percentiles, durations and sizes with units; progress bars.
 
 use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::bench_error;
+use crate::cli::CliError;
 
 /// p50, p99 and max of a sample (nearest rank), or `None` when it is empty.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,6 +84,18 @@ pub fn rate(count: usize, elapsed: Duration) -> String {
         return "-".into();
     }
     format!("{:.0}", count as f64 / secs)
+}
+
+/// A progress bar for `len` steps of `what` (connecting, tokens, events, ...).
+pub fn progress(len: u64, what: &str) -> Result<ProgressBar, CliError> {
+    let style = ProgressStyle::with_template(&format!(
+        "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} · {{per_sec}} · {{elapsed}} {{msg}}"
+    ))
+    .map_err(|e| bench_error(format!("progress bar: {e}")))?
+    .progress_chars("=> ");
+    let bar = ProgressBar::new(len).with_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Ok(bar)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The server under test, when the bench spawns it: a fresh store on a throwaway SQLite file, or
-//! the baseline server. Killed when stopped or dropped (also on error and on Ctrl-C).
+//! The servers under test, when the bench spawns them: a store on a throwaway SQLite file or on a
+//! given PostgreSQL database (one process per node), or the baseline server. Killed when stopped
+//! or dropped (also on error and on Ctrl-C). Also: a process's CPU time and memory from /proc.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ struct Log {
     total: usize,
 }
 
+#[derive(Clone)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
@@ -56,29 +58,85 @@ fn current_exe() -> Result<PathBuf, CliError> {
     })
 }
 
+/// What every store process of one bench shares: the admin login, and the secret key base (so a
+/// socket token or session cookie one node made is valid on the others).
+pub struct Shared {
+    pub credentials: Credentials,
+    pub secret_key_base: String,
+}
+
+impl Shared {
+    pub fn random() -> Shared {
+        Shared {
+            credentials: Credentials {
+                username: "admin".into(),
+                password: random_string(24),
+            },
+            secret_key_base: random_string(64),
+        }
+    }
+}
+
+/// `sneakers seed --reset` against `database_url`: a known catalog before the store starts.
+pub async fn seed(database_url: &str) -> Result<String, CliError> {
+    let output = Command::new(current_exe()?)
+        .args(["seed", "--reset"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(START_TIMEOUT, output)
+        .await
+        .map_err(|_| {
+            bench_error(format!(
+                "`sneakers seed --reset` took over {} s",
+                START_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| bench_error(format!("cannot run `sneakers seed --reset`: {e}")))?;
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
+    if !output.status.success() {
+        return Err(bench_error(format!(
+            "`sneakers seed --reset` failed ({}): {}",
+            output.status,
+            said(&output.stderr)
+        )));
+    }
+    Ok(said(&output.stdout))
+}
+
 impl Spawned {
-    /// `sneakers serve` on 127.0.0.1, a free port and a new SQLite file (seeded on start).
-    pub async fn store() -> Result<(Spawned, Credentials), CliError> {
-        let dir = TempDir::new()?;
-        let credentials = Credentials {
-            username: "admin".into(),
-            password: random_string(24),
+    /// `sneakers serve` on 127.0.0.1 and a free port: against `postgres` (a `postgres://` URL,
+    /// already seeded) or, without it, a new SQLite file (seeded on start). `node` names the
+    /// node (NODE_NAME).
+    pub async fn store(
+        postgres: Option<&str>,
+        node: Option<&str>,
+        shared: &Shared,
+    ) -> Result<Spawned, CliError> {
+        let (dir, database_url) = match postgres {
+            Some(url) => (None, url.to_string()),
+            None => {
+                let dir = TempDir::new()?;
+                let url = format!("sqlite://{}", dir.path.join("bench.db").display());
+                (Some(dir), url)
+            }
         };
         let mut command = Command::new(current_exe()?);
         command
             .arg("serve")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.path.join("bench.db").display()),
-            )
+            .env("DATABASE_URL", database_url)
             .env("PORT", "0")
             .env("HOST", "127.0.0.1")
-            .env("ADMIN_USERNAME", &credentials.username)
-            .env("ADMIN_PASSWORD", &credentials.password)
-            .env("SECRET_KEY_BASE", random_string(64))
+            .env("ADMIN_USERNAME", &shared.credentials.username)
+            .env("ADMIN_PASSWORD", &shared.credentials.password)
+            .env("SECRET_KEY_BASE", &shared.secret_key_base)
             .env("RUST_LOG", "warn");
-        let spawned = Spawned::start(command, "Sneakers is live at ", Some(dir)).await?;
-        Ok((spawned, credentials))
+        if let Some(node) = node {
+            command.env("NODE_NAME", node);
+        }
+        Spawned::start(command, "Sneakers is live at ", dir).await
     }
 
     /// `sneakers bench baseline-server`.
@@ -237,6 +295,79 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A process's CPU time and memory over one stretch of a bench.
+pub struct Usage {
+    pid: Option<u32>,
+    cpu: Option<Duration>,
+    at: tokio::time::Instant,
+}
+
+/// What [`Usage`] measured.
+pub struct UsageReport {
+    /// CPU time used (all threads, user + system).
+    pub cpu: Option<Duration>,
+    pub wall: Duration,
+    /// Resident memory at the end.
+    pub rss: Option<u64>,
+}
+
+impl Usage {
+    pub fn start(pid: Option<u32>) -> Usage {
+        Usage {
+            pid,
+            cpu: pid.and_then(cpu_time),
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn finish(&self) -> UsageReport {
+        let after = self.pid.and_then(cpu_time);
+        UsageReport {
+            cpu: self.cpu.zip(after).map(|(b, a)| a.saturating_sub(b)),
+            wall: self.at.elapsed(),
+            rss: self.pid.and_then(rss_bytes),
+        }
+    }
+}
+
+impl UsageReport {
+    /// CPU time over wall time, 100 being one core busy.
+    pub fn cpu_percent(&self) -> Option<f64> {
+        let wall = self.wall.as_secs_f64();
+        self.cpu
+            .filter(|_| wall > 0.0)
+            .map(|cpu| cpu.as_secs_f64() * 100.0 / wall)
+    }
+
+    /// `CPU 1.20 s in 2.00 s (60% of a core), RSS 45.6 MiB`.
+    pub fn line(&self) -> String {
+        let cpu = match (self.cpu, self.cpu_percent()) {
+            (Some(cpu), Some(percent)) => format!(
+                "CPU {} in {} ({percent:.0}% of a core)",
+                super::report::secs(cpu),
+                super::report::secs(self.wall)
+            ),
+            _ => "CPU unknown".to_string(),
+        };
+        format!("{cpu}, {}", self.rss_text())
+    }
+
+    /// `RSS 45.6 MiB, CPU 60%`, for a summary line.
+    pub fn short(&self) -> String {
+        let cpu = self
+            .cpu_percent()
+            .map_or_else(|| "CPU unknown".to_string(), |p| format!("CPU {p:.0}%"));
+        format!("{}, {cpu}", self.rss_text())
+    }
+
+    fn rss_text(&self) -> String {
+        self.rss.map_or_else(
+            || "RSS unknown (pass --pid with --url)".to_string(),
+            |rss| format!("RSS {}", super::report::bytes(rss as f64)),
+        )
     }
 }
 
