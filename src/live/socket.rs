@@ -140,6 +140,32 @@ async fn write_all(
     }
 }
 
+/// Runs one channel callback with its context. A panic is caught: that channel failed, while
+/// the socket and its other channels carry on (`None`). Returns the frames it pushed too.
+fn callback<R>(
+    live: &Live,
+    identity: &Identity,
+    outbox: &Outbox,
+    (topic, join_ref): (&str, Option<&str>),
+    subscriptions: &mut Vec<(String, SubscriptionId)>,
+    f: impl FnOnce(&mut Ctx) -> R,
+) -> (Option<R>, Vec<Utf8Bytes>) {
+    let mut pushes = Vec::new();
+    let result = {
+        let mut ctx = Ctx {
+            live,
+            identity,
+            topic,
+            join_ref,
+            outbox,
+            out: &mut pushes,
+            subscriptions,
+        };
+        catch_unwind(AssertUnwindSafe(|| f(&mut ctx))).ok()
+    };
+    (result, pushes)
+}
+
 impl Connection {
     fn take(&mut self, outbound: Outbound, out: &mut Vec<Utf8Bytes>) {
         match outbound {
@@ -213,21 +239,16 @@ impl Connection {
             Err(reason) => return refuse(out, reason),
         };
         let mut subscriptions = Vec::new();
-        let mut pushes = Vec::new();
-        let result = {
-            let mut ctx = Ctx {
-                live: &self.live,
-                identity: &self.identity,
-                topic: &topic,
-                join_ref: join_ref.as_deref(),
-                outbox: &self.outbox,
-                out: &mut pushes,
-                subscriptions: &mut subscriptions,
-            };
-            catch_unwind(AssertUnwindSafe(|| channel.join(&mut ctx, &payload)))
-        };
+        let (result, mut pushes) = callback(
+            &self.live,
+            &self.identity,
+            &self.outbox,
+            (&topic, join_ref.as_deref()),
+            &mut subscriptions,
+            |ctx| channel.join(ctx, &payload),
+        );
         match result {
-            Ok(Ok(response)) => {
+            Some(Ok(response)) => {
                 metrics::counter!("sneakers_channel_joins_total").increment(1);
                 self.live.channels.fetch_add(1, Ordering::Relaxed);
                 out.push(protocol::reply(
@@ -247,7 +268,7 @@ impl Connection {
                     },
                 );
             }
-            Ok(Err(response)) => {
+            Some(Err(response)) => {
                 self.unsubscribe_all(&subscriptions);
                 channel.terminate(&self.live);
                 out.push(protocol::reply(
@@ -258,7 +279,7 @@ impl Connection {
                     response,
                 ));
             }
-            Err(_) => {
+            None => {
                 tracing::error!(%topic, "channel panicked in join");
                 self.unsubscribe_all(&subscriptions);
                 channel.terminate(&self.live);
@@ -302,34 +323,26 @@ impl Connection {
             out.push(reply(false, json!({ "reason": "unmatched topic" })));
             return;
         };
-        let mut pushes = Vec::new();
-        let result = {
-            let mut ctx = Ctx {
-                live: &self.live,
-                identity: &self.identity,
-                topic: &frame.topic,
-                join_ref: joined.join_ref.as_deref(),
-                outbox: &self.outbox,
-                out: &mut pushes,
-                subscriptions: &mut joined.subscriptions,
-            };
-            catch_unwind(AssertUnwindSafe(|| {
-                joined
-                    .channel
-                    .handle_in(&mut ctx, &frame.event, &frame.payload)
-            }))
-        };
+        let channel = &mut joined.channel;
+        let (result, mut pushes) = callback(
+            &self.live,
+            &self.identity,
+            &self.outbox,
+            (&frame.topic, joined.join_ref.as_deref()),
+            &mut joined.subscriptions,
+            |ctx| channel.handle_in(ctx, &frame.event, &frame.payload),
+        );
         match result {
-            Ok(HandleResult::Reply(Ok(response))) => out.push(reply(true, response)),
-            Ok(HandleResult::Reply(Err(response))) => out.push(reply(false, response)),
-            Ok(HandleResult::NoReply) => {}
-            Ok(HandleResult::UnknownEvent) => {
+            Some(HandleResult::Reply(Ok(response))) => out.push(reply(true, response)),
+            Some(HandleResult::Reply(Err(response))) => out.push(reply(false, response)),
+            Some(HandleResult::NoReply) => {}
+            Some(HandleResult::UnknownEvent) => {
                 out.push(reply(
                     false,
                     json!({ "reason": format!("unknown event {:?}", frame.event) }),
                 ));
             }
-            Err(_) => {
+            None => {
                 tracing::error!(topic = %frame.topic, event = %frame.event, "channel panicked");
                 self.crash(&frame.topic, out);
                 return;
@@ -342,24 +355,18 @@ impl Connection {
         let Some(joined) = self.channels.get_mut(channel_topic) else {
             return;
         };
-        let mut pushes = Vec::new();
-        let result = {
-            let mut ctx = Ctx {
-                live: &self.live,
-                identity: &self.identity,
-                topic: channel_topic,
-                join_ref: joined.join_ref.as_deref(),
-                outbox: &self.outbox,
-                out: &mut pushes,
-                subscriptions: &mut joined.subscriptions,
-            };
-            catch_unwind(AssertUnwindSafe(|| {
-                joined.channel.handle_info(&mut ctx, message)
-            }))
-        };
+        let channel = &mut joined.channel;
+        let (result, mut pushes) = callback(
+            &self.live,
+            &self.identity,
+            &self.outbox,
+            (channel_topic, joined.join_ref.as_deref()),
+            &mut joined.subscriptions,
+            |ctx| channel.handle_info(ctx, message),
+        );
         match result {
-            Ok(()) => out.append(&mut pushes),
-            Err(_) => {
+            Some(()) => out.append(&mut pushes),
+            None => {
                 tracing::error!(topic = %channel_topic, "channel panicked in handle_info");
                 self.crash(channel_topic, out);
             }
