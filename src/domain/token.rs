@@ -159,7 +159,8 @@ pub struct Tokens {
 }
 
 pub const SOCKET_TOKEN_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
-pub const ADMIN_TOKEN_MAX_AGE_MS: i64 = 3600 * 1000;
+/// Short, and renewed over the admin channel while the dashboard stays open.
+pub const ADMIN_TOKEN_MAX_AGE_MS: i64 = 12 * 3600 * 1000;
 pub const CART_TOKEN_MAX_AGE_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Tokens {

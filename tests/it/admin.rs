@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use sneakers::domain::token::Tokens;
+use sneakers::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, Tokens};
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, SECRET, TestApp};
 use crate::ws::{Client, Frame};
@@ -43,6 +43,11 @@ impl TestApp {
         admin.join_ok(TOPIC, json!({})).await;
         let state = admin.expect(TOPIC, "presence_state").await.payload;
         admin.expect(TOPIC, "counts").await;
+        let fresh = admin.expect(TOPIC, "new_token").await.payload["token"].clone();
+        assert!(
+            fresh.is_string(),
+            "the dashboard's token is renewed on join"
+        );
         (admin, state)
     }
 
@@ -175,7 +180,7 @@ async fn the_dashboard_and_its_socket_are_for_admins_only() {
     let now = chrono::Utc::now().timestamp_millis();
     let expired = Tokens::new(SECRET)
         .admin
-        .sign("admin", now - 2 * 3600 * 1000);
+        .sign("admin", now - ADMIN_TOKEN_MAX_AGE_MS - 1000);
     assert_eq!(
         Client::connect(&app.admin_socket_url(&expired)).await.err(),
         Some(403)

@@ -20,6 +20,11 @@ pub fn counts_html(live: &Live) -> String {
         .into_string()
 }
 
+/// A fresh admin token, so a dashboard open for days can still reconnect.
+fn new_token(live: &Live) -> Value {
+    json!({ "token": live.tokens.admin.sign("admin", chrono::Utc::now().timestamp_millis()) })
+}
+
 impl AdminChannel {
     pub fn route(rest: &str, identity: &Identity) -> Result<AdminChannel, Refusal> {
         match (rest, identity) {
@@ -31,8 +36,14 @@ impl AdminChannel {
 
     pub fn join(&mut self, ctx: &mut Ctx, _payload: &Value) -> Result<Value, Value> {
         ctx.subscribe_frames(TOPIC);
+        ctx.subscribe_info(super::cart::TOKEN_REFRESH_TOPIC);
         ctx.push("presence_state", &ctx.live.presence.state_json());
         ctx.push("counts", &json!({ "html": counts_html(ctx.live) }));
+        ctx.push("new_token", &new_token(ctx.live));
         Ok(json!({}))
+    }
+
+    pub fn handle_info(&mut self, ctx: &mut Ctx) {
+        ctx.push("new_token", &new_token(ctx.live));
     }
 }

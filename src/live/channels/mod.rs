@@ -61,7 +61,8 @@ impl Channel {
 
     pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
         match self {
-            Channel::Product(_) | Channel::Admin(_) => {}
+            Channel::Product(_) => {}
+            Channel::Admin(c) => c.handle_info(ctx),
             Channel::Cart(c) => c.handle_info(ctx, message),
         }
     }
