@@ -104,6 +104,10 @@ pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
         if !out.is_empty() && !write_all(&mut ws, &mut out, &kill).await {
             break None;
         }
+        // An idle socket should not keep the room of its biggest burst (the join's pushes).
+        if out.capacity() > 4 {
+            out = Vec::new();
+        }
     };
     conn.leave_all();
     if let Some((code, reason)) = close {
