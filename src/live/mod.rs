@@ -146,9 +146,9 @@ impl Live {
                 json!({ "item_id": item_id, "html": html }),
             );
         }
-        if self.presence.counts().items.contains_key(&item_id) {
-            self.presence.touch();
-        }
+        // The carted-pairs panel shows stock too; the flusher re-renders it at most 10 times a
+        // second, so no need to work out here whether this pair is in anyone's cart.
+        self.presence.touch();
     }
 
     /// Presence diffs for admins, coalesced: one push per `FLUSH_EVERY` at most, each with
