@@ -222,7 +222,7 @@ impl Live {
         })
     }
 
-    pub fn resend_all_products(&self) {
+    fn resend_all_products(&self) {
         let payloads: Vec<_> = self.inventory.read(|c| {
             c.products()
                 .filter(|p| p.released)
