@@ -21,17 +21,7 @@ impl TestApp {
 
     /// The dashboard's token, as the page hands it to the shim.
     async fn admin_token(&self) -> String {
-        let page = self
-            .http
-            .get(format!("{}/admin", self.url))
-            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
-        crate::browser::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin-token meta"))
+        crate::ws::admin_token(&self.http, &self.url).await
     }
 
     /// An admin joined to the tracker; returns it with the initial `presence_state`.

@@ -9,7 +9,7 @@ use sneakers::store::{self, Db};
 
 use crate::admin::{count_in, until_counts};
 use crate::browser::Browser;
-use crate::nodes::{Node, cluster_database};
+use crate::nodes::{Node, cluster_database, two_nodes};
 use crate::ws::Client;
 
 /// Every node's `/admin/inventory` counts equal the database's.
@@ -117,9 +117,7 @@ async fn shopper_on(node: &Node) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sales_and_releases_on_one_node_reach_pages_on_the_other() {
-    let (url, db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let b = Node::start(&url, "b").await;
+    let (_, db, a, b) = two_nodes().await;
     let (product_id, item) = released_item(&a).await;
     let coming = a
         .admin
@@ -168,9 +166,7 @@ async fn sales_and_releases_on_one_node_reach_pages_on_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tabs_of_one_cart_on_two_nodes_stay_in_sync() {
-    let (url, _db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let b = Node::start(&url, "b").await;
+    let (_, _db, a, b) = two_nodes().await;
     let (_, item) = released_item(&a).await;
     set_stock(&a, item, 20).await;
     until_count(&b, item, 20).await;
@@ -210,9 +206,7 @@ async fn tabs_of_one_cart_on_two_nodes_stay_in_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
-    let (url, _db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let mut b = Node::start(&url, "b").await;
+    let (url, _db, a, mut b) = two_nodes().await;
     let admin_token = a.admin_token().await;
     let mut admin = Client::connect(&a.ws_url(&format!(
         "/admin_socket/websocket?vsn=2.0.0&token={admin_token}"
@@ -253,9 +247,7 @@ async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_its_feed_reconnects_and_resyncs() {
-    let (url, db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let b = Node::start(&url, "b").await;
+    let (url, db, a, b) = two_nodes().await;
     let (product_id, item) = released_item(&a).await;
     set_stock(&b, item, 152).await;
     until_count(&a, item, 152).await;
@@ -347,9 +339,7 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
-    let (url, db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let b = Node::start(&url, "b").await;
+    let (_, db, a, b) = two_nodes().await;
     let (_, item) = released_item(&a).await;
     set_stock(&a, item, 40).await;
     until_count(&b, item, 40).await;

@@ -19,6 +19,14 @@ pub struct Node {
     pub http: reqwest::Client,
 }
 
+/// Two nodes, `a` and `b`, live on one fresh database; also its URL and a pool on it.
+pub async fn two_nodes() -> (String, Db, Node, Node) {
+    let (url, db) = cluster_database().await;
+    let a = Node::start(&url, "a").await;
+    let b = Node::start(&url, "b").await;
+    (url, db, a, b)
+}
+
 /// A fresh, migrated and seeded PostgreSQL database; returns its URL and a pool on it.
 pub async fn cluster_database() -> (String, Db) {
     let url = pg::fresh_database("sslmode=disable").await;
@@ -110,33 +118,11 @@ impl Node {
     }
 
     pub async fn socket_token(&self) -> (String, String) {
-        let reply: serde_json::Value = self
-            .http
-            .get(format!("{}/session/token", self.url))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        (
-            reply["token"].as_str().unwrap_or_default().to_string(),
-            reply["cart_id"].as_str().unwrap_or_default().to_string(),
-        )
+        crate::ws::socket_token(&self.http, &self.url).await
     }
 
     pub async fn admin_token(&self) -> String {
-        let page = self
-            .http
-            .get(format!("{}/admin", self.url))
-            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
-        crate::browser::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin token"))
+        crate::ws::admin_token(&self.http, &self.url).await
     }
 
     pub fn kill_hard(&mut self) {

@@ -33,25 +33,47 @@ pub enum Received {
     Closed(Option<u16>),
 }
 
+/// A socket token as a browser gets one, from the session of the store at `base`:
+/// `(token, cart_id)`.
+pub async fn socket_token(http: &reqwest::Client, base: &str) -> (String, String) {
+    let reply: Value = http
+        .get(format!("{base}/session/token"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = |k: &str| {
+        reply[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {k}: {reply}"))
+            .to_string()
+    };
+    (text("token"), text("cart_id"))
+}
+
+/// The admin dashboard's socket token, as the page hands it to the shim.
+pub async fn admin_token(http: &reqwest::Client, base: &str) -> String {
+    let page = http
+        .get(format!("{base}/admin"))
+        .basic_auth(
+            crate::helpers::ADMIN_USER,
+            Some(crate::helpers::ADMIN_PASSWORD),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    crate::browser::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin-token meta"))
+}
+
 impl TestApp {
     /// A token as a browser gets one: from its session.
     pub async fn socket_token(&self) -> (String, String) {
-        let reply: Value = self
-            .http
-            .get(format!("{}/session/token", self.url))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = |k: &str| {
-            reply[k]
-                .as_str()
-                .unwrap_or_else(|| panic!("no {k}: {reply}"))
-                .to_string()
-        };
-        (text("token"), text("cart_id"))
+        socket_token(&self.http, &self.url).await
     }
 
     pub fn socket_url(&self, token: &str) -> String {
