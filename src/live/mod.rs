@@ -96,12 +96,20 @@ impl Live {
                     self.hub
                         .broadcast(&product::topic(*product_id), "released", payload);
                 }
+                // The dashboard's row loses its release button.
                 if self.hub.subscriber_count(admin::TOPIC) > 0 {
-                    self.hub.broadcast(
-                        admin::TOPIC,
-                        "released",
-                        json!({ "product_id": product_id }),
-                    );
+                    let row = self.inventory.read(|c| {
+                        c.product(*product_id).map(|p| {
+                            crate::views::admin::product_row(p, chrono::Utc::now()).into_string()
+                        })
+                    });
+                    if let Some(html) = row {
+                        self.hub.broadcast(
+                            admin::TOPIC,
+                            "released",
+                            json!({ "product_id": product_id, "html": html }),
+                        );
+                    }
                 }
             }
             InventoryEvent::StockChanged(change) => {

@@ -2,8 +2,11 @@
 
 use maud::{Markup, html};
 
-use crate::domain::{Catalog, Item};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Catalog, Item, Product};
 use crate::live::presence::Counts;
+use crate::views::product::countdown;
 
 /// `#admin-shoppers`, `#admin-pages` and `#admin-items`, swapped together on every diff.
 pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {
@@ -36,6 +39,27 @@ pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {
                                 " · " span.level class=(format!("level--{}", item.level().as_str())) { (item.available_count) " left" }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `#admin-product-<id>`: a product's header row, with its release button until it drops.
+pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
+    html! {
+        tr.admin-product id=(format!("admin-product-{}", product.id)) {
+            th colspan="2" { (product.brand) " " (product.name) " " span.muted { (product.sku) } }
+            td {
+                @if product.released {
+                    span.badge.badge--released { "Released" }
+                } @else {
+                    form method="post" action=(format!("/admin/products/{}/release", product.id)) {
+                        button.button.button--primary type="submit" { "Release now" }
+                    }
+                    @if let Some(at) = product.release_at {
+                        span.muted { "scheduled " (countdown(at, now)) }
                     }
                 }
             }

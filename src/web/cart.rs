@@ -41,8 +41,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for a cart (its token is URL-safe base64 and a dot: cookie-safe as is).
-pub fn cart_cookie(state: &AppState, cart: &Cart) -> HeaderValue {
-    let token = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+fn cart_cookie(token: &str) -> HeaderValue {
     let max_age = CART_TOKEN_MAX_AGE_MS / 1000;
     HeaderValue::from_str(&format!(
         "{CART_COOKIE}={token}; Path=/; Max-Age={max_age}; SameSite=Lax"
@@ -121,11 +120,11 @@ fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
 
 /// Saves a changed cart: the cookie for this browser, a broadcast for its live tabs.
 pub fn save(state: &AppState, session: &Session, cart: &Cart) -> HeaderValue {
-    let cookie = cart_cookie(state, cart);
-    let serialized = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+    let token = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+    let cookie = cart_cookie(&token);
     state
         .live
-        .cart_changed(&session.cart_id, &serde_json::Value::String(serialized), 0);
+        .cart_changed(&session.cart_id, &serde_json::Value::String(token), 0);
     cookie
 }
 

@@ -345,3 +345,29 @@ async fn a_burst_of_joins_makes_a_handful_of_admin_pushes() {
     let text = metrics.text().await.unwrap_or_default();
     assert!(text.contains("sneakers_channel_joins_total"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_updates_the_dashboard_row_live() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let (mut admin, _) = app.admin_watching().await;
+    let coming = app.product(false).await;
+    app.admin
+        .release(&coming.sku)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "released" {
+            let html = frame.payload["html"].as_str().unwrap_or_default();
+            assert!(
+                html.contains(&format!("id=\"admin-product-{}\"", coming.id)),
+                "{html}"
+            );
+            assert!(
+                html.contains("Released") && !html.contains("Release now"),
+                "{html}"
+            );
+            break;
+        }
+    }
+}

@@ -4,8 +4,7 @@ use maud::{Markup, html};
 use super::layout::{Tokens, page};
 use crate::domain::Catalog;
 use crate::live::presence::Counts;
-use crate::views::admin::{ServerFigures, counts, item_row, server};
-use crate::views::product::countdown;
+use crate::views::admin::{ServerFigures, counts, item_row, product_row, server};
 
 pub fn dashboard(
     admin_token: &str,
@@ -28,21 +27,7 @@ pub fn dashboard(
                     thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }
                     @for product in catalog.products() {
                         tbody data-product-id=(product.id) {
-                            tr.admin-product {
-                                th colspan="2" { (product.brand) " " (product.name) " " span.muted { (product.sku) } }
-                                td {
-                                    @if product.released {
-                                        span.badge.badge--released { "Released" }
-                                    } @else {
-                                        form method="post" action=(format!("/admin/products/{}/release", product.id)) {
-                                            button.button.button--primary type="submit" { "Release now" }
-                                        }
-                                        @if let Some(at) = product.release_at {
-                                            span.muted { "scheduled " (countdown(at, now)) }
-                                        }
-                                    }
-                                }
-                            }
+                            (product_row(product, now))
                             @for item in &product.items { (item_row(item)) }
                         }
                     }
