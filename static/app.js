@@ -134,6 +134,7 @@
   var attempt = 0;         // reconnect attempts since the last successful join
   var refusals = 0;        // consecutive sockets that closed before they ever opened
   var reconnectTimer = null, heartbeatTimer = null, statusTimer = null;
+  var suspended = false;   // the page is hidden in the back/forward cache
 
   function nextRef() { lastRef += 1; return String(lastRef); }
 
@@ -200,6 +201,7 @@
   function handleClosed(code, opened) {
     ws = null;
     state = "closed";
+    if (suspended) return;
     clearTimeout(heartbeatTimer);
     failPending();
     forEachChannel(function (ch) {
@@ -438,7 +440,33 @@
       if (cartId) addChannel("cart:" + cartId, cartParams);
     }
     if (Object.keys(channels).length === 0) return;
+    window.addEventListener("pagehide", suspend);
+    window.addEventListener("pageshow", resume);
     startStatusTimer();
+    connect();
+  }
+
+  // A page kept in the back/forward cache is frozen with its socket still open: the server
+  // would count a shopper who left until the idle timeout. Close it as the page goes (the
+  // server's leave is immediate) and reconnect if the page comes back; the join re-sends
+  // the current state.
+  function suspend() {
+    suspended = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    clearTimeout(heartbeatTimer);
+    var sock = ws;
+    ws = null;
+    state = "closed";
+    failPending();
+    forEachChannel(function (ch) { ch.joined = false; clearTimeout(ch.rejoinTimer); ch.rejoinTimer = null; });
+    if (sock) { try { sock.close(1000, "page hidden"); } catch (e) { /* already closing */ } }
+  }
+
+  function resume(ev) {
+    if (!ev.persisted || !suspended) return;
+    suspended = false;
+    attempt = 0;
     connect();
   }
 

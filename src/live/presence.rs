@@ -74,6 +74,26 @@ fn shape<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Vec<Meta>)>) -> 
 
 pub type Entries = BTreeMap<String, Vec<Meta>>;
 
+fn counts_of(all: &Entries) -> Counts {
+    let mut counts = Counts {
+        shoppers: all.len(),
+        ..Counts::default()
+    };
+    for metas in all.values() {
+        let mut carted: Vec<ItemId> = Vec::new();
+        for meta in metas {
+            *counts.pages.entry(meta.page.clone()).or_default() += 1;
+            carted.extend(&meta.items);
+        }
+        carted.sort_unstable();
+        carted.dedup();
+        for item in carted {
+            *counts.items.entry(item).or_default() += 1;
+        }
+    }
+    counts
+}
+
 struct RemoteNode {
     entries: HashMap<String, Vec<Meta>>,
     last_seen: Instant,
@@ -222,8 +242,34 @@ impl Presence {
         all
     }
 
-    pub fn state_json(&self) -> Value {
-        self.with(|s| shape(&Self::all_entries(s)))
+    /// What admins have been told so far: every entry, without the joins still pending and
+    /// with the leaves still pending. A joining admin starts from this, so the next diff
+    /// applies to it exactly: a join and leave that cancel out in the pending window were
+    /// never in it.
+    fn published_entries(s: &State) -> Entries {
+        let mut all = Self::all_entries(s);
+        for (key, metas) in &s.pending.joins {
+            if let Some(list) = all.get_mut(key) {
+                list.retain(|m| !metas.iter().any(|j| j.phx_ref == m.phx_ref));
+                if list.is_empty() {
+                    all.remove(key);
+                }
+            }
+        }
+        for (key, metas) in &s.pending.leaves {
+            all.entry(key.clone())
+                .or_default()
+                .extend(metas.iter().cloned());
+        }
+        all
+    }
+
+    /// The state for a joining admin (`presence_state`) and the counts it adds up to.
+    pub fn published(&self) -> (Value, Counts) {
+        self.with(|s| {
+            let entries = Self::published_entries(s);
+            (shape(&entries), counts_of(&entries))
+        })
     }
 
     /// This node's own entries (to send a node that asks).
@@ -368,26 +414,7 @@ impl Presence {
     }
 
     pub fn counts(&self) -> Counts {
-        self.with(|s| {
-            let all = Self::all_entries(s);
-            let mut counts = Counts {
-                shoppers: all.len(),
-                ..Counts::default()
-            };
-            for metas in all.values() {
-                let mut carted: Vec<ItemId> = Vec::new();
-                for meta in metas {
-                    *counts.pages.entry(meta.page.clone()).or_default() += 1;
-                    carted.extend(&meta.items);
-                }
-                carted.sort_unstable();
-                carted.dedup();
-                for item in carted {
-                    *counts.items.entry(item).or_default() += 1;
-                }
-            }
-            counts
-        })
+        self.with(|s| counts_of(&Self::all_entries(s)))
     }
 
     /// Waits until something changed, then hands over everything pending since the last call.
@@ -464,6 +491,29 @@ mod tests {
             presence.take_outgoing().is_some(),
             "the local join is still to be shipped"
         );
+    }
+
+    #[tokio::test]
+    async fn a_joining_admin_starts_where_the_next_diff_applies() {
+        let presence = Presence::new("n");
+        let flushed = presence.track("a", "/", vec![]);
+        let _ = presence.next_diff().await;
+        // Within one window: b joins, an admin joins, b leaves, a leaves.
+        let b = presence.track("b", "/x", vec![4]);
+        let (state, counts) = presence.published();
+        assert!(state.get("b").is_none(), "b's join is not published yet");
+        assert!(state.get("a").is_some());
+        assert_eq!(counts.shoppers, 1);
+        presence.untrack("b", &b);
+        presence.untrack("a", &flushed);
+        let diff = presence.next_diff().await;
+        // Applied to the admin's state, the diff leaves nobody: b's join and leave cancelled
+        // out, a's leave is there.
+        assert!(diff.joins.is_empty() && !diff.leaves.contains_key("b"));
+        assert_eq!(diff.leaves["a"][0].phx_ref, flushed);
+        let (state, counts) = presence.published();
+        assert_eq!(state, json!({}));
+        assert_eq!(counts, Counts::default());
     }
 
     #[tokio::test]

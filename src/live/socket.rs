@@ -109,6 +109,7 @@ pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
             out = Vec::new();
         }
     };
+    tracing::debug!(?close, channels = conn.channels.len(), "socket ends");
     conn.leave_all();
     if let Some((code, reason)) = close {
         let frame = CloseFrame {

@@ -84,6 +84,7 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        init_test_log();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let database = database_for(backend, &dir).await;
         store::migrate::run(&database)
@@ -209,6 +210,19 @@ impl TestApp {
             "the inventory cache differs from the database"
         );
     }
+}
+
+/// `TEST_LOG=sneakers=debug cargo test ...` shows the server's tracing in tests.
+pub fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
 
 /// The `data-level` of `#item-<id>` on a page, if the page shows that size.

@@ -37,8 +37,13 @@ impl AdminChannel {
     pub fn join(&mut self, ctx: &mut Ctx, _payload: &Value) -> Result<Value, Value> {
         ctx.subscribe_frames(TOPIC);
         ctx.subscribe_info(super::cart::TOKEN_REFRESH_TOPIC);
-        ctx.push("presence_state", &ctx.live.presence.state_json());
-        ctx.push("counts", &json!({ "html": counts_html(ctx.live) }));
+        let (state, counts) = ctx.live.presence.published();
+        ctx.push("presence_state", &state);
+        let html = ctx
+            .live
+            .inventory
+            .read(|catalog| views::admin::counts(&counts, catalog));
+        ctx.push("counts", &json!({ "html": html.into_string() }));
         ctx.push("new_token", &new_token(ctx.live));
         Ok(json!({}))
     }

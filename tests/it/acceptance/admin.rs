@@ -76,9 +76,26 @@ async fn s08_admin_dashboard_counts_shoppers_live() {
             .unwrap_or_else(|e| panic!("close window: {e}"));
         admin.switch_to(&dashboard).await;
         wait_counts(&admin, "shopper 1 closed its window", 1, 1, 0).await;
-        // Shopper 2 leaves the store.
+        // Shopper 2 leaves the store. Chromium keeps the page in its back/forward cache,
+        // frozen: its socket must still close at once, or the shopper is counted until the
+        // idle timeout.
         shopper2.goto_url("about:blank").await;
         wait_counts(&admin, "shopper 2 left", 0, 0, 0).await;
+        // ... and comes back with the Back button: the restored page is live again.
+        shopper2
+            .client
+            .back()
+            .await
+            .unwrap_or_else(|e| panic!("back: {e}"));
+        shopper2.wait_for_path(&product_page).await;
+        let topic = super::cart_topic(&shopper2).await;
+        let restored = shopper2.js("return window.__sneakersTest.restored;").await;
+        // Restored from the cache the page rejoins (a second join); reloaded it joins anew.
+        let joins = if restored.as_u64() == Some(1) { 2 } else { 1 };
+        shopper2.wait_joined(&topic, joins).await;
+        wait_counts(&admin, "shopper 2 came back", 1, 1, 0).await;
+        shopper2.goto_url("about:blank").await;
+        wait_counts(&admin, "shopper 2 left again", 0, 0, 0).await;
         admin.assert_not_reloaded("the dashboard").await;
     })
     .await

@@ -94,7 +94,8 @@ fn start_driver() -> Result<Driver, String> {
 /// `phx_join`), socket closes and CSP violations. Injected through DevTools before any page
 /// script runs, so the page's CSP does not apply to it; it does not change what the shim does.
 const PROBE: &str = r#"(function () {
-  var t = window.__sneakersTest = { joined: {}, closes: [], csp: [] };
+  var t = window.__sneakersTest = { joined: {}, closes: [], csp: [], restored: 0 };
+  window.addEventListener("pageshow", function (e) { if (e.persisted) t.restored += 1; });
   document.addEventListener("securitypolicyviolation", function (e) {
     t.csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " +
       (e.sourceFile || location.href) + ":" + e.lineNumber);
