@@ -57,6 +57,50 @@ pub fn decode(text: &str) -> Result<Frame, DecodeError> {
     })
 }
 
+/// The topic and event of a frame, read from its first few dozen bytes without parsing the
+/// payload: a client reading thousands of pushes can pick the ones it wants for the cost of a
+/// prefix scan. `None` unless the frame starts as `[join_ref, ref, "topic", "event",` with each
+/// ref null, a string or a number, and the topic and event free of escapes ([`decode`] reads
+/// those). It does not check the payload: a frame it accepts may still fail to [`decode`].
+pub fn peek(text: &str) -> Option<(&str, &str)> {
+    /// After `[` or a `,`: skips one ref and the comma after it.
+    fn skip_ref(rest: &str) -> Option<&str> {
+        let rest = rest.trim_start();
+        let after = if let Some(after) = rest.strip_prefix("null") {
+            after
+        } else if let Some(inner) = rest.strip_prefix('"') {
+            let mut escaped = false;
+            let end = inner.char_indices().find_map(|(i, c)| {
+                let closes = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closes.then_some(i)
+            })?;
+            &inner[end + 1..]
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            &rest[end..]
+        };
+        after.trim_start().strip_prefix(',')
+    }
+    /// A string without escapes, then the comma after it.
+    fn plain_string(rest: &str) -> Option<(&str, &str)> {
+        let inner = rest.trim_start().strip_prefix('"')?;
+        let end = inner.find(['"', '\\'])?;
+        let after = inner[end..].strip_prefix('"')?;
+        Some((&inner[..end], after.trim_start().strip_prefix(',')?))
+    }
+    let rest = text.trim_start().strip_prefix('[')?;
+    let rest = skip_ref(skip_ref(rest)?)?;
+    let (topic, rest) = plain_string(rest)?;
+    let (event, _payload) = plain_string(rest)?;
+    Some((topic, event))
+}
+
 /// What can still be read from a frame that failed to decode, so the error reply reaches the
 /// right request.
 pub fn salvage_refs(text: &str) -> (Option<String>, Option<String>, String) {
@@ -153,6 +197,27 @@ mod tests {
             decode(r#"["1","1","t",null,{}]"#),
             Err(DecodeError::WrongType(_))
         ));
+    }
+
+    #[test]
+    fn peeks_at_topic_and_event_without_the_payload() {
+        let push = r#"[null,null,"product:3","stock_change",{"html":"<b>\"x\"</b>","item_id":12}]"#;
+        assert_eq!(peek(push), Some(("product:3", "stock_change")));
+        let reply = r#"["1","2","cart:abc","phx_reply",{"status":"ok","response":{}}]"#;
+        assert_eq!(peek(reply), Some(("cart:abc", "phx_reply")));
+        assert_eq!(
+            peek(r#" [ 1 , "a\"b" , "phoenix" , "heartbeat" , {}]"#),
+            Some(("phoenix", "heartbeat"))
+        );
+        // The payload is not read: a broken one still peeks, and decode rejects it.
+        assert_eq!(peek(r#"[null,null,"t","e",{"#), Some(("t", "e")));
+        assert!(decode(r#"[null,null,"t","e",{"#).is_err());
+        assert_eq!(peek(r#"["1","1","t","e"]"#), None);
+        assert_eq!(peek(r#"["1","1","t\u0041","e",{}]"#), None);
+        assert_eq!(peek(r#"[{},"1","t","e",{}]"#), None);
+        assert_eq!(peek(r#"["1","1",5,"e",{}]"#), None);
+        assert_eq!(peek("garbage"), None);
+        assert_eq!(peek(""), None);
     }
 
     #[test]
