@@ -31,6 +31,8 @@ pub enum BenchError {
     Clients(String),
     #[error("open files: {0}")]
     OpenFiles(String),
+    #[error("database check: {0}")]
+    Database(String),
     /// The server under test changed under the bench (stock moved by someone else, ...).
     #[error("{0}")]
     Unexpected(String),

@@ -23,7 +23,8 @@ const FEED_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Args, Debug, Clone, Default, PartialEq)]
 pub struct ServerArgs {
     /// Bench this running store instead of spawning one; admin credentials come from
-    /// ADMIN_USERNAME/ADMIN_PASSWORD (or the local SQLite store's secrets file).
+    /// ADMIN_USERNAME/ADMIN_PASSWORD (or the local SQLite store's secrets file), its database
+    /// from DATABASE_URL.
     #[arg(long)]
     pub url: Option<String>,
     /// The running server's process id, to read its CPU and memory (with --url).
@@ -44,6 +45,8 @@ pub struct Node {
     pub pid: Option<u32>,
     /// `None`: the floor server, which has no admin.
     pub admin: Option<Admin>,
+    /// The store's database, for benches that check what was written (`None` for the floor).
+    pub database: Option<Database>,
 }
 
 impl Node {
@@ -132,12 +135,18 @@ impl Harness {
                 Ok(process) => process,
                 Err(error) => return harness.finish(Err(error)).await,
             };
+            let database = match (&postgres, &process.sqlite) {
+                (Some((_, db)), _) => Some(db.clone()),
+                (None, Some(path)) => Some(Database::Sqlite { path: path.clone() }),
+                (None, None) => None,
+            };
             let admin = Admin::new(&process.url, shared.credentials.clone());
             harness.nodes.push(Node {
                 base: process.url.clone(),
                 pid: process.pid,
                 name,
                 admin: admin.as_ref().ok().cloned(),
+                database,
             });
             harness.spawned.push(process);
             if let Err(error) = admin {
@@ -162,6 +171,7 @@ impl Harness {
             base: process.url.clone(),
             pid: process.pid,
             admin: None,
+            database: None,
         };
         Ok(Harness {
             nodes: vec![node],
@@ -229,11 +239,14 @@ fn attach(url: &str, pid: Option<u32>, nodes: usize) -> Result<Harness, BenchErr
         ));
     }
     let base = url.trim_end_matches('/').to_string();
+    // Its database, as the store itself would find it (for benches that check it).
+    let database = Database::parse(std::env::var("DATABASE_URL").ok().as_deref())?;
     let node = Node {
         name: String::new(),
         admin: Some(Admin::from_env(&base)?),
         base,
         pid,
+        database: Some(database),
     };
     Ok(Harness {
         nodes: vec![node],

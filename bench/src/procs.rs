@@ -136,6 +136,8 @@ pub struct Spawned {
     pub pid: Option<u32>,
     /// `http://127.0.0.1:port`, from the server's banner.
     pub url: String,
+    /// The SQLite file of a store on a throwaway database.
+    pub sqlite: Option<PathBuf>,
     stderr: Arc<Mutex<Log>>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<TempDir>,
@@ -157,12 +159,13 @@ impl Spawned {
         node: Option<&str>,
         shared: &Shared,
     ) -> Result<Spawned, BenchError> {
-        let (dir, database_url) = match postgres {
-            Some(url) => (None, url.to_string()),
+        let (dir, sqlite, database_url) = match postgres {
+            Some(url) => (None, None, url.to_string()),
             None => {
                 let dir = TempDir::new()?;
-                let url = format!("sqlite://{}", dir.path.join("bench.db").display());
-                (Some(dir), url)
+                let file = dir.path.join("bench.db");
+                let url = format!("sqlite://{}", file.display());
+                (Some(dir), Some(file), url)
             }
         };
         let mut command = Command::new(server_bin);
@@ -181,7 +184,9 @@ impl Spawned {
         if let Some(node) = node {
             command.env("NODE_NAME", node);
         }
-        Spawned::start(command, "the store", "Sneakers is live at ", dir).await
+        let mut spawned = Spawned::start(command, "the store", "Sneakers is live at ", dir).await?;
+        spawned.sqlite = sqlite;
+        Ok(spawned)
     }
 
     /// `sneakers-bench baseline-server`: this program's own floor server.
@@ -232,6 +237,7 @@ impl Spawned {
             what,
             pid,
             url: String::new(),
+            sqlite: None,
             stderr,
             stderr_task,
             _dir: dir,

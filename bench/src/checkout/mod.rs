@@ -1,10 +1,11 @@
 //! `sneakers-bench checkout`: N buyers race for K pairs through the real HTTP checkout, as
 //! browsers without JavaScript do. Connect: each buyer (its own cookie jar and connection)
 //! loads `/` and carts the pair, then waits. Measure: all of them post `/checkout` at once.
-//! Exactly K orders, N - K sold-out answers and K pairs gone (sold + left = stock) are right;
-//! anything else is a wrong result.
+//! Verify: the orders are counted in the database itself. Exactly K orders, N - K sold-out
+//! answers and K pairs gone (sold + left = stock) are right; anything else is a wrong result.
 
 mod buyer;
+mod ledger;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::procs::{Usage, UsageReport, ensure_open_files};
 use crate::report::{Report, Summary, Unit, note, per_sec, progress, secs};
 use crate::ws::Target;
 use buyer::{Answer, Buyer, Outcome};
+use ledger::Ledger;
 
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct CheckoutArgs {
@@ -99,6 +101,9 @@ struct Measured {
     race: Race,
     /// Pairs left, as the store's admin API says.
     left: i32,
+    /// What the database says was written during the race, or why it could not be read.
+    written: Result<Ledger, String>,
+    database: String,
 }
 
 async fn bench(args: &CheckoutArgs, node: &Node) -> Result<Measured, BenchError> {
@@ -109,14 +114,38 @@ async fn bench(args: &CheckoutArgs, node: &Node) -> Result<Measured, BenchError>
         "product {} ({}), item {item_id} (size {}): set to {} pairs, was {}",
         picked.product_id, picked.product, picked.size, args.stock, picked.was
     ));
+    let unknown = || "the store's database is unknown".to_string();
+    let before = match &node.database {
+        Some(database) => ledger::read(database, item_id)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err(unknown()),
+    };
+
     let Carted { buyers, go, stats } = cart_everyone(args, node, item_id).await?;
     let race = race(buyers, go, stats.carted, node.pid).await;
     let left = stock_of(&admin.api, item_id).await?;
+    let written = match (&node.database, before) {
+        (Some(database), Ok(before)) => ledger::read(database, item_id)
+            .await
+            .map(|after| before.since(&after))
+            .map_err(|e| e.to_string()),
+        (_, Err(reason)) => Err(reason),
+        (None, Ok(_)) => Err(unknown()),
+    };
+    if let Err(reason) = &written {
+        note(format!("orders not counted in the database: {reason}"));
+    }
     Ok(Measured {
         item_id,
         carting: stats,
         race,
         left,
+        written,
+        database: node
+            .database
+            .as_ref()
+            .map_or_else(|| "unknown".into(), |d| d.describe()),
     })
 }
 
@@ -304,6 +333,7 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
         race.server.rss.map(|b| b as f64),
         Unit::Bytes,
     );
+    report.text("database", m.database.clone());
 
     let mut problems = Vec::new();
     let expected_orders = m.carting.carted.min(k as usize);
@@ -313,28 +343,52 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
             race.orders
         ));
     }
-    report.count("pairs left", m.left.max(0) as usize);
-    let accounted = race.orders as i64 + i64::from(m.left) == k;
-    report.text(
-        "sold + left = stock",
-        format!(
-            "{} + {} {} {k}",
-            race.orders,
-            m.left,
-            if accounted { "=" } else { "!=" }
-        ),
-    );
-    if !accounted {
-        problems.push(format!(
-            "{} sold + {} left != {k} pairs{}",
-            race.orders,
-            m.left,
-            if race.orders as i64 > k {
-                " (oversold)"
-            } else {
-                ""
+    match &m.written {
+        Ok(written) => {
+            report.count("orders in the database", written.orders.max(0) as usize);
+            report.count("pairs sold in the database", written.lines.max(0) as usize);
+            report.count("pairs left in the database", written.left.max(0) as usize);
+            let accounted = written.lines + written.left == k;
+            report.text(
+                "sold + left = stock",
+                format!(
+                    "{} + {} {} {k}",
+                    written.lines,
+                    written.left,
+                    if accounted { "=" } else { "!=" }
+                ),
+            );
+            if !accounted {
+                problems.push(format!(
+                    "{} sold + {} left != {k} pairs{}",
+                    written.lines,
+                    written.left,
+                    if written.lines > k { " (oversold)" } else { "" }
+                ));
             }
-        ));
+            if written.orders != race.orders as i64 {
+                problems.push(format!(
+                    "{} orders in the database, {} answered",
+                    written.orders, race.orders
+                ));
+            }
+            if i64::from(m.left) != written.left {
+                problems.push(format!(
+                    "the store says {} pairs left, its database {}",
+                    m.left, written.left
+                ));
+            }
+        }
+        Err(reason) => {
+            report.text("orders in the database", format!("not counted: {reason}"));
+            report.count("pairs left (admin API)", m.left.max(0) as usize);
+            if race.orders as i64 + i64::from(m.left) != k {
+                problems.push(format!(
+                    "{} orders + {} left != {k} pairs",
+                    race.orders, m.left
+                ));
+            }
+        }
     }
     if m.carting.carted >= k as usize && m.left != 0 {
         problems.push(format!("{} pairs unsold", m.left));
