@@ -1,4 +1,5 @@
-//! The command line: `sneakers serve | migrate | seed | release | sell | restock | sell-random`.
+//! The command line: `sneakers serve | migrate | seed | release | sell | restock | sell-random`,
+//! and `bench`, which hands over to the load tools' own binary.
 //! Commands that move inventory go through a running server's admin API, so open pages see them.
 
 mod bench;
@@ -56,7 +57,8 @@ pub enum Command {
     },
     /// The mock buyer: sells random in-stock pairs of released products.
     SellRandom(sell_random::SellRandomArgs),
-    /// Load generators: many shopper sockets, fan-out latency
+    /// Load generators (the `sneakers-bench` binary): fan-out latency, checkout storm, shoppers.
+    #[command(disable_help_flag = true)]
     Bench(bench::BenchArgs),
 }
 
@@ -164,7 +166,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::SellRandom(args) => sell_random::run(args).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => bench::run(args),
     }
 }
 
