@@ -343,6 +343,25 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
             race.orders
         ));
     }
+    check_the_database(&mut report, &mut problems, m, k);
+    if m.carting.carted >= k as usize && m.left != 0 {
+        problems.push(format!("{} pairs unsold", m.left));
+    }
+    report.text(
+        "verdict",
+        if problems.is_empty() {
+            "every pair accounted for".to_string()
+        } else {
+            format!("WRONG: {}", problems.join("; "))
+        },
+    );
+    (report, problems)
+}
+
+/// The verify step: what the database says was sold and is left, against the stock and the
+/// answers; falls back to the admin API's count when the database could not be read.
+fn check_the_database(report: &mut Report, problems: &mut Vec<String>, m: &Measured, k: i64) {
+    let race = &m.race;
     match &m.written {
         Ok(written) => {
             report.count("orders in the database", written.orders.max(0) as usize);
@@ -390,16 +409,99 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
             }
         }
     }
-    if m.carting.carted >= k as usize && m.left != 0 {
-        problems.push(format!("{} pairs unsold", m.left));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(buyers: u32, stock: u32) -> CheckoutArgs {
+        CheckoutArgs {
+            buyers,
+            stock,
+            server: ServerArgs::default(),
+            concurrency: 64,
+            timeout: 60,
+        }
     }
-    report.text(
-        "verdict",
-        if problems.is_empty() {
-            "every pair accounted for".to_string()
-        } else {
-            format!("WRONG: {}", problems.join("; "))
-        },
-    );
-    (report, problems)
+
+    fn measured(orders: usize, left: i32, written: Result<Ledger, String>) -> Measured {
+        Measured {
+            item_id: 7,
+            carting: CartStats {
+                carted: 200,
+                failed: 0,
+                first_error: None,
+                took: Duration::from_millis(100),
+            },
+            race: Race {
+                orders,
+                sold_out: 200 - orders,
+                errors: BTreeMap::new(),
+                latencies: vec![Duration::from_millis(5); 200],
+                wall: Duration::from_millis(50),
+                server: UsageReport {
+                    cpu: None,
+                    wall: Duration::from_millis(50),
+                    rss: None,
+                },
+            },
+            left,
+            written,
+            database: "SQLite test.db".into(),
+        }
+    }
+
+    fn ledger(orders: i64, lines: i64, left: i64) -> Result<Ledger, String> {
+        Ok(Ledger {
+            orders,
+            lines,
+            left,
+        })
+    }
+
+    #[test]
+    fn every_pair_accounted_for() {
+        let (printed, problems) =
+            report(&args(200, 100), "x", &measured(100, 0, ledger(100, 100, 0)));
+        assert!(problems.is_empty(), "{problems:?}");
+        let text = printed.to_text();
+        assert!(text.contains("orders in the database      100"), "{text}");
+        assert!(text.contains("100 + 0 = 100"), "{text}");
+        assert!(text.contains("answer time p99"), "{text}");
+    }
+
+    #[test]
+    fn an_oversold_item_or_a_missing_order_is_wrong() {
+        let (_, problems) = report(&args(200, 100), "x", &measured(100, 0, ledger(101, 101, 0)));
+        assert!(
+            problems.iter().any(|p| p.contains("oversold")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("101 orders in the database, 100 answered"))
+        );
+        let (_, problems) = report(&args(200, 100), "x", &measured(100, 0, ledger(99, 99, 1)));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("99 orders in the database"))
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("its database 1")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn without_the_database_the_admin_count_is_checked() {
+        let unread = Err("no such file".to_string());
+        let (printed, problems) = report(&args(200, 100), "x", &measured(100, 0, unread.clone()));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(printed.to_text().contains("not counted: no such file"));
+        let (_, problems) = report(&args(200, 100), "x", &measured(99, 0, unread));
+        assert!(!problems.is_empty());
+    }
 }

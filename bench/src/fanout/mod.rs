@@ -145,38 +145,14 @@ async fn measure_phase(
     what: String,
 ) -> Result<Phase, BenchError> {
     let n = args.clients as usize;
-    let k = nodes.len().max(1);
     let timeout = Duration::from_secs(args.timeout);
     let Some(origin) = nodes.first() else {
         return Err(BenchError::Usage("no server to bench".into()));
     };
-    let (topic, item_id, trigger) = match &origin.admin {
-        Some(admin) => {
-            let picked = set_stock_of_first_item(&admin.api, PIVOT).await?;
-            note(format!(
-                "product {} ({}), item {} (size {}): set to {PIVOT} pairs, was {}",
-                picked.product_id, picked.product, picked.item_id, picked.size, picked.was
-            ));
-            let trigger = Trigger::Store {
-                admin,
-                item_id: picked.item_id,
-            };
-            (
-                format!("product:{}", picked.product_id),
-                picked.item_id,
-                trigger,
-            )
-        }
-        None => {
-            let trigger = Trigger::Floor {
-                http: http_client(timeout)?,
-                url: format!("{}/trigger", origin.base),
-            };
-            (baseline::TOPIC.to_string(), baseline::ITEM_ID, trigger)
-        }
-    };
+    let (topic, item_id, trigger) = trigger(origin, timeout).await?;
     let entries = entries(args, nodes, timeout).await?;
 
+    // Connect.
     let rss_before: Vec<Option<u64>> = nodes
         .iter()
         .map(|node| node.pid.and_then(procs::rss_bytes))
@@ -192,29 +168,11 @@ async fn measure_phase(
         line_or_none(crowd.each)
     ));
     tokio::time::sleep(SETTLE).await;
-    let memory: Vec<Option<f64>> = nodes
-        .iter()
-        .enumerate()
-        .map(|(index, node)| {
-            let clients = (0..n).filter(|c| c % k == index).count().max(1);
-            let after = node.pid.and_then(procs::rss_bytes);
-            let before = rss_before.get(index).copied().flatten();
-            let per = before
-                .zip(after)
-                .map(|(b, a)| (a as f64 - b as f64) / clients as f64);
-            if let Some(per) = per {
-                note(format!(
-                    "{} memory per connection: {}",
-                    node.label(),
-                    bytes(per)
-                ));
-            }
-            per
-        })
-        .collect();
+    let nodes_figures = memory_per_connection(nodes, n, &rss_before);
     let bench_rss = procs::own_rss_bytes();
     let (connect, connect_each) = (crowd.took, crowd.each);
 
+    // Measure.
     let timings = measure::events(&board, nodes, &trigger, args.events, timeout).await;
     crowd.close().await;
     let timings = timings?;
@@ -223,14 +181,7 @@ async fn measure_phase(
         name,
         what,
         clients: n,
-        nodes: nodes
-            .iter()
-            .enumerate()
-            .map(|(index, node)| {
-                let clients = (0..n).filter(|c| c % k == index).count();
-                (node.label(), clients, memory.get(index).copied().flatten())
-            })
-            .collect(),
+        nodes: nodes_figures,
         connect,
         connect_each,
         trigger: trigger.describe(),
@@ -240,6 +191,66 @@ async fn measure_phase(
         frame_bytes: board.frame_bytes(),
         bench_rss,
     })
+}
+
+/// What the events are: on the store, sales and restocks of its first size (set to [`PIVOT`]
+/// pairs); on the floor, `POST /trigger`. The topic and item the pushes carry, and the trigger.
+async fn trigger(
+    origin: &Node,
+    timeout: Duration,
+) -> Result<(String, i32, Trigger<'_>), BenchError> {
+    match &origin.admin {
+        Some(admin) => {
+            let picked = set_stock_of_first_item(&admin.api, PIVOT).await?;
+            note(format!(
+                "product {} ({}), item {} (size {}): set to {PIVOT} pairs, was {}",
+                picked.product_id, picked.product, picked.item_id, picked.size, picked.was
+            ));
+            let trigger = Trigger::Store {
+                admin,
+                item_id: picked.item_id,
+            };
+            let topic = format!("product:{}", picked.product_id);
+            Ok((topic, picked.item_id, trigger))
+        }
+        None => {
+            let trigger = Trigger::Floor {
+                http: http_client(timeout)?,
+                url: format!("{}/trigger", origin.base),
+            };
+            Ok((baseline::TOPIC.to_string(), baseline::ITEM_ID, trigger))
+        }
+    }
+}
+
+/// Per node: its label, its clients (client `c` is on node `c % nodes`), and how much its RSS
+/// grew per connection since `rss_before` (a fresh process: a reused one refills freed memory).
+fn memory_per_connection(
+    nodes: &[Node],
+    clients: usize,
+    rss_before: &[Option<u64>],
+) -> Vec<(String, usize, Option<f64>)> {
+    let k = nodes.len().max(1);
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(index, node)| {
+            let on_node = (0..clients).filter(|c| c % k == index).count();
+            let after = node.pid.and_then(procs::rss_bytes);
+            let before = rss_before.get(index).copied().flatten();
+            let per = before
+                .zip(after)
+                .map(|(b, a)| (a as f64 - b as f64) / on_node.max(1) as f64);
+            if let Some(per) = per {
+                note(format!(
+                    "{} memory per connection: {}",
+                    node.label(),
+                    bytes(per)
+                ));
+            }
+            (node.label(), on_node, per)
+        })
+        .collect()
 }
 
 /// Each node's address and socket tokens: on the store, from `GET /session/token` on the
