@@ -6,10 +6,10 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod html;
 pub mod inventory;
 pub mod live;
 pub mod store;
-pub mod views;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -70,7 +70,8 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         tracing::info!(products, items, "seeded the demo catalog");
     }
     let inventory = Inventory::load(db).await?;
-    let live = Live::new(Arc::clone(&inventory), &config);
+    let tokens = Arc::new(domain::token::Tokens::new(&config.secret_key_base));
+    let live = Live::new(Arc::clone(&inventory), Arc::clone(&tokens), &config);
     let mut background = vec![
         live.spawn_event_pump(),
         live.spawn_token_refresh(TOKEN_REFRESH_EVERY),
@@ -101,6 +102,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         config: Arc::clone(&config),
         inventory: Arc::clone(&inventory),
         live: Arc::clone(&live),
+        tokens,
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

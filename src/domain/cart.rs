@@ -11,21 +11,31 @@ pub struct Cart {
     items: Vec<ItemId>,
 }
 
+/// Why a cart change is refused. The text is what a shopper reads, on a page (`?cart_error=`)
+/// and over the socket (the reply's `message`): one text per code, here only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CartError {
-    #[error("that pair is already in the cart")]
+    #[error("That pair is already in your cart.")]
     DuplicateItem,
-    #[error("that pair is not in the cart")]
+    #[error("That pair is no longer in your cart.")]
     NotFound,
-    #[error("a cart holds at most {MAX_ITEMS} pairs")]
+    #[error("Your cart is full ({MAX_ITEMS} pairs). Check out or remove a pair first.")]
     Full,
-    #[error("that size is sold out")]
+    #[error("Sorry, that size just sold out.")]
     SoldOut,
-    #[error("that is not a size we sell")]
+    #[error("Sorry, we couldn't find that size.")]
     InvalidItem,
 }
 
 impl CartError {
+    const ALL: [CartError; 5] = [
+        CartError::DuplicateItem,
+        CartError::NotFound,
+        CartError::Full,
+        CartError::SoldOut,
+        CartError::InvalidItem,
+    ];
+
     /// The wire name (`{error: ...}` replies, `?cart_error=` redirects).
     pub fn code(self) -> &'static str {
         match self {
@@ -35,6 +45,10 @@ impl CartError {
             CartError::SoldOut => "sold_out",
             CartError::InvalidItem => "invalid_item",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<CartError> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
     }
 }
 
@@ -174,6 +188,15 @@ mod tests {
         // Signed but not a list of ids.
         let odd = signer().sign("{\"not\":\"ids\"}", 0);
         assert_eq!(Cart::deserialize(Some(&odd), &signer(), 1), empty);
+    }
+
+    #[test]
+    fn every_code_reads_back_with_its_text() {
+        for error in CartError::ALL {
+            assert_eq!(CartError::from_code(error.code()), Some(error));
+            assert!(error.to_string().ends_with('.'));
+        }
+        assert_eq!(CartError::from_code("nonsense"), None);
     }
 
     #[test]

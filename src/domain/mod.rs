@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod checkout;
 pub mod level;
 pub mod money;
+pub mod order;
+pub mod presence;
 pub mod token;
 
 pub use cart::{Cart, CartError};

@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::broadcast;
 
 use crate::domain::checkout::{self, CheckoutError};
+use crate::domain::order::Order;
 use crate::domain::{Cart, Catalog, ItemChange, ItemId, ProductId};
 use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
@@ -276,6 +277,15 @@ impl Inventory {
                 Err(InventoryError::PairsSoldOut(gone))
             }
         }
+    }
+
+    /// An order, if it exists and this cart placed it (nobody else may see it).
+    pub async fn order(
+        &self,
+        order_id: i32,
+        cart_id: &str,
+    ) -> Result<Option<Order>, InventoryError> {
+        Ok(store::orders::find(&self.db, order_id, cart_id).await?)
     }
 
     /// Adds `count` pairs to an item.

@@ -31,7 +31,7 @@ pub enum Identity {
 pub struct Live {
     pub hub: Hub,
     pub inventory: Arc<Inventory>,
-    pub tokens: Tokens,
+    pub tokens: Arc<Tokens>,
     pub idle_timeout: Duration,
     /// Cancelled when the node shuts down: sockets close with 1012 and clients reconnect.
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -47,8 +47,11 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(inventory: Arc<Inventory>, config: &crate::config::Config) -> Arc<Live> {
-        let tokens = Tokens::new(&config.secret_key_base);
+    pub fn new(
+        inventory: Arc<Inventory>,
+        tokens: Arc<Tokens>,
+        config: &crate::config::Config,
+    ) -> Arc<Live> {
         let idle_timeout = config.socket_idle_timeout;
         let node_name = config.node_name.as_str();
         Arc::new(Live {
@@ -100,7 +103,8 @@ impl Live {
                 if self.hub.subscriber_count(admin::TOPIC) > 0 {
                     let row = self.inventory.read(|c| {
                         c.product(*product_id).map(|p| {
-                            crate::views::admin::product_row(p, chrono::Utc::now()).into_string()
+                            crate::html::fragments::admin::product_row(p, chrono::Utc::now())
+                                .into_string()
                         })
                     });
                     if let Some(html) = row {
@@ -145,7 +149,7 @@ impl Live {
         }
         let html = self.inventory.read(|c| {
             c.item(item_id)
-                .map(|(_, i)| crate::views::admin::item_row(i).into_string())
+                .map(|(_, i)| crate::html::fragments::admin::item_row(i).into_string())
         });
         if let Some(html) = html {
             self.hub.broadcast(
@@ -185,14 +189,15 @@ impl Live {
             loop {
                 ticker.tick().await;
                 let pushes = live.hub.pushes();
-                let figures = crate::views::admin::ServerFigures {
+                let figures = crate::html::fragments::admin::ServerFigures {
                     sockets: live.sockets.load(Ordering::Relaxed),
                     channels: live.channels.load(Ordering::Relaxed),
                     pushes_per_second: pushes.saturating_sub(last_pushes),
                 };
                 last_pushes = pushes;
                 if live.hub.subscriber_count(admin::TOPIC) > 0 {
-                    let html = crate::views::admin::server(figures, &live.node_name).into_string();
+                    let html = crate::html::fragments::admin::server(figures, &live.node_name)
+                        .into_string();
                     live.hub
                         .broadcast(admin::TOPIC, "server", json!({ "html": html }));
                 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::domain::ItemId;
+use crate::domain::presence::Counts;
 
 /// Admins get at most this many pushes a second, whatever the churn.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -75,23 +76,11 @@ fn shape<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Vec<Meta>)>) -> 
 pub type Entries = BTreeMap<String, Vec<Meta>>;
 
 fn counts_of(all: &Entries) -> Counts {
-    let mut counts = Counts {
-        shoppers: all.len(),
-        ..Counts::default()
-    };
-    for metas in all.values() {
-        let mut carted: Vec<ItemId> = Vec::new();
-        for meta in metas {
-            *counts.pages.entry(meta.page.clone()).or_default() += 1;
-            carted.extend(&meta.items);
-        }
-        carted.sort_unstable();
-        carted.dedup();
-        for item in carted {
-            *counts.items.entry(item).or_default() += 1;
-        }
-    }
-    counts
+    Counts::tally(all.iter().flat_map(|(key, metas)| {
+        metas
+            .iter()
+            .map(move |m| (key.as_str(), m.page.as_str(), m.items.as_slice()))
+    }))
 }
 
 struct RemoteNode {
@@ -111,16 +100,6 @@ struct State {
     outgoing: Diff,
     /// Something admins see changed without a join or leave (e.g. stock of a carted pair).
     touched: bool,
-}
-
-/// Counts an admin sees.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Counts {
-    pub shoppers: usize,
-    /// Open pages per path.
-    pub pages: BTreeMap<String, usize>,
-    /// Carts holding each item.
-    pub items: BTreeMap<ItemId, usize>,
 }
 
 pub struct Presence {

@@ -9,6 +9,7 @@ use super::schema::{items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::ItemId;
 use crate::domain::checkout::{OrderLine, total_cents};
+use crate::domain::order::{Order, OrderedPair};
 use crate::with_conn;
 
 pub enum PurchaseOutcome {
@@ -78,28 +79,16 @@ pub async fn purchase(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderSummary {
-    pub id: i32,
-    pub total_cents: i32,
-    pub placed_at: NaiveDateTime,
-    pub lines: Vec<OrderedPair>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct OrderedPair {
-    pub brand: String,
-    pub name: String,
-    pub size: String,
-    pub price_cents: i32,
+#[derive(Queryable)]
+struct PairRow {
+    brand: String,
+    name: String,
+    size: String,
+    price_cents: i32,
 }
 
 /// An order, if it exists and was placed by this cart.
-pub async fn find(
-    db: &Db,
-    order_id: i32,
-    cart_id: &str,
-) -> Result<Option<OrderSummary>, StoreError> {
+pub async fn find(db: &Db, order_id: i32, cart_id: &str) -> Result<Option<Order>, StoreError> {
     let mut conn = db.get().await?;
     with_conn!(conn, |c| {
         let order: Option<(i32, i32, NaiveDateTime)> = orders::table
@@ -122,13 +111,21 @@ pub async fn find(
                 items::size,
                 order_items::price_cents,
             ))
-            .load::<OrderedPair>(c)
+            .load::<PairRow>(c)
             .await?;
-        Ok(Some(OrderSummary {
+        Ok(Some(Order {
             id,
             total_cents,
-            placed_at,
-            lines,
+            placed_at: placed_at.and_utc(),
+            lines: lines
+                .into_iter()
+                .map(|row| OrderedPair {
+                    brand: row.brand,
+                    name: row.name,
+                    size: row.size,
+                    price_cents: row.price_cents,
+                })
+                .collect(),
         }))
     })
 }

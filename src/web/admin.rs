@@ -2,12 +2,13 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use maud::Markup;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,10 +16,20 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
-use super::views::admin::dashboard as dashboard_view;
 use crate::domain::{ItemId, Level};
+use crate::html::fragments::admin::ServerFigures;
+use crate::html::pages::admin::dashboard as dashboard_view;
 use crate::inventory::{InventoryError, StockMove};
-use crate::views::admin::ServerFigures;
+
+/// The dashboard and the admin API (HTTP Basic: every handler takes [`Admin`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/inventory", get(inventory))
+        .route("/admin/products/{id}/release", post(release))
+        .route("/admin/items/{id}/sell", post(sell))
+        .route("/admin/items/{id}/restock", post(restock))
+}
 
 #[derive(Deserialize, Default)]
 pub struct CountForm {
@@ -66,7 +77,7 @@ fn moved(stock: StockMove, key: &str, count: i32) -> Json<Value> {
     }))
 }
 
-pub async fn release(
+async fn release(
     _: Admin,
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -94,9 +105,9 @@ fn respond(headers: &HeaderMap, body: Value) -> Response {
 }
 
 /// `GET /admin`: the dashboard.
-pub async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
+async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
     let live = &state.live;
-    let token = live
+    let token = state
         .tokens
         .admin
         .sign("admin", chrono::Utc::now().timestamp_millis());
@@ -111,7 +122,7 @@ pub async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
         .read(|catalog| dashboard_view(&token, catalog, &counts, figures, &live.node_name))
 }
 
-pub async fn sell(
+async fn sell(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -123,7 +134,7 @@ pub async fn sell(
     Ok(moved(stock, "sold", count))
 }
 
-pub async fn restock(
+async fn restock(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -161,7 +172,7 @@ pub struct ItemJson {
     pub level: String,
 }
 
-pub async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
+async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
     Json(state.inventory.read(|catalog| {
         InventoryJson {
             products: catalog

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::views::errors::error_page;
+use crate::html::pages::errors::error_page;
 use crate::inventory::InventoryError;
 
 /// An error on a shopper page.

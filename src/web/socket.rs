@@ -3,15 +3,23 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::socket::{self, MAX_TRANSPORT_BYTES};
 use crate::live::{Identity, Live};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/socket/websocket", get(shopper))
+        .route("/admin_socket/websocket", get(admin))
+}
 
 #[derive(Deserialize)]
 pub struct SocketParams {
@@ -20,7 +28,7 @@ pub struct SocketParams {
 }
 
 /// `GET /socket/websocket`: shoppers, with the socket token of their session's cart.
-pub async fn shopper(
+async fn shopper(
     State(state): State<AppState>,
     Query(params): Query<SocketParams>,
     headers: HeaderMap,
@@ -35,7 +43,7 @@ pub async fn shopper(
 }
 
 /// `GET /admin_socket/websocket`: admins only (a signed admin token from the dashboard).
-pub async fn admin(
+async fn admin(
     State(state): State<AppState>,
     Query(params): Query<SocketParams>,
     headers: HeaderMap,
@@ -62,16 +70,16 @@ fn open(
     }
     let now = chrono::Utc::now().timestamp_millis();
     let token = params.token.as_deref().unwrap_or_default();
-    match identify(&state.live.tokens, token, now) {
+    match identify(&state.tokens, token, now) {
         Ok(identity) => accept(upgrade, Arc::clone(&state.live), identity),
         Err(error) => (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
     }
 }
 
 /// Why an upgrade is refused before it happens.
-pub type Refusal = (StatusCode, String);
+pub type UpgradeRefused = (StatusCode, String);
 
-pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<(), Refusal> {
+pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<(), UpgradeRefused> {
     match params.vsn.as_deref() {
         None | Some("2.0.0") => {}
         Some(other) => {

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use super::{Ctx, Refusal};
+use crate::html::fragments as views;
 use crate::live::{Identity, Live};
-use crate::views;
 
 pub const TOPIC: &str = "admin:cart_tracker";
 

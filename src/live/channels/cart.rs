@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::{Ctx, HandleResult, Refusal};
 use crate::domain::{Cart, CartError, ItemId};
+use crate::html::fragments as views;
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
-use crate::views;
 
 pub struct CartChannel {
     cart_id: String,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::domain::{Item, ItemChange, Product, ProductId};
-use crate::views;
+use crate::html::fragments as views;
 
 pub struct ProductChannel {
     product_id: ProductId,
