@@ -1,16 +1,19 @@
 //! The inventory service: an in-memory catalog that every page read uses. Every write goes to
 //! the database first, then updates the cache with what the database returned, then publishes
-//! an [`InventoryEvent`]. "What happens when a pair sells" is [`Inventory::sell`].
+//! an [`Event`] on the node's bus. "What happens when a pair sells" is [`Inventory::sell`].
 
+pub mod events;
 pub mod scheduler;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
 
+pub use events::{Event, Published};
+
 use crate::domain::checkout::{self, CheckoutError};
 use crate::domain::order::Order;
-use crate::domain::{Cart, Catalog, ItemChange, ItemId, ProductId};
+use crate::domain::{Cart, Catalog, ItemId, ProductId};
 use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
 
@@ -18,20 +21,6 @@ use crate::store::{self, Db, StoreError};
 /// re-reads the cache.
 const EVENT_BUFFER: usize = 4096;
 pub const MAX_PAIRS_PER_MOVE: i32 = 100_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InventoryEvent {
-    Released { product_id: ProductId },
-    StockChanged(ItemChange),
-}
-
-/// An event as the bus carries it: `local` when this node made the change (so it is
-/// replicated to the others), not when it was applied from another node (never re-published).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub event: InventoryEvent,
-    pub local: bool,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -108,15 +97,35 @@ impl Inventory {
         self.events.subscribe()
     }
 
-    fn publish(&self, event: InventoryEvent, local: bool) {
+    fn publish(&self, event: Event, local: bool) {
         // No subscribers is fine: nobody is watching.
         let _ = self.events.send(Published { event, local });
+    }
+
+    /// A shopper's cart changed on this node: its tabs here and on other nodes follow.
+    pub fn cart_changed(&self, cart_id: &str, serialized: String, origin: u64) {
+        let event = Event::CartChanged {
+            cart_id: cart_id.to_string(),
+            serialized,
+            origin,
+        };
+        self.publish(event, true);
+    }
+
+    /// Another node's cart change, for this node's tabs of that cart.
+    pub fn apply_replicated_cart(&self, cart_id: String, serialized: String, origin: u64) {
+        let event = Event::CartChanged {
+            cart_id,
+            serialized,
+            origin,
+        };
+        self.publish(event, false);
     }
 
     /// Another node released a product: this node's pages learn of it once.
     pub fn apply_replicated_release(&self, product_id: ProductId) {
         if self.write(|c| c.mark_released(product_id)) {
-            self.publish(InventoryEvent::Released { product_id }, false);
+            self.publish(Event::Released { product_id }, false);
         }
     }
 
@@ -131,7 +140,7 @@ impl Inventory {
             )
         });
         if let Some(change) = change {
-            self.publish(InventoryEvent::StockChanged(change), false);
+            self.publish(Event::StockChanged(change), false);
         }
         cached_version.is_some_and(|cached| version <= cached + 1)
     }
@@ -154,14 +163,14 @@ impl Inventory {
                 return fresh
                     .products()
                     .filter(|p| p.released)
-                    .map(|p| InventoryEvent::Released { product_id: p.id })
+                    .map(|p| Event::Released { product_id: p.id })
                     .collect();
             }
             let mut events = Vec::new();
             for product in fresh.products() {
                 cached.update_details(product);
                 if product.released && cached.mark_released(product.id) {
-                    events.push(InventoryEvent::Released {
+                    events.push(Event::Released {
                         product_id: product.id,
                     });
                 }
@@ -169,7 +178,7 @@ impl Inventory {
                     if let Some(change) =
                         cached.apply_count(item.id, item.available_count, item.version)
                     {
-                        events.push(InventoryEvent::StockChanged(change));
+                        events.push(Event::StockChanged(change));
                     }
                 }
             }
@@ -201,7 +210,7 @@ impl Inventory {
         let newly = self.write(|c| c.mark_released(product_id));
         if newly {
             tracing::info!(product_id, "product released");
-            self.publish(InventoryEvent::Released { product_id }, true);
+            self.publish(Event::Released { product_id }, true);
         }
         Ok(newly)
     }
@@ -311,7 +320,7 @@ impl Inventory {
         });
         if let Some(change) = change {
             tracing::debug!(item_id, count, "stock changed");
-            self.publish(InventoryEvent::StockChanged(change), true);
+            self.publish(Event::StockChanged(change), true);
         }
         StockMove {
             product_id,

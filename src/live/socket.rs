@@ -48,7 +48,6 @@ struct Connection {
 
 pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
     metrics::gauge!("sneakers_sockets").increment(1.0);
-    live.sockets.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut inbox) = Outbox::new(QUEUE_CAPACITY);
     let kill = outbox.kill.clone();
     let shutdown = live.shutdown.clone();
@@ -123,7 +122,6 @@ pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
         )
         .await;
     }
-    conn.live.sockets.fetch_sub(1, Ordering::Relaxed);
     metrics::gauge!("sneakers_sockets").decrement(1.0);
 }
 

@@ -1,7 +1,5 @@
 //! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
 
-use std::sync::atomic::Ordering;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,7 +15,6 @@ use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
 use crate::domain::{ItemId, Level};
-use crate::html::fragments::admin::ServerFigures;
 use crate::html::pages::admin::dashboard as dashboard_view;
 use crate::inventory::{InventoryError, StockMove};
 
@@ -112,11 +109,7 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
         .admin
         .sign("admin", chrono::Utc::now().timestamp_millis());
     let counts = live.presence.counts();
-    let figures = ServerFigures {
-        sockets: live.sockets.load(Ordering::Relaxed),
-        channels: live.channels.load(Ordering::Relaxed),
-        pushes_per_second: 0,
-    };
+    let figures = live.figures(0);
     state
         .inventory
         .read(|catalog| dashboard_view(&token, catalog, &counts, figures, &live.node_name))

@@ -131,9 +131,8 @@ fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
 pub fn save(state: &AppState, session: &Session, cart: &Cart) -> HeaderValue {
     let token = cart.serialize(&state.tokens.cart, Utc::now().timestamp_millis());
     let cookie = cart_cookie(&token);
-    state
-        .live
-        .cart_changed(&session.cart_id, &serde_json::Value::String(token), 0);
+    // Origin 0: no channel made this change, so every tab takes it.
+    state.inventory.cart_changed(&session.cart_id, token, 0);
     cookie
 }
 

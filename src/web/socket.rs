@@ -119,5 +119,8 @@ pub fn accept(upgrade: WebSocketUpgrade, live: Arc<Live>, identity: Identity) ->
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_TRANSPORT_BYTES)
         .max_frame_size(MAX_TRANSPORT_BYTES)
-        .on_upgrade(move |ws| socket::run(ws, live, identity))
+        .on_upgrade(move |ws| {
+            let sockets = live.sockets.clone();
+            sockets.track_future(socket::run(ws, live, identity))
+        })
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sneakers::inventory::InventoryEvent;
+use sneakers::inventory::Event;
 use sneakers::store::schema::products;
 use sneakers::with_conn;
 
@@ -130,7 +130,7 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
         loop {
             match events.recv().await {
                 Ok(sneakers::inventory::Published {
-                    event: InventoryEvent::Released { product_id },
+                    event: Event::Released { product_id },
                     ..
                 }) if product_id == coming.id => break,
                 Ok(_) => continue,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, HandleResult, Refusal};
 use crate::domain::{Cart, CartError, ItemId};
-use crate::html::fragments as views;
+use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
@@ -21,33 +21,8 @@ pub struct CartChannel {
     origin: u64,
 }
 
-/// Cart changes, for every tab of the cart.
-pub fn updates_topic(cart_id: &str) -> String {
-    format!("cart_updates:{cart_id}")
-}
-
-/// An item going out of (or back into) stock.
-pub fn item_topic(item_id: ItemId) -> String {
-    format!("item:{item_id}")
-}
-
-pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
-
 /// Pages are paths; a longer one is cut, not refused.
 const MAX_PAGE_LEN: usize = 200;
-
-/// `{html, serialized, count}`: what `cart` pushes and `add_item`/`remove_item` replies carry.
-pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
-    let lines = live
-        .inventory
-        .read(|catalog| views::cart::lines(catalog, cart));
-    let csrf = live.tokens.csrf_for(cart_id);
-    json!({
-        "html": views::cart::cart_panel(&lines, Some(&csrf)).into_string(),
-        "serialized": cart.serialize(&live.tokens.cart, Utc::now().timestamp_millis()),
-        "count": cart.len(),
-    })
-}
 
 impl CartChannel {
     pub fn route(rest: &str, identity: &Identity) -> Result<CartChannel, Refusal> {
@@ -67,7 +42,7 @@ impl CartChannel {
         self.cart = Cart::deserialize(payload["serialized"].as_str(), &ctx.live.tokens.cart, now);
         self.cart
             .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
-        ctx.subscribe_info(&updates_topic(&self.cart_id));
+        ctx.subscribe_info(&cart_updates_topic(&self.cart_id));
         ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
         self.follow_items(ctx);
         let page: String = payload["page"]
@@ -104,8 +79,12 @@ impl CartChannel {
             Ok(()) => {
                 self.follow_items(ctx);
                 let reply = cart_payload(ctx.live, &self.cart_id, &self.cart);
+                let serialized = reply["serialized"]
+                    .as_str()
+                    .expect("cart_payload carries the signed cart as a string");
                 ctx.live
-                    .cart_changed(&self.cart_id, &reply["serialized"], self.origin);
+                    .inventory
+                    .cart_changed(&self.cart_id, serialized.to_string(), self.origin);
                 Ok(reply)
             }
             Err(error) => Err(json!({ "error": error.code() })),
