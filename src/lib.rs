@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod error_chain;
 pub mod html;
 pub mod inventory;
 pub mod live;

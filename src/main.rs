@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     match runtime.block_on(sneakers::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", sneakers::error_chain::ErrorChain(&error));
             ExitCode::FAILURE
         }
     }

@@ -26,6 +26,8 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    #[error("cannot set up the HTTP client")]
+    Setup(#[source] reqwest::Error),
     #[error("unexpected answer from {url}: {reason}")]
     Protocol { url: String, reason: String },
 }
@@ -75,17 +77,17 @@ impl AdminClient {
         base: impl Into<String>,
         username: impl Into<String>,
         password: impl Into<String>,
-    ) -> AdminClient {
+    ) -> Result<AdminClient, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
-        AdminClient {
+            .map_err(ClientError::Setup)?;
+        Ok(AdminClient {
             base: base.into().trim_end_matches('/').to_string(),
             username: username.into(),
             password: password.into(),
             http,
-        }
+        })
     }
 
     /// `--url`, else `http://localhost:$PORT`; credentials from the environment, else from the
@@ -108,7 +110,7 @@ impl AdminClient {
                 Err(_) => return Err(ClientError::NoCredentials),
             },
         };
-        Ok(AdminClient::new(url, username, password))
+        AdminClient::new(url, username, password)
     }
 
     pub fn base(&self) -> &str {

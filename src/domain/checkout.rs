@@ -9,6 +9,13 @@ pub struct OrderLine {
     pub price_cents: i32,
 }
 
+/// What a checkout will buy, with its total (which fits the order's column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub lines: Vec<OrderLine>,
+    pub total_cents: i32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckoutError {
     #[error("the cart is empty")]
@@ -16,11 +23,13 @@ pub enum CheckoutError {
     /// Pairs known to be gone (or never released) before touching the database.
     #[error("some pairs are sold out")]
     SoldOut(Vec<ItemId>),
+    #[error("an order may total at most {}", super::money::format_cents(i32::MAX.into()))]
+    TooLarge,
 }
 
 /// The order a cart would make, judged on the cache. The database has the last word (a guarded
 /// decrement per pair in one transaction), so this only spares it hopeless attempts.
-pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Vec<OrderLine>, CheckoutError> {
+pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Plan, CheckoutError> {
     if cart.is_empty() {
         return Err(CheckoutError::Empty);
     }
@@ -37,15 +46,12 @@ pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Vec<OrderLine>, CheckoutEr
             _ => gone.push(item_id),
         }
     }
-    if gone.is_empty() {
-        Ok(lines)
-    } else {
-        Err(CheckoutError::SoldOut(gone))
+    if !gone.is_empty() {
+        return Err(CheckoutError::SoldOut(gone));
     }
-}
-
-pub fn total_cents(lines: &[OrderLine]) -> i64 {
-    lines.iter().map(|l| i64::from(l.price_cents)).sum()
+    let total: i64 = lines.iter().map(|l| i64::from(l.price_cents)).sum();
+    let total_cents = i32::try_from(total).map_err(|_| CheckoutError::TooLarge)?;
+    Ok(Plan { lines, total_cents })
 }
 
 #[cfg(test)]
@@ -103,15 +109,45 @@ mod tests {
 
     #[test]
     fn buys_every_pair_at_catalog_prices() {
-        let lines = plan(&catalog(), &cart(&[10]));
         assert_eq!(
-            lines,
-            Ok(vec![OrderLine {
-                item_id: 10,
-                price_cents: 12_000
-            }])
+            plan(&catalog(), &cart(&[10])),
+            Ok(Plan {
+                lines: vec![OrderLine {
+                    item_id: 10,
+                    price_cents: 12_000
+                }],
+                total_cents: 12_000,
+            })
         );
-        assert_eq!(total_cents(&lines.unwrap_or_default()), 12_000);
+    }
+
+    #[test]
+    fn refuses_a_total_the_order_cannot_hold() {
+        let item = |id| Item {
+            id,
+            product_id: 3,
+            size: id.to_string(),
+            sku: format!("P-{id}"),
+            available_count: 1,
+            version: 1,
+        };
+        let pricey = Catalog::new([Product {
+            id: 3,
+            sku: "P".into(),
+            brand: "B".into(),
+            name: "Gold".into(),
+            color: "C".into(),
+            price_cents: i32::MAX,
+            main_image_url: String::new(),
+            released: true,
+            release_at: None,
+            items: vec![item(30), item(31)],
+        }]);
+        assert!(plan(&pricey, &cart(&[30])).is_ok());
+        assert_eq!(
+            plan(&pricey, &cart(&[30, 31])),
+            Err(CheckoutError::TooLarge)
+        );
     }
 
     #[test]

@@ -40,10 +40,8 @@ pub enum InventoryError {
     NotReleased { product_id: ProductId, name: String },
     #[error("count must be a whole number from 1 to {MAX_PAIRS_PER_MOVE}, got {0}")]
     InvalidCount(String),
-    #[error("the cart is empty")]
-    EmptyCart,
-    #[error("{} pair(s) sold out", .0.len())]
-    PairsSoldOut(Vec<ItemId>),
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -52,7 +50,7 @@ pub enum InventoryError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
     pub order_id: i32,
-    pub total_cents: i64,
+    pub total_cents: i32,
 }
 
 /// What a sale or restock did.
@@ -229,16 +227,20 @@ impl Inventory {
             return Err(InventoryError::NotReleased { product_id, name });
         }
         match store::catalog::adjust_stock(&self.db, item_id, -count).await? {
-            Some((available, version)) => Ok(self.record(item_id, available, version)),
+            Some((available, version)) => {
+                self.record(item_id, available, version);
+                Ok(StockMove {
+                    product_id,
+                    item_id,
+                    available_count: available,
+                })
+            }
             None => {
                 // Refused: learn the real count (the cache may trail another writer) and say it.
-                let available = match store::catalog::stock(&self.db, item_id).await? {
-                    Some((available, version)) => {
-                        self.record(item_id, available, version);
-                        available
-                    }
-                    None => 0,
-                };
+                let (available, version) = store::catalog::stock(&self.db, item_id)
+                    .await?
+                    .ok_or(InventoryError::ItemNotFound(item_id))?;
+                self.record(item_id, available, version);
                 Err(InventoryError::SoldOut {
                     item_id,
                     name,
@@ -253,27 +255,22 @@ impl Inventory {
     /// Buys every pair of a cart in one transaction, all or nothing. On success every open
     /// page hears of the sales exactly as for any other sale.
     pub async fn purchase(&self, cart_id: &str, cart: &Cart) -> Result<Purchase, InventoryError> {
-        let lines = self
-            .read(|c| checkout::plan(c, cart))
-            .map_err(|e| match e {
-                CheckoutError::Empty => InventoryError::EmptyCart,
-                CheckoutError::SoldOut(ids) => InventoryError::PairsSoldOut(ids),
-            })?;
-        match store::orders::purchase(&self.db, cart_id, &lines).await? {
+        let plan = self.read(|c| checkout::plan(c, cart))?;
+        match store::orders::purchase(&self.db, cart_id, &plan).await? {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {
                     self.record(item_id, count, version);
                 }
-                tracing::info!(order_id, pairs = lines.len(), "order placed");
+                tracing::info!(order_id, pairs = plan.lines.len(), "order placed");
                 Ok(Purchase {
                     order_id,
-                    total_cents: checkout::total_cents(&lines),
+                    total_cents: plan.total_cents,
                 })
             }
             PurchaseOutcome::SoldOut => {
                 // Nothing was sold; find out which pairs are gone, and let the cache know.
                 let mut gone = Vec::new();
-                for line in &lines {
+                for line in &plan.lines {
                     if let Some((count, version)) =
                         store::catalog::stock(&self.db, line.item_id).await?
                     {
@@ -283,7 +280,7 @@ impl Inventory {
                         }
                     }
                 }
-                Err(InventoryError::PairsSoldOut(gone))
+                Err(CheckoutError::SoldOut(gone).into())
             }
         }
     }
@@ -300,11 +297,18 @@ impl Inventory {
     /// Adds `count` pairs to an item.
     pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
         check_count(count)?;
-        if self.read(|c| c.item(item_id).is_none()) {
-            return Err(InventoryError::ItemNotFound(item_id));
-        }
+        let product_id = self
+            .read(|c| c.item(item_id).map(|(p, _)| p.id))
+            .ok_or(InventoryError::ItemNotFound(item_id))?;
         match store::catalog::adjust_stock(&self.db, item_id, count).await? {
-            Some((available, version)) => Ok(self.record(item_id, available, version)),
+            Some((available, version)) => {
+                self.record(item_id, available, version);
+                Ok(StockMove {
+                    product_id,
+                    item_id,
+                    available_count: available,
+                })
+            }
             None => Err(InventoryError::InvalidCount(format!(
                 "{count} (stock would exceed {})",
                 store::catalog::MAX_STOCK
@@ -312,20 +316,11 @@ impl Inventory {
         }
     }
 
-    /// Takes a count the database returned into the cache and announces level changes.
-    fn record(&self, item_id: ItemId, count: i32, version: i64) -> StockMove {
-        let (product_id, change) = self.write(|c| {
-            let product_id = c.item(item_id).map_or(0, |(p, _)| p.id);
-            (product_id, c.apply_count(item_id, count, version))
-        });
-        if let Some(change) = change {
+    /// Takes a count the database returned into the cache and announces the change.
+    fn record(&self, item_id: ItemId, count: i32, version: i64) {
+        if let Some(change) = self.write(|c| c.apply_count(item_id, count, version)) {
             tracing::debug!(item_id, count, "stock changed");
             self.publish(Event::StockChanged(change), true);
-        }
-        StockMove {
-            product_id,
-            item_id,
-            available_count: count,
         }
     }
 }

@@ -8,7 +8,7 @@ use super::catalog::adjust_stock_query;
 use super::schema::{items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::ItemId;
-use crate::domain::checkout::{OrderLine, total_cents};
+use crate::domain::checkout::Plan;
 use crate::domain::order::{Order, OrderedPair};
 use crate::with_conn;
 
@@ -35,14 +35,10 @@ impl From<diesel::result::Error> for TxError {
 
 /// Decrements every pair (guarded, in item order so concurrent checkouts never deadlock) and
 /// records the order; any pair gone rolls the whole purchase back.
-pub async fn purchase(
-    db: &Db,
-    cart_id: &str,
-    lines: &[OrderLine],
-) -> Result<PurchaseOutcome, StoreError> {
-    let mut lines = lines.to_vec();
+pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOutcome, StoreError> {
+    let mut lines = plan.lines.clone();
     lines.sort_by_key(|l| l.item_id);
-    let total = i32::try_from(total_cents(&lines)).unwrap_or(i32::MAX);
+    let total = plan.total_cents;
     let mut conn = db.get().await?;
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {

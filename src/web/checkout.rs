@@ -13,6 +13,7 @@ use super::AppState;
 use super::cart::{CartForm, check_csrf, read_cart, save};
 use super::error::PageError;
 use super::session::Session;
+use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
 use crate::html::pages::checkout as view;
 use crate::html::pages::layout::PageMeta;
@@ -76,8 +77,8 @@ async fn purchase(
                 .append(header::SET_COOKIE, save(&state, &session, &cart));
             Ok(response)
         }
-        Err(InventoryError::EmptyCart) => Ok(see_other("/checkout".into())),
-        Err(InventoryError::PairsSoldOut(gone)) => {
+        Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout".into())),
+        Err(InventoryError::Checkout(CheckoutError::SoldOut(gone))) => {
             // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
             for id in &gone {
                 let _ = cart.remove(*id);

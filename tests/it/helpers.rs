@@ -101,7 +101,8 @@ impl TestApp {
         let app = start(config).await.unwrap_or_else(|e| panic!("start: {e}"));
         let url = app.url();
         TestApp {
-            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD)
+                .unwrap_or_else(|e| panic!("admin client: {e}")),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

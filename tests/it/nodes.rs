@@ -82,7 +82,8 @@ impl Node {
         let node = Node {
             child,
             name: name.to_string(),
-            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD)
+                .unwrap_or_else(|e| panic!("admin client: {e}")),
             http: reqwest::Client::new(),
             url,
         };

@@ -15,23 +15,41 @@ pub struct PgServer {
     pub ca_cert: Option<PathBuf>,
 }
 
-static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+static EXTERNAL: OnceLock<Option<PgServer>> = OnceLock::new();
+static LOCAL: OnceLock<Result<PgServer, String>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
+/// The server tests use: `DATABASE_URL`'s if it names one, else a local one of our own.
 pub fn server() -> &'static PgServer {
-    match SERVER.get_or_init(start) {
+    match EXTERNAL.get_or_init(external) {
+        Some(server) => server,
+        None => local_server(),
+    }
+}
+
+/// A server of our own whatever `DATABASE_URL` says, for what needs its configuration (TLS
+/// with our CA).
+pub fn local_server() -> &'static PgServer {
+    ready(LOCAL.get_or_init(start_local))
+}
+
+fn ready(server: &Result<PgServer, String>) -> &PgServer {
+    match server {
         Ok(server) => server,
         Err(reason) => panic!(
             "PostgreSQL is needed for this test and could not be started: {reason}\n\
-             fix: install the server binaries (`apt-get install postgresql`), or set DATABASE_URL \
-             to a PostgreSQL server the tests may create databases on"
+             fix: install the server binaries (`apt-get install postgresql`, or run scripts/test, \
+             which installs them)"
         ),
     }
 }
 
 /// A new, empty database; returns its URL (plain TCP unless `params` says otherwise).
 pub async fn fresh_database(params: &str) -> String {
-    let server = server();
+    fresh_database_on(server(), params).await
+}
+
+pub async fn fresh_database_on(server: &PgServer, params: &str) -> String {
     let name = format!(
         "sneakers_test_{}_{}",
         std::process::id(),
@@ -53,22 +71,23 @@ pub async fn fresh_database(params: &str) -> String {
     format!("{}/{name}?{params}", server.base)
 }
 
-fn start() -> Result<PgServer, String> {
-    if let Ok(url) = std::env::var("DATABASE_URL")
-        && (url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    {
-        let base = url.split('?').next().unwrap_or(&url);
-        let base = match base.rsplit_once('/') {
-            Some((server, _db)) if server.contains('@') || server.matches('/').count() > 2 => {
-                server
-            }
-            _ => base,
-        };
-        return Ok(PgServer {
-            base: base.trim_end_matches('/').to_string(),
-            ca_cert: None,
-        });
+fn external() -> Option<PgServer> {
+    let url = std::env::var("DATABASE_URL").ok()?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
     }
+    let base = url.split('?').next().unwrap_or(&url);
+    let base = match base.rsplit_once('/') {
+        Some((server, _db)) if server.contains('@') || server.matches('/').count() > 2 => server,
+        _ => base,
+    };
+    Some(PgServer {
+        base: base.trim_end_matches('/').to_string(),
+        ca_cert: None,
+    })
+}
+
+fn start_local() -> Result<PgServer, String> {
     let bin = find_binaries()?;
     let root = std::env::temp_dir().join(format!(
         "sneakers-pg-{}-{}",

@@ -85,7 +85,7 @@ pub struct Admin {
 impl Admin {
     pub fn new(base: &str, credentials: Credentials) -> Result<Admin, CliError> {
         Ok(Admin {
-            api: AdminClient::new(base, &credentials.username, &credentials.password),
+            api: AdminClient::new(base, &credentials.username, &credentials.password)?,
             credentials,
             http: http_client(Duration::from_secs(30))?,
         })

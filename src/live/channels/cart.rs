@@ -87,7 +87,7 @@ impl CartChannel {
                     .cart_changed(&self.cart_id, serialized.to_string(), self.origin);
                 Ok(reply)
             }
-            Err(error) => Err(json!({ "error": error.code() })),
+            Err(error) => Err(json!({ "error": error.code(), "message": error.to_string() })),
         })
     }
 

@@ -98,7 +98,7 @@ impl Adapter for Postgres {
         Box::pin(async move {
             for payload in wire::pack(&self.node, vec![Message::Bye]) {
                 if let Err(error) = self.notify(&payload).await {
-                    tracing::warn!(%error, "could not say goodbye to the cluster");
+                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "could not say goodbye to the cluster");
                 }
             }
         })
@@ -116,7 +116,7 @@ async fn publisher(adapter: Arc<Postgres>, mut queue: mpsc::Receiver<Message>) {
         }
         for payload in wire::pack(&adapter.node, batch) {
             if let Err(error) = adapter.notify(&payload).await {
-                tracing::warn!(%error, "cluster publish failed; peers resync when their feed recovers");
+                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cluster publish failed; peers resync when their feed recovers");
             }
             metrics::counter!("sneakers_cluster_published_total").increment(1);
         }
@@ -162,14 +162,14 @@ async fn listener(adapter: Arc<Postgres>, target: PgTarget, events: mpsc::Sender
                         let notification = match notification {
                             Ok(n) => n,
                             Err(error) => {
-                                tracing::warn!(%error, "cluster feed lost");
+                                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cluster feed lost");
                                 break;
                             }
                         };
                         let envelope = match wire::unpack(&notification.payload) {
                             Ok(envelope) => envelope,
                             Err(error) => {
-                                tracing::warn!(%error, "unreadable cluster message ignored");
+                                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "unreadable cluster message ignored");
                                 continue;
                             }
                         };
@@ -186,9 +186,13 @@ async fn listener(adapter: Arc<Postgres>, target: PgTarget, events: mpsc::Sender
                         }
                     }
                 }
-                Err(error) => tracing::warn!(%error, "LISTEN failed"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "LISTEN failed")
+                }
             },
-            Err(error) => tracing::warn!(%error, "cluster feed: cannot connect"),
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cluster feed: cannot connect")
+            }
         }
         adapter.status.store(DOWN, Ordering::Relaxed);
         metrics::counter!("sneakers_cluster_reconnects_total").increment(1);

@@ -107,7 +107,7 @@ async fn receive(live: Arc<Live>) {
         match event {
             NodeEvent::Connected => {
                 if let Err(error) = live.inventory.reload().await {
-                    tracing::warn!(%error, "cache reload after (re)connecting failed");
+                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cache reload after (re)connecting failed");
                 }
                 live.cluster.publish(Message::Hello);
                 send_state(&live);
@@ -154,7 +154,7 @@ async fn apply(live: &Live, node: &str, messages: Vec<Message>) {
     if resync {
         tracing::warn!("a gap in the cluster feed (or an unknown item): reloading the catalog");
         if let Err(error) = live.inventory.reload().await {
-            tracing::warn!(%error, "cache reload after a gap failed");
+            tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cache reload after a gap failed");
         }
     }
 }
