@@ -78,10 +78,6 @@ impl Inventory {
         }))
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Reads the cache. Keep `f` short: writers wait for it.
     pub fn read<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
         f(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))

@@ -151,12 +151,7 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
 impl TestApp {
     /// Moves a product's drop to `at` (as if the seed had run minutes ago) and reloads the cache.
     pub async fn schedule_release(&self, id: i32, at: chrono::DateTime<Utc>) {
-        let mut conn = self
-            .inventory()
-            .db()
-            .get()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
             diesel::update(products::table.filter(products::id.eq(id)))
                 .set(products::release_at.eq(Some(at.naive_utc())))
@@ -172,12 +167,7 @@ impl TestApp {
     }
 
     async fn product_released_in_db(&self, id: i32) -> bool {
-        let mut conn = self
-            .inventory()
-            .db()
-            .get()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
             products::table
                 .filter(products::id.eq(id))

@@ -53,7 +53,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
     assert_eq!(app.item(a).await.available_count, count_a - 1);
     assert_eq!(app.item(b).await.available_count, count_b - 1);
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), a)
+        store::orders::pairs_sold(&app.db, a)
             .await
             .unwrap_or_default(),
         1
@@ -107,7 +107,7 @@ async fn a_sold_out_pair_buys_nothing(backend: Backend) {
         "nothing was charged"
     );
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), a)
+        store::orders::pairs_sold(&app.db, a)
             .await
             .unwrap_or_default(),
         0
@@ -148,7 +148,7 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
     );
     assert_eq!(app.item(item).await.available_count, 0);
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), item)
+        store::orders::pairs_sold(&app.db, item)
             .await
             .unwrap_or_default(),
         25

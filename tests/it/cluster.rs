@@ -301,9 +301,15 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
         buyer
     }))
     .await;
-    let checkouts = join_all(buyers.iter().map(|b| b.try_checkout()));
+    // SIGTERM lands once the first checkout has been answered, with the others in flight.
+    let first_answer = tokio::sync::Notify::new();
+    let checkouts = join_all(buyers.iter().map(|b| async {
+        let outcome = b.try_checkout().await;
+        first_answer.notify_one();
+        outcome
+    }));
     let terminate = async {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        first_answer.notified().await;
         tokio::task::spawn_blocking(move || {
             let status = a.terminate(Duration::from_secs(30));
             (a, status)
@@ -320,16 +326,20 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
                 .is_some_and(|l| l.starts_with("/checkout/complete"))
         })
         .count();
+    assert!(
+        answered >= 1,
+        "no checkout reached the node before it stopped"
+    );
     let sold = store::orders::pairs_sold(&db, item)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("orders: {e}"));
     assert_eq!(
         sold as usize, answered,
         "every order placed was answered, and only those"
     );
     let left = store::catalog::stock(&db, item)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("stock: {e}"))
         .map(|(c, _)| c);
     assert_eq!(left, Some(1000 - answered as i32));
     // The open page was told to reconnect elsewhere.
@@ -369,13 +379,13 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
     assert_eq!(
         store::orders::pairs_sold(&db, item)
             .await
-            .unwrap_or_default(),
+            .unwrap_or_else(|e| panic!("orders: {e}")),
         40
     );
     assert_eq!(
         store::catalog::stock(&db, item)
             .await
-            .unwrap_or_default()
+            .unwrap_or_else(|e| panic!("stock: {e}"))
             .map(|(c, _)| c),
         Some(0)
     );

@@ -44,17 +44,54 @@ fn ready(server: &Result<PgServer, String>) -> &PgServer {
     }
 }
 
-/// A new, empty database; returns its URL (plain TCP unless `params` says otherwise).
-pub async fn fresh_database(params: &str) -> String {
-    fresh_database_on(server(), params).await
+/// The migrated and seeded database every store test starts from, made once per test binary.
+static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// A new, empty database on `server`; returns its URL (plain TCP unless `params` says
+/// otherwise).
+pub async fn fresh_database_on(server: &PgServer, params: &str) -> String {
+    let name = create_database(server, None).await;
+    format!("{}/{name}?{params}", server.base)
 }
 
-pub async fn fresh_database_on(server: &PgServer, params: &str) -> String {
+/// A new database holding the migrated, seeded store: a copy of a template made once per test
+/// binary (`CREATE DATABASE ... TEMPLATE`), so no test migrates and seeds its own.
+pub async fn seeded_database(params: &str) -> String {
+    let server = server();
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            let name = create_database(server, None).await;
+            let url = format!("{}/{name}?sslmode=disable", server.base);
+            crate::helpers::migrate_and_seed(&url).await;
+            // A template may have no open sessions while it is copied.
+            admin_sql(
+                server,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            )
+            .await;
+            name
+        })
+        .await;
+    let name = create_database(server, Some(template)).await;
+    format!("{}/{name}?{params}", server.base)
+}
+
+async fn create_database(server: &PgServer, template: Option<&str>) -> String {
     let name = format!(
         "sneakers_test_{}_{}",
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::SeqCst)
     );
+    let from = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+    admin_sql(server, &format!("CREATE DATABASE {name}{from}")).await;
+    name
+}
+
+/// Runs SQL on the server's `postgres` database.
+async fn admin_sql(server: &PgServer, sql: &str) {
     let (client, connection) = tokio_postgres::connect(
         &format!("{}/postgres?sslmode=disable", server.base),
         tokio_postgres::NoTls,
@@ -63,12 +100,11 @@ pub async fn fresh_database_on(server: &PgServer, params: &str) -> String {
     .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {}: {e}", server.base));
     let driver = tokio::spawn(connection);
     client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .batch_execute(sql)
         .await
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     drop(client);
     let _ = driver.await;
-    format!("{}/{name}?{params}", server.base)
 }
 
 fn external() -> Option<PgServer> {

@@ -130,7 +130,7 @@ async fn s06_checkout_race_names_the_lost_pair() {
                 "nothing was charged"
             );
             assert_eq!(
-                store::orders::pairs_sold(app.inventory().db(), b.id)
+                store::orders::pairs_sold(&app.db, b.id)
                     .await
                     .unwrap_or_else(|e| panic!("{e}")),
                 0,
