@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, DEFAULT_PORT};
+use crate::domain::{ItemId, ProductId};
 use crate::web::admin::InventoryJson;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,7 @@ impl ClientError {
 
 #[derive(Debug, Deserialize)]
 pub struct ReleaseReply {
-    pub product_id: i32,
+    pub product_id: ProductId,
     pub already_released: bool,
     #[serde(skip)]
     pub name: Option<String>,
@@ -52,8 +53,8 @@ pub struct ReleaseReply {
 
 #[derive(Debug, Deserialize)]
 pub struct StockReply {
-    pub product_id: i32,
-    pub item_id: i32,
+    pub product_id: ProductId,
+    pub item_id: ItemId,
     pub available_count: i32,
     pub level: String,
 }
@@ -188,13 +189,13 @@ impl AdminClient {
         Ok(reply)
     }
 
-    pub async fn sell(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+    pub async fn sell(&self, item_id: ItemId, count: i32) -> Result<StockReply, ClientError> {
         let url = format!("{}/admin/items/{item_id}/sell", self.base);
         self.send(self.http.post(url).form(&[("count", count.to_string())]))
             .await
     }
 
-    pub async fn restock(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+    pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockReply, ClientError> {
         let url = format!("{}/admin/items/{item_id}/restock", self.base);
         self.send(self.http.post(url).form(&[("count", count.to_string())]))
             .await

@@ -1,6 +1,7 @@
 //! The shopping cart: one of each item, kept client-side as a signed token of item ids.
 
-use super::catalog::{Catalog, ItemId};
+use super::catalog::Catalog;
+use super::ids::ItemId;
 use super::token::{CART_TOKEN_MAX_AGE_MS, Signer};
 
 /// Pairs per cart: generous for a person, small enough that a cart token stays a cookie.
@@ -139,29 +140,29 @@ mod tests {
     #[test]
     fn one_of_each_item() {
         let mut cart = Cart::default();
-        assert_eq!(cart.add(3), Ok(()));
-        assert_eq!(cart.add(5), Ok(()));
-        assert_eq!(cart.add(3), Err(CartError::DuplicateItem));
-        assert_eq!(cart.items(), &[3, 5]);
-        assert_eq!(cart.remove(3), Ok(()));
-        assert_eq!(cart.remove(3), Err(CartError::NotFound));
+        assert_eq!(cart.add(ItemId(3)), Ok(()));
+        assert_eq!(cart.add(ItemId(5)), Ok(()));
+        assert_eq!(cart.add(ItemId(3)), Err(CartError::DuplicateItem));
+        assert_eq!(cart.items(), &[ItemId(3), ItemId(5)]);
+        assert_eq!(cart.remove(ItemId(3)), Ok(()));
+        assert_eq!(cart.remove(ItemId(3)), Err(CartError::NotFound));
         assert_eq!(cart.len(), 1);
     }
 
     #[test]
     fn a_cart_has_a_size_limit() {
         let mut cart = Cart::default();
-        for id in 0..MAX_ITEMS as ItemId {
-            assert_eq!(cart.add(id), Ok(()));
+        for id in 0..MAX_ITEMS as i32 {
+            assert_eq!(cart.add(ItemId(id)), Ok(()));
         }
-        assert_eq!(cart.add(999), Err(CartError::Full));
+        assert_eq!(cart.add(ItemId(999)), Err(CartError::Full));
     }
 
     #[test]
     fn serialization_round_trips() {
         let mut cart = Cart::default();
-        let _ = cart.add(7);
-        let _ = cart.add(2);
+        let _ = cart.add(ItemId(7));
+        let _ = cart.add(ItemId(2));
         let token = cart.serialize(&signer(), 1_000);
         assert_eq!(Cart::deserialize(Some(&token), &signer(), 2_000), cart);
     }
@@ -169,7 +170,7 @@ mod tests {
     #[test]
     fn bad_tokens_are_empty_carts() {
         let mut cart = Cart::default();
-        let _ = cart.add(7);
+        let _ = cart.add(ItemId(7));
         let token = cart.serialize(&signer(), 0);
         let empty = Cart::default();
         assert_eq!(Cart::deserialize(None, &signer(), 1), empty);
@@ -202,9 +203,9 @@ mod tests {
     #[test]
     fn unknown_items_are_dropped() {
         let mut cart = Cart::default();
-        let _ = cart.add(1);
-        let _ = cart.add(2);
-        cart.retain_existing(|id| id == 2);
-        assert_eq!(cart.items(), &[2]);
+        let _ = cart.add(ItemId(1));
+        let _ = cart.add(ItemId(2));
+        cart.retain_existing(|id| id == ItemId(2));
+        assert_eq!(cart.items(), &[ItemId(2)]);
     }
 }

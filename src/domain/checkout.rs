@@ -1,7 +1,8 @@
 //! What a checkout buys: every pair of the cart, at the catalog's prices.
 
 use super::cart::Cart;
-use super::catalog::{Catalog, ItemId};
+use super::catalog::Catalog;
+use super::ids::ItemId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
@@ -57,12 +58,12 @@ pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Plan, CheckoutError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Item, Product};
+    use crate::domain::{Item, Product, ProductId};
 
     fn catalog() -> Catalog {
-        let item = |id, count| Item {
-            id,
-            product_id: 1,
+        let item = |id: i32, count| Item {
+            id: ItemId(id),
+            product_id: ProductId(1),
             size: id.to_string(),
             sku: format!("S-{id}"),
             available_count: count,
@@ -70,7 +71,7 @@ mod tests {
         };
         Catalog::new([
             Product {
-                id: 1,
+                id: ProductId(1),
                 sku: "S".into(),
                 brand: "B".into(),
                 name: "N".into(),
@@ -82,7 +83,7 @@ mod tests {
                 items: vec![item(10, 5), item(11, 0)],
             },
             Product {
-                id: 2,
+                id: ProductId(2),
                 sku: "T".into(),
                 brand: "B".into(),
                 name: "M".into(),
@@ -92,17 +93,17 @@ mod tests {
                 released: false,
                 release_at: None,
                 items: vec![Item {
-                    product_id: 2,
+                    product_id: ProductId(2),
                     ..item(20, 50)
                 }],
             },
         ])
     }
 
-    fn cart(ids: &[ItemId]) -> Cart {
+    fn cart(ids: &[i32]) -> Cart {
         let mut cart = Cart::default();
         for id in ids {
-            let _ = cart.add(*id);
+            let _ = cart.add(ItemId(*id));
         }
         cart
     }
@@ -113,7 +114,7 @@ mod tests {
             plan(&catalog(), &cart(&[10])),
             Ok(Plan {
                 lines: vec![OrderLine {
-                    item_id: 10,
+                    item_id: ItemId(10),
                     price_cents: 12_000
                 }],
                 total_cents: 12_000,
@@ -123,16 +124,16 @@ mod tests {
 
     #[test]
     fn refuses_a_total_the_order_cannot_hold() {
-        let item = |id| Item {
-            id,
-            product_id: 3,
+        let item = |id: i32| Item {
+            id: ItemId(id),
+            product_id: ProductId(3),
             size: id.to_string(),
             sku: format!("P-{id}"),
             available_count: 1,
             version: 1,
         };
         let pricey = Catalog::new([Product {
-            id: 3,
+            id: ProductId(3),
             sku: "P".into(),
             brand: "B".into(),
             name: "Gold".into(),
@@ -158,7 +159,11 @@ mod tests {
         );
         assert_eq!(
             plan(&catalog(), &cart(&[10, 11, 20, 99])),
-            Err(CheckoutError::SoldOut(vec![11, 20, 99]))
+            Err(CheckoutError::SoldOut(vec![
+                ItemId(11),
+                ItemId(20),
+                ItemId(99)
+            ]))
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::catalog::ItemId;
+use super::ids::ItemId;
 
 /// Counts an admin sees.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,17 +51,18 @@ mod tests {
 
     #[test]
     fn tabs_of_one_shopper_count_once_for_shoppers_and_carts() {
+        let (one, two) = (ItemId(1), ItemId(2));
         let counts = Counts::tally([
-            ("a", "/", &[1, 2][..]),
-            ("a", "/products/3", &[1, 2][..]),
-            ("b", "/", &[2][..]),
+            ("a", "/", &[one, two][..]),
+            ("a", "/products/3", &[one, two][..]),
+            ("b", "/", &[two][..]),
         ]);
         assert_eq!(counts.shoppers, 2);
         assert_eq!(
             counts.pages,
             BTreeMap::from([("/".into(), 2), ("/products/3".into(), 1)])
         );
-        assert_eq!(counts.items, BTreeMap::from([(1, 1), (2, 2)]));
+        assert_eq!(counts.items, BTreeMap::from([(one, 1), (two, 2)]));
         assert_eq!((counts.open_pages(), counts.carted_pairs()), (3, 3));
         assert_eq!(Counts::tally([]), Counts::default());
     }

@@ -203,7 +203,7 @@ impl Inventory {
         // flips.
         let newly = self.write(|c| c.mark_released(product_id));
         if newly {
-            tracing::info!(product_id, "product released");
+            tracing::info!(%product_id, "product released");
             self.publish(Event::Released { product_id }, true);
         }
         Ok(newly)
@@ -315,7 +315,7 @@ impl Inventory {
     /// Takes a count the database returned into the cache and announces the change.
     fn record(&self, item_id: ItemId, count: i32, version: i64) {
         if let Some(change) = self.write(|c| c.apply_count(item_id, count, version)) {
-            tracing::debug!(item_id, count, "stock changed");
+            tracing::debug!(%item_id, count, "stock changed");
             self.publish(Event::StockChanged(change), true);
         }
     }

@@ -416,19 +416,26 @@ impl Presence {
 mod tests {
     use super::*;
 
+    fn ids(ids: &[i32]) -> Vec<ItemId> {
+        ids.iter().copied().map(ItemId).collect()
+    }
+
     #[test]
     fn counts_shoppers_pages_and_carted_items() {
         let presence = Presence::new("n");
-        let a1 = presence.track("a", "/", vec![1, 2]);
-        presence.track("a", "/products/3", vec![1, 2]);
-        presence.track("b", "/", vec![2]);
+        let a1 = presence.track("a", "/", ids(&[1, 2]));
+        presence.track("a", "/products/3", ids(&[1, 2]));
+        presence.track("b", "/", ids(&[2]));
         let counts = presence.counts();
         assert_eq!(counts.shoppers, 2);
         assert_eq!(
             counts.pages,
             BTreeMap::from([("/".into(), 2), ("/products/3".into(), 1)])
         );
-        assert_eq!(counts.items, BTreeMap::from([(1, 1), (2, 2)]));
+        assert_eq!(
+            counts.items,
+            BTreeMap::from([(ItemId(1), 1), (ItemId(2), 2)])
+        );
         presence.untrack("a", &a1);
         assert_eq!(presence.counts().pages.get("/"), Some(&1));
         assert_eq!(presence.counts().shoppers, 2);
@@ -440,7 +447,7 @@ mod tests {
         presence.track("local", "/", vec![]);
         let remote_meta = Meta {
             page: "/x".into(),
-            items: vec![3],
+            items: ids(&[3]),
             online_at: 0,
             phx_ref: "b-1".into(),
             phx_ref_prev: None,
@@ -449,7 +456,7 @@ mod tests {
         diff.join("shopper-b", remote_meta.clone());
         presence.apply_remote("b", diff);
         assert_eq!(presence.counts().shoppers, 2);
-        assert_eq!(presence.counts().items.get(&3), Some(&1));
+        assert_eq!(presence.counts().items.get(&ItemId(3)), Some(&1));
         let _ = presence.next_diff().await;
         // A full state without the entry turns it into a leave.
         presence.apply_remote_state("b", Entries::new(), true);
@@ -478,7 +485,7 @@ mod tests {
         let flushed = presence.track("a", "/", vec![]);
         let _ = presence.next_diff().await;
         // Within one window: b joins, an admin joins, b leaves, a leaves.
-        let b = presence.track("b", "/x", vec![4]);
+        let b = presence.track("b", "/x", ids(&[4]));
         let (state, counts) = presence.published();
         assert!(state.get("b").is_none(), "b's join is not published yet");
         assert!(state.get("a").is_some());
@@ -508,7 +515,7 @@ mod tests {
             "a join and leave in one window cancel out"
         );
 
-        let updated = presence.update_items("a", &kept, vec![7]);
+        let updated = presence.update_items("a", &kept, ids(&[7]));
         let diff = presence.next_diff().await;
         assert_eq!(diff.leaves["a"][0].phx_ref, kept);
         assert_eq!(diff.joins["a"][0].phx_ref, updated);
@@ -516,6 +523,6 @@ mod tests {
             diff.joins["a"][0].phx_ref_prev.as_deref(),
             Some(kept.as_str())
         );
-        assert_eq!(diff.joins["a"][0].items, vec![7]);
+        assert_eq!(diff.joins["a"][0].items, ids(&[7]));
     }
 }

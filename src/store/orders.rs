@@ -58,7 +58,7 @@ pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOut
                 diesel::insert_into(order_items::table)
                     .values((
                         order_items::order_id.eq(order_id),
-                        order_items::item_id.eq(line.item_id),
+                        order_items::item_id.eq(line.item_id.0),
                         order_items::price_cents.eq(line.price_cents),
                     ))
                     .execute(c)
@@ -131,7 +131,7 @@ pub async fn pairs_sold(db: &Db, item_id: ItemId) -> Result<i64, StoreError> {
     let mut conn = db.get().await?;
     Ok(with_conn!(conn, |c| {
         order_items::table
-            .filter(order_items::item_id.eq(item_id))
+            .filter(order_items::item_id.eq(item_id.0))
             .count()
             .get_result::<i64>(c)
             .await?

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
-use crate::domain::{ItemId, Level};
+use crate::domain::{ItemId, Level, ProductId};
 use crate::html::pages::admin::dashboard as dashboard_view;
 use crate::inventory::{InventoryError, StockMove};
 
@@ -147,7 +147,7 @@ pub struct InventoryJson {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ProductJson {
-    pub id: i32,
+    pub id: ProductId,
     pub sku: String,
     pub brand: String,
     pub name: String,
@@ -158,7 +158,7 @@ pub struct ProductJson {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ItemJson {
-    pub id: i32,
+    pub id: ItemId,
     pub size: String,
     pub sku: String,
     pub available_count: i32,

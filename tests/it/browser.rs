@@ -1,6 +1,7 @@
 //! A shopper's browser without JavaScript: a cookie jar, pages, plain form posts.
 
 use reqwest::header::LOCATION;
+use sneakers::domain::ItemId;
 
 use crate::helpers::TestApp;
 
@@ -86,7 +87,7 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
-    pub async fn add(&self, item_id: i32) -> (u16, String) {
+    pub async fn add(&self, item_id: ItemId) -> (u16, String) {
         self.post("/cart/items", &[("item_id", &item_id.to_string())])
             .await
     }

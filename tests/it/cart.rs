@@ -1,6 +1,7 @@
 //! The cart channel: tabs in sync, sell-out warnings, clear errors.
 
 use serde_json::{Value, json};
+use sneakers::domain::ItemId;
 
 use crate::helpers::{Backend, TestApp};
 use crate::ws::Client;
@@ -48,7 +49,7 @@ impl Tab {
     }
 }
 
-async fn in_stock_items(app: &TestApp, n: usize) -> Vec<i32> {
+async fn in_stock_items(app: &TestApp, n: usize) -> Vec<ItemId> {
     let product = app.product(true).await;
     product
         .items
@@ -137,7 +138,7 @@ async fn a_full_cart_says_so_over_the_socket_as_on_the_page() {
     let app = TestApp::start(Backend::Sqlite).await;
     let (token, cart_id) = app.socket_token().await;
     let (mut tab, _) = app.tab(&token, &cart_id, json!(null)).await;
-    let items: Vec<i32> = app
+    let items: Vec<ItemId> = app
         .inventory_json()
         .await
         .products

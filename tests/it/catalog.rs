@@ -1,5 +1,6 @@
 //! What a shopper sees: the catalog rendered from the database, releases, scheduled drops.
 
+use sneakers::domain::ProductId;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -150,10 +151,10 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
 
 impl TestApp {
     /// Moves a product's drop to `at` (as if the seed had run minutes ago) and reloads the cache.
-    pub async fn schedule_release(&self, id: i32, at: chrono::DateTime<Utc>) {
+    pub async fn schedule_release(&self, id: ProductId, at: chrono::DateTime<Utc>) {
         let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
-            diesel::update(products::table.filter(products::id.eq(id)))
+            diesel::update(products::table.filter(products::id.eq(id.0)))
                 .set(products::release_at.eq(Some(at.naive_utc())))
                 .execute(c)
                 .await
@@ -166,11 +167,11 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    async fn product_released_in_db(&self, id: i32) -> bool {
+    async fn product_released_in_db(&self, id: ProductId) -> bool {
         let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
             products::table
-                .filter(products::id.eq(id))
+                .filter(products::id.eq(id.0))
                 .select(products::released)
                 .first::<bool>(c)
                 .await

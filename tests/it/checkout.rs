@@ -1,6 +1,7 @@
 //! Checkout: all or nothing, never oversold, with or without JavaScript.
 
 use futures_util::future::join_all;
+use sneakers::domain::ItemId;
 use sneakers::store;
 
 use crate::browser::Browser;
@@ -13,9 +14,9 @@ on_both_backends!(
     checkout_storm_sells_exactly_the_stock
 );
 
-async fn two_items(app: &TestApp) -> (i32, i32) {
+async fn two_items(app: &TestApp) -> (ItemId, ItemId) {
     let product = app.product(true).await;
-    let ids: Vec<i32> = product
+    let ids: Vec<ItemId> = product
         .items
         .iter()
         .filter(|i| i.available_count > 2)
@@ -79,7 +80,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
     app.assert_cache_matches_db().await;
 }
 
-async fn price_of(app: &TestApp, item: i32) -> i32 {
+async fn price_of(app: &TestApp, item: ItemId) -> i32 {
     app.inventory()
         .read(|c| c.item(item).map(|(p, _)| p.price_cents))
         .unwrap_or_default()

@@ -1,5 +1,6 @@
 //! Several nodes on one PostgreSQL: real processes, one database.
 
+use sneakers::domain::{ItemId, ProductId};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -48,7 +49,7 @@ async fn assert_nodes_match_db(db: &Db, nodes: &[&Node]) {
     }
 }
 
-async fn released_item(node: &Node) -> (i32, i32) {
+async fn released_item(node: &Node) -> (ProductId, ItemId) {
     let inventory = node
         .admin
         .inventory()
@@ -62,7 +63,7 @@ async fn released_item(node: &Node) -> (i32, i32) {
     (product.id, product.items[0].id)
 }
 
-async fn set_stock(node: &Node, item: i32, count: i32) {
+async fn set_stock(node: &Node, item: ItemId, count: i32) {
     let now = node
         .admin
         .inventory()
@@ -83,7 +84,7 @@ async fn set_stock(node: &Node, item: i32, count: i32) {
 }
 
 /// Waits until a node's cache shows `count` pairs of `item` (replication is asynchronous).
-async fn until_count(node: &Node, item: i32, count: i32) {
+async fn until_count(node: &Node, item: ItemId, count: i32) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let inventory = node

@@ -1,5 +1,6 @@
 //! Boots the real store in-process on an ephemeral port, on SQLite or PostgreSQL.
 
+use sneakers::domain::ItemId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,7 +211,7 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no product with released={released}"))
     }
 
-    pub async fn item(&self, item_id: i32) -> ItemJson {
+    pub async fn item(&self, item_id: ItemId) -> ItemJson {
         self.inventory_json()
             .await
             .products
@@ -221,7 +222,7 @@ impl TestApp {
     }
 
     /// Brings an item of a released product to exactly `count` pairs through the admin API.
-    pub async fn set_stock(&self, item_id: i32, count: i32) {
+    pub async fn set_stock(&self, item_id: ItemId, count: i32) {
         let now = self.item(item_id).await.available_count;
         let result = match now.cmp(&count) {
             std::cmp::Ordering::Greater => self.admin.sell(item_id, now - count).await.map(|_| ()),
@@ -261,7 +262,7 @@ pub fn init_test_log() {
 }
 
 /// The `data-level` of `#item-<id>` on a page, if the page shows that size.
-pub fn level_on_page(html: &str, item_id: i32) -> Option<String> {
+pub fn level_on_page(html: &str, item_id: ItemId) -> Option<String> {
     let at = html.find(&format!("id=\"item-{item_id}\""))?;
     let rest = &html[at..];
     let tag_end = rest.find('>')?;

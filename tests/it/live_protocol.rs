@@ -168,7 +168,7 @@ async fn at_most_a_hundred_channels_per_socket() {
         .reload()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let ids: Vec<i32> = app
+    let ids: Vec<sneakers::domain::ProductId> = app
         .inventory_json()
         .await
         .products

@@ -301,9 +301,9 @@ async fn bench(args: &FanoutArgs, nodes: &[Node]) -> Result<String, CliError> {
         let expected = match admin {
             Some(admin) => {
                 let reply = if event % 2 == 0 {
-                    admin.api.sell(item_id, 1).await?
+                    admin.api.sell(crate::domain::ItemId(item_id), 1).await?
                 } else {
-                    admin.api.restock(item_id, 1).await?
+                    admin.api.restock(crate::domain::ItemId(item_id), 1).await?
                 };
                 if level.as_deref() == Some(reply.level.as_str()) {
                     return Err(bench_error(format!(

@@ -218,8 +218,8 @@ pub async fn set_stock_of_first_item(admin: &AdminClient, pairs: i32) -> Result<
         )));
     }
     Ok(Picked {
-        product_id: product.id,
-        item_id: item.id,
+        product_id: product.id.0,
+        item_id: item.id.0,
         product: format!("{} {}", product.brand, product.name),
         size: item.size.clone(),
         was: item.available_count,
@@ -234,7 +234,7 @@ pub async fn stock_of(admin: &AdminClient, item_id: i32) -> Result<i32, CliError
         .products
         .iter()
         .flat_map(|p| &p.items)
-        .find(|i| i.id == item_id)
+        .find(|i| i.id.0 == item_id)
         .map(|i| i.available_count)
         .ok_or_else(|| bench_error(format!("item {item_id} is gone from the inventory")))
 }
@@ -249,7 +249,7 @@ pub async fn in_stock_items(admin: &AdminClient) -> Result<Vec<i32>, CliError> {
         .filter(|p| p.released)
         .flat_map(|p| &p.items)
         .filter(|i| i.available_count > 0)
-        .map(|i| i.id)
+        .map(|i| i.id.0)
         .collect();
     if items.is_empty() {
         return Err(bench_error(

@@ -153,6 +153,7 @@ impl CartChannel {
 fn item_id(payload: &Value) -> Result<ItemId, CartError> {
     payload["item_id"]
         .as_i64()
-        .and_then(|id| ItemId::try_from(id).ok())
+        .and_then(|id| i32::try_from(id).ok())
+        .map(ItemId)
         .ok_or(CartError::InvalidItem)
 }

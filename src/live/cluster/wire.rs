@@ -113,13 +113,14 @@ pub fn unpack(payload: &str) -> Result<Envelope, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ItemId;
     use crate::live::presence::{Entries, Meta};
 
     #[test]
     fn packs_messages_under_the_notify_limit() {
         let messages: Vec<Message> = (0..2_000)
             .map(|i| Message::Stock {
-                item: i,
+                item: ItemId(i),
                 count: 5,
                 version: 9,
             })
@@ -154,7 +155,7 @@ mod tests {
     fn presence_state_is_chunked() {
         let meta = |i: usize| Meta {
             page: "/".into(),
-            items: vec![1, 2, 3],
+            items: vec![ItemId(1), ItemId(2), ItemId(3)],
             online_at: 0,
             phx_ref: format!("r{i}"),
             phx_ref_prev: None,
