@@ -2,6 +2,8 @@
 //! under its cart id with `{page, items, online_at, phx_ref}`; admins get the full state on join
 //! and then coalesced diffs (at most one per `FLUSH_EVERY`, each covering everything up to it)
 //! in the shape of Phoenix Presence, so the official JS `Presence` object can consume them.
+//! (Longer than most files: the local and remote halves share one lock and one pending diff, and
+//! splitting them would spread one invariant over two files; a third of it is tests.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

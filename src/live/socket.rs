@@ -1,6 +1,8 @@
 //! One WebSocket connection speaking Phoenix V2: heartbeats, joins, leaves, pushes, and the
 //! frames its channels' subscriptions bring. One task per connection; bad input gets an error
 //! reply and never ends the socket; a client too slow for its queue is closed.
+//! (Longer than most files: the connection loop and the join/leave/push handling share the
+//! connection's state; splitting them would only pass it around.)
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};

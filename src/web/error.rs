@@ -10,7 +10,6 @@ use crate::domain::checkout::CheckoutError;
 use crate::error_chain::ErrorChain;
 use crate::html::pages::errors::error_page;
 use crate::inventory::InventoryError;
-use crate::store::StoreError;
 
 /// Seconds a client should wait before trying again after an outage.
 const RETRY_AFTER_OUTAGE: &str = "5";
@@ -22,23 +21,18 @@ pub enum PageError {
     NotFound(String),
     #[error("the form was stale or forged")]
     Csrf,
+    /// The inventory could not reach the database (`InventoryError::Store`).
     #[error("the database is unavailable")]
-    Unavailable(#[source] StoreError),
+    Unavailable(#[source] InventoryError),
     /// Anything else the inventory refused that no page expects: a bug to look at.
     #[error("unexpected refusal")]
     Unexpected(#[source] InventoryError),
 }
 
-impl From<StoreError> for PageError {
-    fn from(error: StoreError) -> PageError {
-        PageError::Unavailable(error)
-    }
-}
-
 impl From<InventoryError> for PageError {
     fn from(error: InventoryError) -> PageError {
         match error {
-            InventoryError::Store(error) => PageError::Unavailable(error),
+            InventoryError::Store(_) => PageError::Unavailable(error),
             other => PageError::Unexpected(other),
         }
     }

@@ -4,9 +4,9 @@ use futures_util::future::join_all;
 use sneakers::domain::ItemId;
 use sneakers::store;
 
-use crate::browser::Browser;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+use crate::visitor::Visitor;
 
 on_both_backends!(
     a_checkout_records_an_order_and_decrements,
@@ -33,7 +33,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
         app.item(a).await.available_count,
         app.item(b).await.available_count,
     );
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     assert_eq!(shopper.add(a).await.0, 303);
     assert_eq!(shopper.add(b).await.0, 303);
     let review = shopper.visit("/checkout").await;
@@ -65,7 +65,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
         home.contains("id=\"cart\" data-count=\"0\""),
         "cart emptied"
     );
-    let mut stranger = app.browser().await;
+    let mut stranger = app.visitor().await;
     let (status, _) = {
         let response = stranger
             .http
@@ -90,7 +90,7 @@ async fn a_sold_out_pair_buys_nothing(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (a, b) = two_items(&app).await;
     let count_a = app.item(a).await.available_count;
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     shopper.add(a).await;
     shopper.add(b).await;
     app.set_stock(b, 0).await;
@@ -126,8 +126,8 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (item, _) = two_items(&app).await;
     app.set_stock(item, 25).await;
-    let shoppers: Vec<Browser> = join_all((0..200).map(|_| async {
-        let shopper = app.browser().await;
+    let shoppers: Vec<Visitor> = join_all((0..200).map(|_| async {
+        let shopper = app.visitor().await;
         assert_eq!(shopper.add(item).await.0, 303);
         shopper
     }))
@@ -161,7 +161,7 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
 async fn the_no_javascript_flow_works_with_plain_forms() {
     let app = TestApp::start(Backend::Sqlite).await;
     let (a, _) = two_items(&app).await;
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     let (status, location) = shopper.add(a).await;
     assert_eq!((status, location.as_str()), (303, "/"));
     let page = shopper.visit("/").await;
@@ -203,7 +203,7 @@ async fn the_no_javascript_flow_works_with_plain_forms() {
 async fn posts_without_a_valid_csrf_token_are_forbidden() {
     let app = TestApp::start(Backend::Sqlite).await;
     let (a, _) = two_items(&app).await;
-    let shopper = app.browser().await;
+    let shopper = app.visitor().await;
     let item = a.to_string();
     assert_eq!(
         shopper
@@ -231,7 +231,7 @@ async fn posts_without_a_valid_csrf_token_are_forbidden() {
         403
     );
     // Another session's token is no good either.
-    let other = app.browser().await;
+    let other = app.visitor().await;
     assert_eq!(
         shopper
             .post_raw(

@@ -9,8 +9,8 @@ use sneakers::domain::Catalog;
 use sneakers::store::{self, Db};
 
 use crate::admin::{count_in, until_counts};
-use crate::browser::Browser;
 use crate::nodes::{Node, cluster_database, two_nodes};
+use crate::visitor::Visitor;
 use crate::ws::Client;
 
 /// Every node's `/admin/inventory` counts equal the database's.
@@ -297,7 +297,7 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
     let mut page = shopper_on(&a).await;
     page.join_ok("product:1", json!({})).await;
     let buyers = join_all((0..30).map(|_| async {
-        let buyer = Browser::open(&a.url).await;
+        let buyer = Visitor::open(&a.url).await;
         assert_eq!(buyer.add(item).await, (303, "/".to_string()));
         buyer
     }))
@@ -361,7 +361,7 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
             b.url.clone()
         };
         async move {
-            let buyer = Browser::open(&base).await;
+            let buyer = Visitor::open(&base).await;
             assert_eq!(buyer.add(item).await, (303, "/".to_string()));
             buyer
         }
