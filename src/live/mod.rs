@@ -6,6 +6,7 @@ pub mod channels;
 pub mod cluster;
 pub mod fanout;
 pub mod hub;
+pub mod outbox;
 pub mod presence;
 pub mod protocol;
 pub mod socket;
