@@ -1,9 +1,24 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
-    let cli = sneakers::cli::Cli::parse();
+    let cli = match sneakers::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // A bad setting (from the environment or a flag) is one line naming its variable;
+        // help, version and usage mistakes are clap's own.
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            ) =>
+        {
+            eprintln!("error: {}", sneakers::config::settings_error(&error));
+            return ExitCode::FAILURE;
+        }
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -17,7 +32,7 @@ fn main() -> ExitCode {
     match runtime.block_on(sneakers::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", sneakers::error_chain::ErrorChain(&error));
             ExitCode::FAILURE
         }
     }

@@ -8,14 +8,13 @@
   var HEARTBEAT_MS = 30000, MAX_BACKOFF_MS = 30000, RESTART_WINDOW_MS = 5000;
   var STATUS_DELAY_MS = 1000, REPLY_TIMEOUT_MS = 10000, UPDATED_MS = 1200, FLASH_MS = 4000;
   var CART_COOKIE = "sneakers_cart";
-  var ERROR_TEXT = {
-    sold_out: "Sorry, that size just sold out.",
-    duplicate_item: "That pair is already in your cart.",
-    not_found: "That pair is no longer in your cart.",
-    invalid_item: "Sorry, we couldn't find that size.",
+  // The server words its own refusals (the reply's `message`); these are the shim's own: no
+  // answer, or no socket.
+  var NO_REPLY_TEXT = {
     timeout: "The store is slow to answer. Please try again.",
     closed: "Connection lost. Please try again."
   };
+  var FALLBACK_TEXT = "Something went wrong. Please try again.";
 
   // ---- Countdown --------------------------------------------------------------------------
   function countdown(at, now) {
@@ -384,8 +383,8 @@
     var ref = nextRef();
     expectReply(ref, REPLY_TIMEOUT_MS, function (reply) {
       if (reply.status === "ok") return applyCart(reply.response);
-      var code = (reply.response && reply.response.error) || reply.status;
-      showFlash(ERROR_TEXT[code] || "Something went wrong. Please try again.");
+      var message = reply.response && reply.response.message;
+      showFlash(typeof message === "string" ? message : NO_REPLY_TEXT[reply.status] || FALLBACK_TEXT);
     });
     send(ch.joinRef, ref, ch.topic, cmd.event, { item_id: cmd.itemId });
   }

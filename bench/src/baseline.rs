@@ -114,13 +114,17 @@ async fn client(s: WebSocket, mut rx: broadcast::Receiver<Utf8Bytes>) {
 fn reply_to(text: &str) -> Option<Utf8Bytes> {
     let frame = protocol::decode(text).ok()?;
     match frame.event.as_str() {
-        "heartbeat" | "phx_join" | "phx_leave" => Some(protocol::reply(
-            frame.join_ref.as_deref(),
-            frame.msg_ref.as_deref(),
-            &frame.topic,
-            true,
-            json!({}),
-        )),
+        "heartbeat" | "phx_join" | "phx_leave" => {
+            let reply = protocol::reply(
+                frame.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+                &frame.topic,
+                true,
+                json!({}),
+            );
+            // The codec speaks tungstenite's bytes, this server axum's: one copy, at join only.
+            Some(Utf8Bytes::from(reply.as_str()))
+        }
         _ => None,
     }
 }

@@ -87,7 +87,7 @@ pub struct Admin {
 impl Admin {
     pub fn new(base: &str, credentials: Credentials) -> Result<Admin, BenchError> {
         Ok(Admin {
-            api: AdminClient::new(base, &credentials.username, &credentials.password),
+            api: AdminClient::new(base, &credentials.username, &credentials.password)?,
             credentials,
             http: http_client(Duration::from_secs(30))?,
         })
@@ -225,8 +225,8 @@ pub async fn set_stock_of_first_item(
         )));
     }
     Ok(Picked {
-        product_id: product.id,
-        item_id: item.id,
+        product_id: product.id.0,
+        item_id: item.id.0,
         product: format!("{} {}", product.brand, product.name),
         size: item.size.clone(),
         was: item.available_count,
@@ -241,7 +241,7 @@ pub async fn stock_of(admin: &AdminClient, item_id: i32) -> Result<i32, BenchErr
         .products
         .iter()
         .flat_map(|p| &p.items)
-        .find(|i| i.id == item_id)
+        .find(|i| i.id.0 == item_id)
         .map(|i| i.available_count)
         .ok_or_else(|| BenchError::Unexpected(format!("item {item_id} is gone from the inventory")))
 }
@@ -256,7 +256,7 @@ pub async fn in_stock_items(admin: &AdminClient) -> Result<Vec<i32>, BenchError>
         .filter(|p| p.released)
         .flat_map(|p| &p.items)
         .filter(|i| i.available_count > 0)
-        .map(|i| i.id)
+        .map(|i| i.id.0)
         .collect();
     if items.is_empty() {
         return Err(BenchError::Unexpected(

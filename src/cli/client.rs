@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, DEFAULT_PORT};
+use crate::domain::{ItemId, ProductId};
 use crate::web::admin::InventoryJson;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,8 @@ pub enum ClientError {
         code: String,
         message: String,
     },
+    #[error("cannot set up the HTTP client")]
+    Setup(#[source] reqwest::Error),
     #[error("unexpected answer from {url}: {reason}")]
     Protocol { url: String, reason: String },
 }
@@ -42,7 +45,7 @@ impl ClientError {
 
 #[derive(Debug, Deserialize)]
 pub struct ReleaseReply {
-    pub product_id: i32,
+    pub product_id: ProductId,
     pub already_released: bool,
     #[serde(skip)]
     pub name: Option<String>,
@@ -50,8 +53,8 @@ pub struct ReleaseReply {
 
 #[derive(Debug, Deserialize)]
 pub struct StockReply {
-    pub product_id: i32,
-    pub item_id: i32,
+    pub product_id: ProductId,
+    pub item_id: ItemId,
     pub available_count: i32,
     pub level: String,
 }
@@ -75,17 +78,17 @@ impl AdminClient {
         base: impl Into<String>,
         username: impl Into<String>,
         password: impl Into<String>,
-    ) -> AdminClient {
+    ) -> Result<AdminClient, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
-        AdminClient {
+            .map_err(ClientError::Setup)?;
+        Ok(AdminClient {
             base: base.into().trim_end_matches('/').to_string(),
             username: username.into(),
             password: password.into(),
             http,
-        }
+        })
     }
 
     /// `--url`, else `http://localhost:$PORT`; credentials from the environment, else from the
@@ -108,7 +111,7 @@ impl AdminClient {
                 Err(_) => return Err(ClientError::NoCredentials),
             },
         };
-        Ok(AdminClient::new(url, username, password))
+        AdminClient::new(url, username, password)
     }
 
     pub fn base(&self) -> &str {
@@ -186,13 +189,13 @@ impl AdminClient {
         Ok(reply)
     }
 
-    pub async fn sell(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+    pub async fn sell(&self, item_id: ItemId, count: i32) -> Result<StockReply, ClientError> {
         let url = format!("{}/admin/items/{item_id}/sell", self.base);
         self.send(self.http.post(url).form(&[("count", count.to_string())]))
             .await
     }
 
-    pub async fn restock(&self, item_id: i32, count: i32) -> Result<StockReply, ClientError> {
+    pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockReply, ClientError> {
         let url = format!("{}/admin/items/{item_id}/restock", self.base);
         self.send(self.http.post(url).form(&[("count", count.to_string())]))
             .await

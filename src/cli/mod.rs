@@ -9,7 +9,8 @@ mod sell_random;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, ConfigError, Database};
+use crate::config::{Config, ConfigError, Database, Settings};
+use crate::domain::ItemId;
 use crate::store::seed::SeedOutcome;
 use crate::store::{self, Db, StoreError};
 pub use client::{AdminClient, ClientError};
@@ -23,8 +24,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Serve the store (the default): PORT, DATABASE_URL, SECRET_KEY_BASE, ADMIN_USERNAME/ADMIN_PASSWORD.
-    Serve,
+    /// Serve the store (the default); also reads DATABASE_URL, SECRET_KEY_BASE and
+    /// ADMIN_USERNAME/ADMIN_PASSWORD from the environment.
+    Serve(Settings),
     /// Apply pending database migrations.
     Migrate,
     /// Load the demo catalog into an empty store.
@@ -42,7 +44,7 @@ pub enum Command {
     },
     /// Sell pairs of an item (through the running server), as a checkout would.
     Sell {
-        item_id: i32,
+        item_id: ItemId,
         #[arg(long, default_value_t = 1)]
         count: i32,
         #[command(flatten)]
@@ -50,7 +52,7 @@ pub enum Command {
     },
     /// Add pairs to an item (through the running server).
     Restock {
-        item_id: i32,
+        item_id: ItemId,
         count: i32,
         #[command(flatten)]
         server: ServerArgs,
@@ -96,8 +98,11 @@ fn init_logging() {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     init_logging();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
+    let Some(command) = cli.command else {
+        return serve(Settings::from_env()?).await;
+    };
+    match command {
+        Command::Serve(settings) => serve(settings).await,
         Command::Migrate => {
             let database = Database::parse(std::env::var("DATABASE_URL").ok().as_deref())?;
             let applied = store::migrate::run(&database).await?;
@@ -170,8 +175,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn serve() -> Result<(), CliError> {
-    let config = Config::from_env()?;
+async fn serve(settings: Settings) -> Result<(), CliError> {
+    let config = Config::new(settings, |key| std::env::var(key).ok())?;
     let admin = config.admin.clone();
     let database = config.database.clone();
     let mut app = crate::start(config).await?;

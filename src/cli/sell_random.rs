@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::IndexedRandom;
 
 use super::{AdminClient, CliError, ServerArgs};
+use crate::domain::ItemId;
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("stop").required(true).args(["until_gone", "count"])))]
@@ -80,7 +81,7 @@ pub async fn run(args: SellRandomArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn in_stock(client: &AdminClient) -> Result<Vec<(i32, i32)>, CliError> {
+async fn in_stock(client: &AdminClient) -> Result<Vec<(ItemId, i32)>, CliError> {
     Ok(client
         .inventory()
         .await?
@@ -93,7 +94,7 @@ async fn in_stock(client: &AdminClient) -> Result<Vec<(i32, i32)>, CliError> {
         .collect())
 }
 
-fn update(stock: &mut Vec<(i32, i32)>, item_id: i32, left: i32) {
+fn update(stock: &mut Vec<(ItemId, i32)>, item_id: ItemId, left: i32) {
     if left <= 0 {
         stock.retain(|(id, _)| *id != item_id);
     } else if let Some(entry) = stock.iter_mut().find(|(id, _)| *id == item_id) {

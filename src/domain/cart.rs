@@ -1,6 +1,7 @@
 //! The shopping cart: one of each item, kept client-side as a signed token of item ids.
 
-use super::catalog::{Catalog, ItemId};
+use super::catalog::Catalog;
+use super::ids::ItemId;
 use super::token::{CART_TOKEN_MAX_AGE_MS, Signer};
 
 /// Pairs per cart: generous for a person, small enough that a cart token stays a cookie.
@@ -11,21 +12,31 @@ pub struct Cart {
     items: Vec<ItemId>,
 }
 
+/// Why a cart change is refused. The text is what a shopper reads, on a page (`?cart_error=`)
+/// and over the socket (the reply's `message`): one text per code, here only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CartError {
-    #[error("that pair is already in the cart")]
+    #[error("That pair is already in your cart.")]
     DuplicateItem,
-    #[error("that pair is not in the cart")]
+    #[error("That pair is no longer in your cart.")]
     NotFound,
-    #[error("a cart holds at most {MAX_ITEMS} pairs")]
+    #[error("Your cart is full ({MAX_ITEMS} pairs). Check out or remove a pair first.")]
     Full,
-    #[error("that size is sold out")]
+    #[error("Sorry, that size just sold out.")]
     SoldOut,
-    #[error("that is not a size we sell")]
+    #[error("Sorry, we couldn't find that size.")]
     InvalidItem,
 }
 
 impl CartError {
+    const ALL: [CartError; 5] = [
+        CartError::DuplicateItem,
+        CartError::NotFound,
+        CartError::Full,
+        CartError::SoldOut,
+        CartError::InvalidItem,
+    ];
+
     /// The wire name (`{error: ...}` replies, `?cart_error=` redirects).
     pub fn code(self) -> &'static str {
         match self {
@@ -35,6 +46,10 @@ impl CartError {
             CartError::SoldOut => "sold_out",
             CartError::InvalidItem => "invalid_item",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<CartError> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
     }
 }
 
@@ -92,7 +107,7 @@ impl Cart {
     }
 
     pub fn serialize(&self, signer: &Signer, now_ms: i64) -> String {
-        let ids = serde_json::to_string(&self.items).unwrap_or_else(|_| "[]".into());
+        let ids = serde_json::to_string(&self.items).expect("a list of ids always serializes");
         signer.sign(&ids, now_ms)
     }
 
@@ -125,29 +140,29 @@ mod tests {
     #[test]
     fn one_of_each_item() {
         let mut cart = Cart::default();
-        assert_eq!(cart.add(3), Ok(()));
-        assert_eq!(cart.add(5), Ok(()));
-        assert_eq!(cart.add(3), Err(CartError::DuplicateItem));
-        assert_eq!(cart.items(), &[3, 5]);
-        assert_eq!(cart.remove(3), Ok(()));
-        assert_eq!(cart.remove(3), Err(CartError::NotFound));
+        assert_eq!(cart.add(ItemId(3)), Ok(()));
+        assert_eq!(cart.add(ItemId(5)), Ok(()));
+        assert_eq!(cart.add(ItemId(3)), Err(CartError::DuplicateItem));
+        assert_eq!(cart.items(), &[ItemId(3), ItemId(5)]);
+        assert_eq!(cart.remove(ItemId(3)), Ok(()));
+        assert_eq!(cart.remove(ItemId(3)), Err(CartError::NotFound));
         assert_eq!(cart.len(), 1);
     }
 
     #[test]
     fn a_cart_has_a_size_limit() {
         let mut cart = Cart::default();
-        for id in 0..MAX_ITEMS as ItemId {
-            assert_eq!(cart.add(id), Ok(()));
+        for id in 0..MAX_ITEMS as i32 {
+            assert_eq!(cart.add(ItemId(id)), Ok(()));
         }
-        assert_eq!(cart.add(999), Err(CartError::Full));
+        assert_eq!(cart.add(ItemId(999)), Err(CartError::Full));
     }
 
     #[test]
     fn serialization_round_trips() {
         let mut cart = Cart::default();
-        let _ = cart.add(7);
-        let _ = cart.add(2);
+        let _ = cart.add(ItemId(7));
+        let _ = cart.add(ItemId(2));
         let token = cart.serialize(&signer(), 1_000);
         assert_eq!(Cart::deserialize(Some(&token), &signer(), 2_000), cart);
     }
@@ -155,7 +170,7 @@ mod tests {
     #[test]
     fn bad_tokens_are_empty_carts() {
         let mut cart = Cart::default();
-        let _ = cart.add(7);
+        let _ = cart.add(ItemId(7));
         let token = cart.serialize(&signer(), 0);
         let empty = Cart::default();
         assert_eq!(Cart::deserialize(None, &signer(), 1), empty);
@@ -177,11 +192,20 @@ mod tests {
     }
 
     #[test]
+    fn every_code_reads_back_with_its_text() {
+        for error in CartError::ALL {
+            assert_eq!(CartError::from_code(error.code()), Some(error));
+            assert!(error.to_string().ends_with('.'));
+        }
+        assert_eq!(CartError::from_code("nonsense"), None);
+    }
+
+    #[test]
     fn unknown_items_are_dropped() {
         let mut cart = Cart::default();
-        let _ = cart.add(1);
-        let _ = cart.add(2);
-        cart.retain_existing(|id| id == 2);
-        assert_eq!(cart.items(), &[2]);
+        let _ = cart.add(ItemId(1));
+        let _ = cart.add(ItemId(2));
+        cart.retain_existing(|id| id == ItemId(2));
+        assert_eq!(cart.items(), &[ItemId(2)]);
     }
 }

@@ -4,10 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use super::ids::{ItemId, ProductId};
 use super::level::{Level, should_announce};
-
-pub type ProductId = i32;
-pub type ItemId = i32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Product {
@@ -199,9 +197,9 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn product(id: ProductId, released: bool, release_at: Option<DateTime<Utc>>) -> Product {
+    fn product(id: i32, released: bool, release_at: Option<DateTime<Utc>>) -> Product {
         Product {
-            id,
+            id: ProductId(id),
             sku: format!("SKU-{id}"),
             brand: "Brand".into(),
             name: format!("Shoe {id}"),
@@ -212,16 +210,16 @@ mod tests {
             release_at,
             items: vec![
                 Item {
-                    id: id * 10 + 1,
-                    product_id: id,
+                    id: ItemId(id * 10 + 1),
+                    product_id: ProductId(id),
                     size: "10".into(),
                     sku: format!("SKU-{id}-10"),
                     available_count: 150,
                     version: 1,
                 },
                 Item {
-                    id: id * 10,
-                    product_id: id,
+                    id: ItemId(id * 10),
+                    product_id: ProductId(id),
                     size: "9.5".into(),
                     sku: format!("SKU-{id}-9.5"),
                     available_count: 3,
@@ -235,7 +233,7 @@ mod tests {
     fn sizes_are_sorted_numerically() {
         let catalog = Catalog::new([product(1, true, None)]);
         let sizes: Vec<_> = catalog
-            .product(1)
+            .product(ProductId(1))
             .map_or(vec![], |p| p.items.iter().map(|i| i.size.clone()).collect());
         assert_eq!(sizes, ["9.5", "10"]);
         assert_eq!(size_order("13", "6"), std::cmp::Ordering::Greater);
@@ -263,31 +261,34 @@ mod tests {
             product(3, true, Some(at(5))),
             product(4, false, None),
         ]);
-        assert_eq!(catalog.due_releases(at(15)), vec![1]);
+        assert_eq!(catalog.due_releases(at(15)), vec![ProductId(1)]);
         assert_eq!(catalog.next_scheduled_release(), Some(at(10)));
     }
 
     #[test]
     fn releasing_twice_reports_the_second_as_no_change() {
         let mut catalog = Catalog::new([product(1, false, None)]);
-        assert!(catalog.mark_released(1));
-        assert!(!catalog.mark_released(1));
-        assert!(!catalog.mark_released(99));
+        assert!(catalog.mark_released(ProductId(1)));
+        assert!(!catalog.mark_released(ProductId(1)));
+        assert!(!catalog.mark_released(ProductId(99)));
     }
 
     #[test]
     fn counts_apply_in_version_order() {
         let mut catalog = Catalog::new([product(1, true, None)]);
-        let change = catalog.apply_count(11, 149, 3);
+        let change = catalog.apply_count(ItemId(11), 149, 3);
         assert_eq!(
             change.map(|c| (c.old_level, c.new_level, c.announce())),
             Some((Level::Medium, Level::Low, true))
         );
         // A write that committed earlier but reports later must not roll the count back.
-        assert_eq!(catalog.apply_count(11, 150, 2), None);
-        assert_eq!(catalog.item(11).map(|(_, i)| i.available_count), Some(149));
-        let quiet = catalog.apply_count(11, 148, 4);
+        assert_eq!(catalog.apply_count(ItemId(11), 150, 2), None);
+        assert_eq!(
+            catalog.item(ItemId(11)).map(|(_, i)| i.available_count),
+            Some(149)
+        );
+        let quiet = catalog.apply_count(ItemId(11), 148, 4);
         assert_eq!(quiet.map(|c| c.announce()), Some(false));
-        assert_eq!(catalog.apply_count(999, 1, 9), None);
+        assert_eq!(catalog.apply_count(ItemId(999), 1, 9), None);
     }
 }

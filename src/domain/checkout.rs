@@ -1,12 +1,20 @@
 //! What a checkout buys: every pair of the cart, at the catalog's prices.
 
 use super::cart::Cart;
-use super::catalog::{Catalog, ItemId};
+use super::catalog::Catalog;
+use super::ids::ItemId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
     pub item_id: ItemId,
     pub price_cents: i32,
+}
+
+/// What a checkout will buy, with its total (which fits the order's column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub lines: Vec<OrderLine>,
+    pub total_cents: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,11 +24,13 @@ pub enum CheckoutError {
     /// Pairs known to be gone (or never released) before touching the database.
     #[error("some pairs are sold out")]
     SoldOut(Vec<ItemId>),
+    #[error("an order may total at most {}", super::money::format_cents(i32::MAX.into()))]
+    TooLarge,
 }
 
 /// The order a cart would make, judged on the cache. The database has the last word (a guarded
 /// decrement per pair in one transaction), so this only spares it hopeless attempts.
-pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Vec<OrderLine>, CheckoutError> {
+pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Plan, CheckoutError> {
     if cart.is_empty() {
         return Err(CheckoutError::Empty);
     }
@@ -37,26 +47,23 @@ pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Vec<OrderLine>, CheckoutEr
             _ => gone.push(item_id),
         }
     }
-    if gone.is_empty() {
-        Ok(lines)
-    } else {
-        Err(CheckoutError::SoldOut(gone))
+    if !gone.is_empty() {
+        return Err(CheckoutError::SoldOut(gone));
     }
-}
-
-pub fn total_cents(lines: &[OrderLine]) -> i64 {
-    lines.iter().map(|l| i64::from(l.price_cents)).sum()
+    let total: i64 = lines.iter().map(|l| i64::from(l.price_cents)).sum();
+    let total_cents = i32::try_from(total).map_err(|_| CheckoutError::TooLarge)?;
+    Ok(Plan { lines, total_cents })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Item, Product};
+    use crate::domain::{Item, Product, ProductId};
 
     fn catalog() -> Catalog {
-        let item = |id, count| Item {
-            id,
-            product_id: 1,
+        let item = |id: i32, count| Item {
+            id: ItemId(id),
+            product_id: ProductId(1),
             size: id.to_string(),
             sku: format!("S-{id}"),
             available_count: count,
@@ -64,7 +71,7 @@ mod tests {
         };
         Catalog::new([
             Product {
-                id: 1,
+                id: ProductId(1),
                 sku: "S".into(),
                 brand: "B".into(),
                 name: "N".into(),
@@ -76,7 +83,7 @@ mod tests {
                 items: vec![item(10, 5), item(11, 0)],
             },
             Product {
-                id: 2,
+                id: ProductId(2),
                 sku: "T".into(),
                 brand: "B".into(),
                 name: "M".into(),
@@ -86,32 +93,62 @@ mod tests {
                 released: false,
                 release_at: None,
                 items: vec![Item {
-                    product_id: 2,
+                    product_id: ProductId(2),
                     ..item(20, 50)
                 }],
             },
         ])
     }
 
-    fn cart(ids: &[ItemId]) -> Cart {
+    fn cart(ids: &[i32]) -> Cart {
         let mut cart = Cart::default();
         for id in ids {
-            let _ = cart.add(*id);
+            let _ = cart.add(ItemId(*id));
         }
         cart
     }
 
     #[test]
     fn buys_every_pair_at_catalog_prices() {
-        let lines = plan(&catalog(), &cart(&[10]));
         assert_eq!(
-            lines,
-            Ok(vec![OrderLine {
-                item_id: 10,
-                price_cents: 12_000
-            }])
+            plan(&catalog(), &cart(&[10])),
+            Ok(Plan {
+                lines: vec![OrderLine {
+                    item_id: ItemId(10),
+                    price_cents: 12_000
+                }],
+                total_cents: 12_000,
+            })
         );
-        assert_eq!(total_cents(&lines.unwrap_or_default()), 12_000);
+    }
+
+    #[test]
+    fn refuses_a_total_the_order_cannot_hold() {
+        let item = |id: i32| Item {
+            id: ItemId(id),
+            product_id: ProductId(3),
+            size: id.to_string(),
+            sku: format!("P-{id}"),
+            available_count: 1,
+            version: 1,
+        };
+        let pricey = Catalog::new([Product {
+            id: ProductId(3),
+            sku: "P".into(),
+            brand: "B".into(),
+            name: "Gold".into(),
+            color: "C".into(),
+            price_cents: i32::MAX,
+            main_image_url: String::new(),
+            released: true,
+            release_at: None,
+            items: vec![item(30), item(31)],
+        }]);
+        assert!(plan(&pricey, &cart(&[30])).is_ok());
+        assert_eq!(
+            plan(&pricey, &cart(&[30, 31])),
+            Err(CheckoutError::TooLarge)
+        );
     }
 
     #[test]
@@ -122,7 +159,11 @@ mod tests {
         );
         assert_eq!(
             plan(&catalog(), &cart(&[10, 11, 20, 99])),
-            Err(CheckoutError::SoldOut(vec![11, 20, 99]))
+            Err(CheckoutError::SoldOut(vec![
+                ItemId(11),
+                ItemId(20),
+                ItemId(99)
+            ]))
         );
     }
 }

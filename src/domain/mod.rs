@@ -1,12 +1,17 @@
-//! The functional core: catalog, availability levels and release rules. No I/O.
+//! The functional core: catalog, availability levels, release rules, the cart, checkout rules,
+//! tokens and the counts admins see. No I/O.
 
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod ids;
 pub mod level;
 pub mod money;
+pub mod order;
+pub mod presence;
 pub mod token;
 
 pub use cart::{Cart, CartError};
-pub use catalog::{Catalog, Item, ItemChange, ItemId, Product, ProductId};
+pub use catalog::{Catalog, Item, ItemChange, Product};
+pub use ids::{ItemId, ProductId};
 pub use level::Level;

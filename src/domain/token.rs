@@ -25,6 +25,10 @@ struct Signed<'a> {
     t: i64,
 }
 
+fn keyed(key: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
 /// A signer for one purpose (the salt).
 #[derive(Clone)]
 pub struct Signer {
@@ -33,32 +37,25 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(secret: &[u8], salt: &str) -> Signer {
-        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps it total.
-        let key = match HmacSha256::new_from_slice(secret) {
-            Ok(mut mac) => {
-                mac.update(b"sneakers token salt: ");
-                mac.update(salt.as_bytes());
-                mac.finalize().into_bytes().into()
-            }
-            Err(_) => [0; 32],
-        };
-        Signer { key }
+        let mut mac = keyed(secret);
+        mac.update(b"sneakers token salt: ");
+        mac.update(salt.as_bytes());
+        Signer {
+            key: mac.finalize().into_bytes().into(),
+        }
     }
 
-    fn mac(&self) -> Option<HmacSha256> {
-        HmacSha256::new_from_slice(&self.key).ok()
+    fn mac(&self) -> HmacSha256 {
+        keyed(&self.key)
     }
 
     pub fn sign(&self, data: &str, now_ms: i64) -> String {
-        let body = serde_json::to_vec(&Signed { d: data, t: now_ms }).unwrap_or_default();
+        let body = serde_json::to_vec(&Signed { d: data, t: now_ms })
+            .expect("a string and an integer always serialize");
         let body = B64.encode(body);
-        let tag = self
-            .mac()
-            .map(|mut mac| {
-                mac.update(body.as_bytes());
-                B64.encode(mac.finalize().into_bytes())
-            })
-            .unwrap_or_default();
+        let mut mac = self.mac();
+        mac.update(body.as_bytes());
+        let tag = B64.encode(mac.finalize().into_bytes());
         format!("{body}.{tag}")
     }
 
@@ -67,7 +64,7 @@ impl Signer {
     pub fn verify(&self, token: &str, max_age_ms: i64, now_ms: i64) -> Result<String, TokenError> {
         let (body, tag) = token.split_once('.').ok_or(TokenError::Invalid)?;
         let tag = B64.decode(tag).map_err(|_| TokenError::Invalid)?;
-        let mut mac = self.mac().ok_or(TokenError::Invalid)?;
+        let mut mac = self.mac();
         mac.update(body.as_bytes());
         mac.verify_slice(&tag).map_err(|_| TokenError::Invalid)?;
         let json = B64.decode(body).map_err(|_| TokenError::Invalid)?;
@@ -177,7 +174,8 @@ impl Tokens {
     /// The CSRF token of a session: no timestamp, so a page left open for days still posts.
     pub fn csrf_for(&self, cart_id: &str) -> String {
         let signed = self.csrf.sign(cart_id, 0);
-        signed.rsplit('.').next().unwrap_or_default().to_string()
+        let (_, tag) = signed.rsplit_once('.').expect("a signed token is body.tag");
+        tag.to_string()
     }
 
     pub fn csrf_ok(&self, cart_id: &str, given: &str) -> bool {

@@ -1,15 +1,19 @@
 //! The inventory service: an in-memory catalog that every page read uses. Every write goes to
 //! the database first, then updates the cache with what the database returned, then publishes
-//! an [`InventoryEvent`]. "What happens when a pair sells" is [`Inventory::sell`].
+//! an [`Event`] on the node's bus. "What happens when a pair sells" is [`Inventory::sell`].
 
+pub mod events;
 pub mod scheduler;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
 
+pub use events::{Event, Published};
+
 use crate::domain::checkout::{self, CheckoutError};
-use crate::domain::{Cart, Catalog, ItemChange, ItemId, ProductId};
+use crate::domain::order::Order;
+use crate::domain::{Cart, Catalog, ItemId, ProductId};
 use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
 
@@ -17,20 +21,6 @@ use crate::store::{self, Db, StoreError};
 /// re-reads the cache.
 const EVENT_BUFFER: usize = 4096;
 pub const MAX_PAIRS_PER_MOVE: i32 = 100_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InventoryEvent {
-    Released { product_id: ProductId },
-    StockChanged(ItemChange),
-}
-
-/// An event as the bus carries it: `local` when this node made the change (so it is
-/// replicated to the others), not when it was applied from another node (never re-published).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    pub event: InventoryEvent,
-    pub local: bool,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -50,10 +40,8 @@ pub enum InventoryError {
     NotReleased { product_id: ProductId, name: String },
     #[error("count must be a whole number from 1 to {MAX_PAIRS_PER_MOVE}, got {0}")]
     InvalidCount(String),
-    #[error("the cart is empty")]
-    EmptyCart,
-    #[error("{} pair(s) sold out", .0.len())]
-    PairsSoldOut(Vec<ItemId>),
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -62,7 +50,7 @@ pub enum InventoryError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purchase {
     pub order_id: i32,
-    pub total_cents: i64,
+    pub total_cents: i32,
 }
 
 /// What a sale or restock did.
@@ -90,10 +78,6 @@ impl Inventory {
         }))
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Reads the cache. Keep `f` short: writers wait for it.
     pub fn read<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
         f(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
@@ -107,15 +91,35 @@ impl Inventory {
         self.events.subscribe()
     }
 
-    fn publish(&self, event: InventoryEvent, local: bool) {
+    fn publish(&self, event: Event, local: bool) {
         // No subscribers is fine: nobody is watching.
         let _ = self.events.send(Published { event, local });
+    }
+
+    /// A shopper's cart changed on this node: its tabs here and on other nodes follow.
+    pub fn cart_changed(&self, cart_id: &str, serialized: String, origin: u64) {
+        let event = Event::CartChanged {
+            cart_id: cart_id.to_string(),
+            serialized,
+            origin,
+        };
+        self.publish(event, true);
+    }
+
+    /// Another node's cart change, for this node's tabs of that cart.
+    pub fn apply_replicated_cart(&self, cart_id: String, serialized: String, origin: u64) {
+        let event = Event::CartChanged {
+            cart_id,
+            serialized,
+            origin,
+        };
+        self.publish(event, false);
     }
 
     /// Another node released a product: this node's pages learn of it once.
     pub fn apply_replicated_release(&self, product_id: ProductId) {
         if self.write(|c| c.mark_released(product_id)) {
-            self.publish(InventoryEvent::Released { product_id }, false);
+            self.publish(Event::Released { product_id }, false);
         }
     }
 
@@ -130,7 +134,7 @@ impl Inventory {
             )
         });
         if let Some(change) = change {
-            self.publish(InventoryEvent::StockChanged(change), false);
+            self.publish(Event::StockChanged(change), false);
         }
         cached_version.is_some_and(|cached| version <= cached + 1)
     }
@@ -153,14 +157,14 @@ impl Inventory {
                 return fresh
                     .products()
                     .filter(|p| p.released)
-                    .map(|p| InventoryEvent::Released { product_id: p.id })
+                    .map(|p| Event::Released { product_id: p.id })
                     .collect();
             }
             let mut events = Vec::new();
             for product in fresh.products() {
                 cached.update_details(product);
                 if product.released && cached.mark_released(product.id) {
-                    events.push(InventoryEvent::Released {
+                    events.push(Event::Released {
                         product_id: product.id,
                     });
                 }
@@ -168,7 +172,7 @@ impl Inventory {
                     if let Some(change) =
                         cached.apply_count(item.id, item.available_count, item.version)
                     {
-                        events.push(InventoryEvent::StockChanged(change));
+                        events.push(Event::StockChanged(change));
                     }
                 }
             }
@@ -199,8 +203,8 @@ impl Inventory {
         // flips.
         let newly = self.write(|c| c.mark_released(product_id));
         if newly {
-            tracing::info!(product_id, "product released");
-            self.publish(InventoryEvent::Released { product_id }, true);
+            tracing::info!(%product_id, "product released");
+            self.publish(Event::Released { product_id }, true);
         }
         Ok(newly)
     }
@@ -219,16 +223,20 @@ impl Inventory {
             return Err(InventoryError::NotReleased { product_id, name });
         }
         match store::catalog::adjust_stock(&self.db, item_id, -count).await? {
-            Some((available, version)) => Ok(self.record(item_id, available, version)),
+            Some((available, version)) => {
+                self.record(item_id, available, version);
+                Ok(StockMove {
+                    product_id,
+                    item_id,
+                    available_count: available,
+                })
+            }
             None => {
                 // Refused: learn the real count (the cache may trail another writer) and say it.
-                let available = match store::catalog::stock(&self.db, item_id).await? {
-                    Some((available, version)) => {
-                        self.record(item_id, available, version);
-                        available
-                    }
-                    None => 0,
-                };
+                let (available, version) = store::catalog::stock(&self.db, item_id)
+                    .await?
+                    .ok_or(InventoryError::ItemNotFound(item_id))?;
+                self.record(item_id, available, version);
                 Err(InventoryError::SoldOut {
                     item_id,
                     name,
@@ -243,27 +251,22 @@ impl Inventory {
     /// Buys every pair of a cart in one transaction, all or nothing. On success every open
     /// page hears of the sales exactly as for any other sale.
     pub async fn purchase(&self, cart_id: &str, cart: &Cart) -> Result<Purchase, InventoryError> {
-        let lines = self
-            .read(|c| checkout::plan(c, cart))
-            .map_err(|e| match e {
-                CheckoutError::Empty => InventoryError::EmptyCart,
-                CheckoutError::SoldOut(ids) => InventoryError::PairsSoldOut(ids),
-            })?;
-        match store::orders::purchase(&self.db, cart_id, &lines).await? {
+        let plan = self.read(|c| checkout::plan(c, cart))?;
+        match store::orders::purchase(&self.db, cart_id, &plan).await? {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {
                     self.record(item_id, count, version);
                 }
-                tracing::info!(order_id, pairs = lines.len(), "order placed");
+                tracing::info!(order_id, pairs = plan.lines.len(), "order placed");
                 Ok(Purchase {
                     order_id,
-                    total_cents: checkout::total_cents(&lines),
+                    total_cents: plan.total_cents,
                 })
             }
             PurchaseOutcome::SoldOut => {
                 // Nothing was sold; find out which pairs are gone, and let the cache know.
                 let mut gone = Vec::new();
-                for line in &lines {
+                for line in &plan.lines {
                     if let Some((count, version)) =
                         store::catalog::stock(&self.db, line.item_id).await?
                     {
@@ -273,19 +276,35 @@ impl Inventory {
                         }
                     }
                 }
-                Err(InventoryError::PairsSoldOut(gone))
+                Err(CheckoutError::SoldOut(gone).into())
             }
         }
+    }
+
+    /// An order, if it exists and this cart placed it (nobody else may see it).
+    pub async fn order(
+        &self,
+        order_id: i32,
+        cart_id: &str,
+    ) -> Result<Option<Order>, InventoryError> {
+        Ok(store::orders::find(&self.db, order_id, cart_id).await?)
     }
 
     /// Adds `count` pairs to an item.
     pub async fn restock(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
         check_count(count)?;
-        if self.read(|c| c.item(item_id).is_none()) {
-            return Err(InventoryError::ItemNotFound(item_id));
-        }
+        let product_id = self
+            .read(|c| c.item(item_id).map(|(p, _)| p.id))
+            .ok_or(InventoryError::ItemNotFound(item_id))?;
         match store::catalog::adjust_stock(&self.db, item_id, count).await? {
-            Some((available, version)) => Ok(self.record(item_id, available, version)),
+            Some((available, version)) => {
+                self.record(item_id, available, version);
+                Ok(StockMove {
+                    product_id,
+                    item_id,
+                    available_count: available,
+                })
+            }
             None => Err(InventoryError::InvalidCount(format!(
                 "{count} (stock would exceed {})",
                 store::catalog::MAX_STOCK
@@ -293,20 +312,11 @@ impl Inventory {
         }
     }
 
-    /// Takes a count the database returned into the cache and announces level changes.
-    fn record(&self, item_id: ItemId, count: i32, version: i64) -> StockMove {
-        let (product_id, change) = self.write(|c| {
-            let product_id = c.item(item_id).map_or(0, |(p, _)| p.id);
-            (product_id, c.apply_count(item_id, count, version))
-        });
-        if let Some(change) = change {
-            tracing::debug!(item_id, count, "stock changed");
-            self.publish(InventoryEvent::StockChanged(change), true);
-        }
-        StockMove {
-            product_id,
-            item_id,
-            available_count: count,
+    /// Takes a count the database returned into the cache and announces the change.
+    fn record(&self, item_id: ItemId, count: i32, version: i64) {
+        if let Some(change) = self.write(|c| c.apply_count(item_id, count, version)) {
+            tracing::debug!(%item_id, count, "stock changed");
+            self.publish(Event::StockChanged(change), true);
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn spawn(inventory: Arc<Inventory>) -> tokio::task::JoinHandle<()> {
             let mut failed = false;
             for product_id in due {
                 if let Err(error) = inventory.release(product_id).await {
-                    tracing::warn!(product_id, %error, "scheduled release failed; retrying");
+                    tracing::warn!(%product_id, error = %crate::error_chain::ErrorChain(&error), "scheduled release failed; retrying");
                     failed = true;
                 }
             }

@@ -1,17 +1,15 @@
 //! Pubsub: topic -> subscribers. A broadcast is serialized to one frame once and the same bytes
-//! are queued for every subscriber. Each connection has one bounded queue; a connection whose
-//! queue is full is told to go (it rejoins and converges) instead of being buffered without end.
+//! are queued for every subscriber, each in its connection's bounded [`Outbox`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+pub use super::outbox::Outbox;
 use super::protocol;
 
 /// A message published on a topic: its frame (`[null, null, topic, event, payload]`) is made
@@ -34,41 +32,6 @@ pub enum Outbound {
         channel: Arc<str>,
         message: Arc<Broadcast>,
     },
-}
-
-/// A connection's side of the hub: its queue and the switch that tells it to go.
-#[derive(Clone, Debug)]
-pub struct Outbox {
-    queue: mpsc::Sender<Outbound>,
-    pub(crate) kill: CancellationToken,
-}
-
-impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
-        let (queue, rx) = mpsc::channel(capacity);
-        (
-            Outbox {
-                queue,
-                kill: CancellationToken::new(),
-            },
-            rx,
-        )
-    }
-
-    /// Queues without waiting; a full queue means the client is too slow: it is dropped.
-    fn offer(&self, message: Outbound) -> bool {
-        match self.queue.try_send(message) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.kill.is_cancelled() {
-                    metrics::counter!("sneakers_slow_clients_dropped_total").increment(1);
-                    self.kill.cancel();
-                }
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
 }
 
 /// How a subscriber wants a topic's messages.
@@ -180,23 +143,25 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn one_frame_for_every_subscriber() {
+    #[tokio::test]
+    async fn one_frame_for_every_subscriber() {
         let hub = Hub::default();
-        let (a, mut ra) = Outbox::new(4);
-        let (b, mut rb) = Outbox::new(4);
+        let (a, b) = (Outbox::new(4), Outbox::new(4));
         hub.subscribe("product:1", &a, Delivery::Frame);
         let sub = hub.subscribe("product:1", &b, Delivery::Info("cart:x".into()));
         assert_eq!(
             hub.broadcast("product:1", "stock_change", json!({"level": "low"})),
             2
         );
-        let frame_a = match ra.try_recv() {
-            Ok(Outbound::Frame(frame)) => frame,
+        let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+        a.next(&mut got_a, 8).await;
+        b.next(&mut got_b, 8).await;
+        let frame_a = match got_a.pop() {
+            Some(Outbound::Frame(frame)) => frame,
             other => panic!("{other:?}"),
         };
-        let frame_b = match rb.try_recv() {
-            Ok(Outbound::Info { message, channel }) => {
+        let frame_b = match got_b.pop() {
+            Some(Outbound::Info { message, channel }) => {
                 assert_eq!(&*channel, "cart:x");
                 message.frame.clone()
             }
@@ -212,17 +177,18 @@ mod tests {
         assert_eq!(hub.broadcast("product:2", "x", json!({})), 0);
     }
 
-    #[test]
-    fn a_full_queue_drops_that_subscriber_only() {
+    #[tokio::test]
+    async fn a_full_queue_drops_that_subscriber_only() {
         let hub = Hub::default();
-        let (slow, _slow_rx) = Outbox::new(1);
-        let (fast, mut fast_rx) = Outbox::new(8);
+        let (slow, fast) = (Outbox::new(1), Outbox::new(8));
         hub.subscribe("t", &slow, Delivery::Frame);
         hub.subscribe("t", &fast, Delivery::Frame);
         hub.broadcast("t", "e", json!(1));
         hub.broadcast("t", "e", json!(2));
-        assert!(slow.kill.is_cancelled());
-        assert!(!fast.kill.is_cancelled());
-        assert!(fast_rx.try_recv().is_ok() && fast_rx.try_recv().is_ok());
+        assert!(slow.is_killed());
+        assert!(!fast.is_killed());
+        let mut got = Vec::new();
+        fast.next(&mut got, 8).await;
+        assert_eq!(got.len(), 2);
     }
 }

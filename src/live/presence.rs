@@ -2,6 +2,8 @@
 //! under its cart id with `{page, items, online_at, phx_ref}`; admins get the full state on join
 //! and then coalesced diffs (at most one per `FLUSH_EVERY`, each covering everything up to it)
 //! in the shape of Phoenix Presence, so the official JS `Presence` object can consume them.
+//! (Longer than most files: the local and remote halves share one lock and one pending diff, and
+//! splitting them would spread one invariant over two files; a third of it is tests.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::domain::ItemId;
+use crate::domain::presence::Counts;
 
 /// Admins get at most this many pushes a second, whatever the churn.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -75,23 +78,11 @@ fn shape<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Vec<Meta>)>) -> 
 pub type Entries = BTreeMap<String, Vec<Meta>>;
 
 fn counts_of(all: &Entries) -> Counts {
-    let mut counts = Counts {
-        shoppers: all.len(),
-        ..Counts::default()
-    };
-    for metas in all.values() {
-        let mut carted: Vec<ItemId> = Vec::new();
-        for meta in metas {
-            *counts.pages.entry(meta.page.clone()).or_default() += 1;
-            carted.extend(&meta.items);
-        }
-        carted.sort_unstable();
-        carted.dedup();
-        for item in carted {
-            *counts.items.entry(item).or_default() += 1;
-        }
-    }
-    counts
+    Counts::tally(all.iter().flat_map(|(key, metas)| {
+        metas
+            .iter()
+            .map(move |m| (key.as_str(), m.page.as_str(), m.items.as_slice()))
+    }))
 }
 
 struct RemoteNode {
@@ -111,16 +102,6 @@ struct State {
     outgoing: Diff,
     /// Something admins see changed without a join or leave (e.g. stock of a carted pair).
     touched: bool,
-}
-
-/// Counts an admin sees.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Counts {
-    pub shoppers: usize,
-    /// Open pages per path.
-    pub pages: BTreeMap<String, usize>,
-    /// Carts holding each item.
-    pub items: BTreeMap<ItemId, usize>,
 }
 
 pub struct Presence {
@@ -437,19 +418,26 @@ impl Presence {
 mod tests {
     use super::*;
 
+    fn ids(ids: &[i32]) -> Vec<ItemId> {
+        ids.iter().copied().map(ItemId).collect()
+    }
+
     #[test]
     fn counts_shoppers_pages_and_carted_items() {
         let presence = Presence::new("n");
-        let a1 = presence.track("a", "/", vec![1, 2]);
-        presence.track("a", "/products/3", vec![1, 2]);
-        presence.track("b", "/", vec![2]);
+        let a1 = presence.track("a", "/", ids(&[1, 2]));
+        presence.track("a", "/products/3", ids(&[1, 2]));
+        presence.track("b", "/", ids(&[2]));
         let counts = presence.counts();
         assert_eq!(counts.shoppers, 2);
         assert_eq!(
             counts.pages,
             BTreeMap::from([("/".into(), 2), ("/products/3".into(), 1)])
         );
-        assert_eq!(counts.items, BTreeMap::from([(1, 1), (2, 2)]));
+        assert_eq!(
+            counts.items,
+            BTreeMap::from([(ItemId(1), 1), (ItemId(2), 2)])
+        );
         presence.untrack("a", &a1);
         assert_eq!(presence.counts().pages.get("/"), Some(&1));
         assert_eq!(presence.counts().shoppers, 2);
@@ -461,7 +449,7 @@ mod tests {
         presence.track("local", "/", vec![]);
         let remote_meta = Meta {
             page: "/x".into(),
-            items: vec![3],
+            items: ids(&[3]),
             online_at: 0,
             phx_ref: "b-1".into(),
             phx_ref_prev: None,
@@ -470,7 +458,7 @@ mod tests {
         diff.join("shopper-b", remote_meta.clone());
         presence.apply_remote("b", diff);
         assert_eq!(presence.counts().shoppers, 2);
-        assert_eq!(presence.counts().items.get(&3), Some(&1));
+        assert_eq!(presence.counts().items.get(&ItemId(3)), Some(&1));
         let _ = presence.next_diff().await;
         // A full state without the entry turns it into a leave.
         presence.apply_remote_state("b", Entries::new(), true);
@@ -499,7 +487,7 @@ mod tests {
         let flushed = presence.track("a", "/", vec![]);
         let _ = presence.next_diff().await;
         // Within one window: b joins, an admin joins, b leaves, a leaves.
-        let b = presence.track("b", "/x", vec![4]);
+        let b = presence.track("b", "/x", ids(&[4]));
         let (state, counts) = presence.published();
         assert!(state.get("b").is_none(), "b's join is not published yet");
         assert!(state.get("a").is_some());
@@ -529,7 +517,7 @@ mod tests {
             "a join and leave in one window cancel out"
         );
 
-        let updated = presence.update_items("a", &kept, vec![7]);
+        let updated = presence.update_items("a", &kept, ids(&[7]));
         let diff = presence.next_diff().await;
         assert_eq!(diff.leaves["a"][0].phx_ref, kept);
         assert_eq!(diff.joins["a"][0].phx_ref, updated);
@@ -537,6 +525,6 @@ mod tests {
             diff.joins["a"][0].phx_ref_prev.as_deref(),
             Some(kept.as_str())
         );
-        assert_eq!(diff.joins["a"][0].items, vec![7]);
+        assert_eq!(diff.joins["a"][0].items, ids(&[7]));
     }
 }

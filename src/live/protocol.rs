@@ -1,7 +1,7 @@
 //! Phoenix Channels V2 JSON: every frame is `[join_ref, ref, topic, event, payload]`.
 
-use axum::extract::ws::Utf8Bytes;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {

@@ -1,19 +1,28 @@
 //! One WebSocket connection speaking Phoenix V2: heartbeats, joins, leaves, pushes, and the
 //! frames its channels' subscriptions bring. One task per connection; bad input gets an error
 //! reply and never ends the socket; a client too slow for its queue is closed.
+//! (Longer than most files: the connection loop and the join/leave/push handling share the
+//! connection's state; splitting them would only pass it around.)
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_util::bytes::Bytes;
 
 use super::channels::{self, Channel, Ctx, HandleResult};
-use super::hub::{Broadcast, Outbound, Outbox, SubscriptionId};
+use super::hub::{Broadcast, Outbound, SubscriptionId};
+use super::outbox::{Next, Outbox};
 use super::protocol::{self, Frame};
 use super::{Identity, Live};
 
@@ -28,12 +37,29 @@ pub const MAX_TRANSPORT_BYTES: usize = 64 * 1024;
 const QUEUE_CAPACITY: usize = 128;
 /// Frames written per flush when several are waiting.
 const BATCH: usize = 64;
+/// The transport keeps buffers as large as the largest frame it ever read or wrote, for the
+/// socket's whole life: reads start small (shoppers send heartbeats and joins of a few hundred
+/// bytes), and a push bigger than this (a whole size selector, a cart panel) goes out as
+/// fragments of this size, so no socket keeps kilobytes for one join.
+const READ_BUFFER: usize = 1024;
+const FRAGMENT: usize = 512;
 
 pub const CLOSE_SERVICE_RESTART: u16 = 1012;
 const CLOSE_TOO_SLOW: u16 = 1013;
 const CLOSE_IDLE: u16 = 1000;
 
+/// How this store's sockets are set up (both the shopper's and the admin's).
+pub fn transport_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(FRAGMENT)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(Some(MAX_TRANSPORT_BYTES))
+        .max_frame_size(Some(MAX_TRANSPORT_BYTES))
+}
+
 struct Joined {
+    topic: String,
     join_ref: Option<String>,
     channel: Channel,
     subscriptions: Vec<(String, SubscriptionId)>,
@@ -43,105 +69,153 @@ struct Connection {
     live: Arc<Live>,
     identity: Identity,
     outbox: Outbox,
-    channels: HashMap<String, Joined>,
+    /// A handful at most (a page joins two): a vector is smaller than a map and as fast.
+    channels: Vec<Joined>,
 }
 
-pub async fn run(mut ws: WebSocket, live: Arc<Live>, identity: Identity) {
+/// Why the server ends a socket (a client's close or a broken connection needs no frame).
+type Ending = Option<(u16, &'static str)>;
+
+pub async fn run<S>(mut ws: WebSocketStream<S>, live: Arc<Live>, identity: Identity)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     metrics::gauge!("sneakers_sockets").increment(1.0);
-    live.sockets.fetch_add(1, Ordering::Relaxed);
-    let (outbox, mut inbox) = Outbox::new(QUEUE_CAPACITY);
-    let kill = outbox.kill.clone();
-    let shutdown = live.shutdown.clone();
+    let outbox = Outbox::new(QUEUE_CAPACITY);
     let idle = live.idle_timeout;
+    // Everything the loop waits on is made once: a loop that made a new timer and a new
+    // shutdown waiter on each wake-up would touch the shared timer wheel and the node-wide
+    // shutdown token for every frame it writes.
+    let shutdown = live.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
+    let mut shutting_down = false;
+    let mut closing_at: Option<Instant> = None;
+    let mut last_heard = Instant::now();
+    let timer = sleep_until(last_heard + idle);
+    tokio::pin!(timer);
     let mut conn = Connection {
         live,
         identity,
-        outbox,
-        channels: HashMap::new(),
+        outbox: outbox.clone(),
+        channels: Vec::new(),
     };
-    let mut deadline = Instant::now() + idle;
-    let mut closing_at: Option<Instant> = None;
+    let mut queued: Vec<Outbound> = Vec::new();
     let mut out: Vec<Utf8Bytes> = Vec::new();
-    let close = loop {
+    let close: Ending = loop {
         tokio::select! {
             biased;
-            () = kill.cancelled() => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
-            () = shutdown.cancelled(), if closing_at.is_none() => {
-                // Not all at once: every client would reconnect in the same second.
-                let spread = conn.live.shutdown_spread.as_millis() as u64;
-                closing_at = Some(Instant::now() + std::time::Duration::from_millis(rand::random_range(0..=spread)));
-            }
-            () = sleep_until(closing_at.unwrap_or(deadline)), if closing_at.is_some() => {
-                break Some((CLOSE_SERVICE_RESTART, "service restart"));
-            }
-            () = sleep_until(deadline) => break Some((CLOSE_IDLE, "idle timeout")),
-            incoming = ws.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    deadline = Instant::now() + idle;
-                    conn.handle_text(&text, &mut out);
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    deadline = Instant::now() + idle;
-                    out.push(protocol::error_reply(None, None, "phoenix", "binary frames are not supported"));
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => deadline = Instant::now() + idle,
-                Some(Ok(Message::Close(_))) | None => break None,
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "socket read failed");
-                    break None;
+            // Pushes first: a wake-up for a push never polls the socket's read side.
+            next = outbox.next(&mut queued, BATCH) => match next {
+                Next::Killed => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
+                Next::Messages => {
+                    for outbound in queued.drain(..) {
+                        conn.take(outbound, &mut out);
+                    }
                 }
             },
-            Some(outbound) = inbox.recv() => {
-                conn.take(outbound, &mut out);
-                while out.len() < BATCH {
-                    match inbox.try_recv() {
-                        Ok(outbound) => conn.take(outbound, &mut out),
-                        Err(_) => break,
+            incoming = ws.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => conn.handle_text(&text, &mut out),
+                    Some(Ok(Message::Binary(_))) => out.push(protocol::error_reply(
+                        None,
+                        None,
+                        "phoenix",
+                        "binary frames are not supported",
+                    )),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "socket read failed");
+                        break None;
                     }
                 }
             }
+            () = &mut timer => {
+                let now = Instant::now();
+                if closing_at.is_some_and(|at| at <= now) {
+                    break Some((CLOSE_SERVICE_RESTART, "service restart"));
+                }
+                if now >= last_heard + idle {
+                    break Some((CLOSE_IDLE, "idle timeout"));
+                }
+                timer.as_mut().reset(next_wake(last_heard + idle, closing_at));
+            }
+            () = &mut shutdown, if !shutting_down => {
+                shutting_down = true;
+                // Not all at once: every client would reconnect in the same second.
+                let spread = conn.live.shutdown_spread.as_millis() as u64;
+                let at = Instant::now() + Duration::from_millis(rand::random_range(0..=spread));
+                closing_at = Some(at);
+                timer.as_mut().reset(next_wake(last_heard + idle, closing_at));
+            }
         }
-        if !out.is_empty() && !write_all(&mut ws, &mut out, &kill).await {
+        if !out.is_empty() && !write_all(&mut ws, &mut out, &outbox).await {
             break None;
         }
         // An idle socket should not keep the room of its biggest burst (the join's pushes).
         if out.capacity() > 4 {
             out = Vec::new();
         }
+        if queued.capacity() > 4 {
+            queued = Vec::new();
+        }
     };
     tracing::debug!(?close, channels = conn.channels.len(), "socket ends");
     conn.leave_all();
     if let Some((code, reason)) = close {
         let frame = CloseFrame {
-            code,
+            code: CloseCode::from(code),
             reason: Utf8Bytes::from_static(reason),
         };
         // Best effort: a client that stopped reading will not see it.
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            ws.send(Message::Close(Some(frame))),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
     }
-    conn.live.sockets.fetch_sub(1, Ordering::Relaxed);
     metrics::gauge!("sneakers_sockets").decrement(1.0);
 }
 
+fn next_wake(idle_at: Instant, closing_at: Option<Instant>) -> Instant {
+    closing_at.map_or(idle_at, |at| at.min(idle_at))
+}
+
 /// Writes and flushes; gives up when the client is dropped meanwhile.
-async fn write_all(
-    ws: &mut WebSocket,
+async fn write_all<S>(
+    ws: &mut WebSocketStream<S>,
     out: &mut Vec<Utf8Bytes>,
-    kill: &tokio_util::sync::CancellationToken,
-) -> bool {
+    outbox: &Outbox,
+) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let write = async {
         for frame in out.drain(..) {
-            ws.feed(Message::Text(frame)).await?;
+            if frame.len() <= FRAGMENT {
+                ws.feed(Message::Text(frame)).await?;
+                continue;
+            }
+            let bytes = Bytes::from(frame);
+            let mut start = 0;
+            while start < bytes.len() {
+                let end = (start + FRAGMENT).min(bytes.len());
+                let opcode = if start == 0 {
+                    Data::Text
+                } else {
+                    Data::Continue
+                };
+                let fragment = WsFrame::message(
+                    bytes.slice(start..end),
+                    OpCode::Data(opcode),
+                    end == bytes.len(),
+                );
+                ws.feed(Message::Frame(fragment)).await?;
+                start = end;
+            }
         }
         ws.flush().await
     };
     tokio::select! {
         result = write => result.is_ok(),
-        () = kill.cancelled() => false,
+        () = outbox.killed() => false,
     }
 }
 
@@ -172,6 +246,11 @@ fn callback<R>(
 }
 
 impl Connection {
+    fn remove_channel(&mut self, topic: &str) -> Option<Joined> {
+        let at = self.channels.iter().position(|j| j.topic == topic)?;
+        Some(self.channels.swap_remove(at))
+    }
+
     fn take(&mut self, outbound: Outbound, out: &mut Vec<Utf8Bytes>) {
         match outbound {
             Outbound::Frame(frame) => out.push(frame),
@@ -233,7 +312,7 @@ impl Connection {
                 reason,
             ));
         };
-        if let Some(previous) = self.channels.remove(&topic) {
+        if let Some(previous) = self.remove_channel(&topic) {
             // A second join of a topic replaces the first, which is told it is closed.
             self.end(&topic, previous, out, "phx_close", json!({}));
         } else if self.channels.len() >= MAX_CHANNELS {
@@ -264,14 +343,12 @@ impl Connection {
                     response,
                 ));
                 out.append(&mut pushes);
-                self.channels.insert(
+                self.channels.push(Joined {
                     topic,
-                    Joined {
-                        join_ref,
-                        channel,
-                        subscriptions,
-                    },
-                );
+                    join_ref,
+                    channel,
+                    subscriptions,
+                });
             }
             Some(Err(response)) => {
                 self.unsubscribe_all(&subscriptions);
@@ -294,7 +371,7 @@ impl Connection {
     }
 
     fn leave(&mut self, frame: Frame, out: &mut Vec<Utf8Bytes>) {
-        match self.channels.remove(&frame.topic) {
+        match self.remove_channel(&frame.topic) {
             Some(joined) => {
                 out.push(protocol::reply(
                     frame.join_ref.as_deref(),
@@ -324,7 +401,7 @@ impl Connection {
                 response,
             )
         };
-        let Some(joined) = self.channels.get_mut(&frame.topic) else {
+        let Some(joined) = self.channels.iter_mut().find(|j| j.topic == frame.topic) else {
             out.push(reply(false, json!({ "reason": "unmatched topic" })));
             return;
         };
@@ -357,7 +434,7 @@ impl Connection {
     }
 
     fn handle_info(&mut self, channel_topic: &str, message: &Broadcast, out: &mut Vec<Utf8Bytes>) {
-        let Some(joined) = self.channels.get_mut(channel_topic) else {
+        let Some(joined) = self.channels.iter_mut().find(|j| j.topic == channel_topic) else {
             return;
         };
         let channel = &mut joined.channel;
@@ -381,7 +458,7 @@ impl Connection {
     /// A failed channel is removed and its client told to rejoin; the socket and its other
     /// channels carry on.
     fn crash(&mut self, topic: &str, out: &mut Vec<Utf8Bytes>) {
-        if let Some(joined) = self.channels.remove(topic) {
+        if let Some(joined) = self.remove_channel(topic) {
             self.end(
                 topic,
                 joined,
@@ -414,7 +491,7 @@ impl Connection {
     }
 
     fn leave_all(&mut self) {
-        for (_, mut joined) in self.channels.drain() {
+        for mut joined in self.channels.drain(..) {
             for (topic, id) in &joined.subscriptions {
                 self.live.hub.unsubscribe(topic, *id);
             }

@@ -88,14 +88,11 @@ impl Db {
     }
 
     pub async fn get(&self) -> Result<DbConn, StoreError> {
-        let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| match e {
-            deadpool::managed::PoolError::Backend(e) => StoreError::Connect(e.to_string()),
-            other => StoreError::Pool(other.to_string()),
-        };
         match self {
-            Db::Sqlite(pool) => pool.get().await.map(DbConn::Sqlite).map_err(pool_error),
-            Db::Pg(pool) => pool.get().await.map(DbConn::Pg).map_err(pool_error),
+            Db::Sqlite(pool) => pool.get().await.map(DbConn::Sqlite),
+            Db::Pg(pool) => pool.get().await.map(DbConn::Pg),
         }
+        .map_err(StoreError::Pool)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -116,7 +113,7 @@ where
         .create_timeout(Some(WAIT_FOR_CONNECTION))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| StoreError::Pool(e.to_string()))
+        .map_err(StoreError::PoolSetup)
 }
 
 pub(crate) async fn connect_sqlite(path: String) -> diesel::ConnectionResult<SqliteConn> {

@@ -54,7 +54,7 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
     let mut products: Vec<Product> = rows
         .into_iter()
         .map(|row| Product {
-            id: row.id,
+            id: ProductId(row.id),
             sku: row.sku,
             brand: row.brand,
             name: row.name,
@@ -67,10 +67,10 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
         })
         .collect();
     for (id, product_id, size, sku, available_count, version) in item_rows {
-        if let Ok(i) = products.binary_search_by_key(&product_id, |p| p.id) {
+        if let Ok(i) = products.binary_search_by_key(&product_id, |p| p.id.0) {
             products[i].items.push(Item {
-                id,
-                product_id,
+                id: ItemId(id),
+                product_id: ProductId(product_id),
                 size,
                 sku,
                 available_count,
@@ -89,7 +89,7 @@ pub async fn release(db: &Db, id: ProductId) -> Result<bool, StoreError> {
     let changed = with_conn!(conn, |c| {
         diesel::update(
             products::table
-                .filter(products::id.eq(id))
+                .filter(products::id.eq(id.0))
                 .filter(products::released.eq(false)),
         )
         .set((products::released.eq(true), products::updated_at.eq(now)))
@@ -107,7 +107,7 @@ macro_rules! adjust_stock_query {
         let (item_id, delta): ($crate::domain::ItemId, i32) = ($item_id, $delta);
         diesel::update(
             a::item_availabilities
-                .filter(a::item_id.eq(item_id))
+                .filter(a::item_id.eq(item_id.0))
                 .filter(a::available_count.ge(0 - delta.min(0)))
                 .filter(a::available_count.le($crate::store::catalog::MAX_STOCK - delta.max(0))),
         )
@@ -142,7 +142,7 @@ pub async fn stock(db: &Db, item_id: ItemId) -> Result<Option<(i32, i64)>, Store
     let mut conn = db.get().await?;
     Ok(with_conn!(conn, |c| {
         item_availabilities::table
-            .filter(item_availabilities::item_id.eq(item_id))
+            .filter(item_availabilities::item_id.eq(item_id.0))
             .select((
                 item_availabilities::available_count,
                 item_availabilities::version,

@@ -17,12 +17,12 @@ const PG_MIGRATION_LOCK: i64 = 0x5ee4_e125;
 /// Runs pending migrations on a connection of its own; returns the versions it applied.
 /// Needs tokio's multi-thread runtime (diesel's migration runner is synchronous).
 pub async fn run(database: &Database) -> Result<Vec<String>, StoreError> {
-    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let failed = StoreError::Migration;
     let applied = match database {
         Database::Sqlite { path } => {
             let conn = connect_sqlite(path.to_string_lossy().into_owned())
                 .await
-                .map_err(|e| StoreError::Connect(e.to_string()))?;
+                .map_err(StoreError::Connect)?;
             let mut harness = AsyncMigrationHarness::new(conn);
             harness
                 .run_pending_migrations(SQLITE)
@@ -32,9 +32,7 @@ pub async fn run(database: &Database) -> Result<Vec<String>, StoreError> {
                 .collect()
         }
         Database::Postgres(target) => {
-            let mut conn = connect_pg(target)
-                .await
-                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            let mut conn = connect_pg(target).await.map_err(StoreError::Connect)?;
             // Session-level: released when this connection closes.
             conn.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
                 .await?;

@@ -12,14 +12,18 @@ mod tls;
 
 pub use backend::{Db, DbConn};
 
+/// Every way the database can fail us; the cause is kept as the source. Whatever the variant,
+/// for a shopper it means the same thing: the store cannot reach its database right now.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot connect to the database: {0}")]
-    Connect(String),
-    #[error("no database connection free: {0}")]
-    Pool(String),
-    #[error("migration failed: {0}")]
-    Migration(String),
-    #[error("database error: {0}")]
+    #[error("cannot connect to the database")]
+    Connect(#[source] diesel::ConnectionError),
+    #[error("no database connection free")]
+    Pool(#[source] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error("cannot build the connection pool")]
+    PoolSetup(#[source] diesel_async::pooled_connection::deadpool::BuildError),
+    #[error("migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("database error")]
     Query(#[from] diesel::result::Error),
 }

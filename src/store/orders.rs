@@ -8,7 +8,8 @@ use super::catalog::adjust_stock_query;
 use super::schema::{items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::ItemId;
-use crate::domain::checkout::{OrderLine, total_cents};
+use crate::domain::checkout::Plan;
+use crate::domain::order::{Order, OrderedPair};
 use crate::with_conn;
 
 pub enum PurchaseOutcome {
@@ -34,14 +35,10 @@ impl From<diesel::result::Error> for TxError {
 
 /// Decrements every pair (guarded, in item order so concurrent checkouts never deadlock) and
 /// records the order; any pair gone rolls the whole purchase back.
-pub async fn purchase(
-    db: &Db,
-    cart_id: &str,
-    lines: &[OrderLine],
-) -> Result<PurchaseOutcome, StoreError> {
-    let mut lines = lines.to_vec();
+pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOutcome, StoreError> {
+    let mut lines = plan.lines.clone();
     lines.sort_by_key(|l| l.item_id);
-    let total = i32::try_from(total_cents(&lines)).unwrap_or(i32::MAX);
+    let total = plan.total_cents;
     let mut conn = db.get().await?;
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {
@@ -61,7 +58,7 @@ pub async fn purchase(
                 diesel::insert_into(order_items::table)
                     .values((
                         order_items::order_id.eq(order_id),
-                        order_items::item_id.eq(line.item_id),
+                        order_items::item_id.eq(line.item_id.0),
                         order_items::price_cents.eq(line.price_cents),
                     ))
                     .execute(c)
@@ -78,28 +75,16 @@ pub async fn purchase(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderSummary {
-    pub id: i32,
-    pub total_cents: i32,
-    pub placed_at: NaiveDateTime,
-    pub lines: Vec<OrderedPair>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct OrderedPair {
-    pub brand: String,
-    pub name: String,
-    pub size: String,
-    pub price_cents: i32,
+#[derive(Queryable)]
+struct PairRow {
+    brand: String,
+    name: String,
+    size: String,
+    price_cents: i32,
 }
 
 /// An order, if it exists and was placed by this cart.
-pub async fn find(
-    db: &Db,
-    order_id: i32,
-    cart_id: &str,
-) -> Result<Option<OrderSummary>, StoreError> {
+pub async fn find(db: &Db, order_id: i32, cart_id: &str) -> Result<Option<Order>, StoreError> {
     let mut conn = db.get().await?;
     with_conn!(conn, |c| {
         let order: Option<(i32, i32, NaiveDateTime)> = orders::table
@@ -122,13 +107,21 @@ pub async fn find(
                 items::size,
                 order_items::price_cents,
             ))
-            .load::<OrderedPair>(c)
+            .load::<PairRow>(c)
             .await?;
-        Ok(Some(OrderSummary {
+        Ok(Some(Order {
             id,
             total_cents,
-            placed_at,
-            lines,
+            placed_at: placed_at.and_utc(),
+            lines: lines
+                .into_iter()
+                .map(|row| OrderedPair {
+                    brand: row.brand,
+                    name: row.name,
+                    size: row.size,
+                    price_cents: row.price_cents,
+                })
+                .collect(),
         }))
     })
 }
@@ -138,7 +131,7 @@ pub async fn pairs_sold(db: &Db, item_id: ItemId) -> Result<i64, StoreError> {
     let mut conn = db.get().await?;
     Ok(with_conn!(conn, |c| {
         order_items::table
-            .filter(order_items::item_id.eq(item_id))
+            .filter(order_items::item_id.eq(item_id.0))
             .count()
             .get_result::<i64>(c)
             .await?

@@ -1,13 +1,12 @@
 //! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
 
-use std::sync::atomic::Ordering;
-
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use maud::Markup;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,10 +14,19 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
-use super::views::admin::dashboard as dashboard_view;
-use crate::domain::{ItemId, Level};
+use crate::domain::{ItemId, Level, ProductId};
+use crate::html::pages::admin::dashboard as dashboard_view;
 use crate::inventory::{InventoryError, StockMove};
-use crate::views::admin::ServerFigures;
+
+/// The dashboard and the admin API (HTTP Basic: every handler takes [`Admin`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/inventory", get(inventory))
+        .route("/admin/products/{id}/release", post(release))
+        .route("/admin/items/{id}/sell", post(sell))
+        .route("/admin/items/{id}/restock", post(restock))
+}
 
 #[derive(Deserialize, Default)]
 pub struct CountForm {
@@ -66,7 +74,7 @@ fn moved(stock: StockMove, key: &str, count: i32) -> Json<Value> {
     }))
 }
 
-pub async fn release(
+async fn release(
     _: Admin,
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -94,24 +102,20 @@ fn respond(headers: &HeaderMap, body: Value) -> Response {
 }
 
 /// `GET /admin`: the dashboard.
-pub async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
+async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
     let live = &state.live;
-    let token = live
+    let token = state
         .tokens
         .admin
         .sign("admin", chrono::Utc::now().timestamp_millis());
     let counts = live.presence.counts();
-    let figures = ServerFigures {
-        sockets: live.sockets.load(Ordering::Relaxed),
-        channels: live.channels.load(Ordering::Relaxed),
-        pushes_per_second: 0,
-    };
+    let figures = live.figures(0);
     state
         .inventory
         .read(|catalog| dashboard_view(&token, catalog, &counts, figures, &live.node_name))
 }
 
-pub async fn sell(
+async fn sell(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -123,7 +127,7 @@ pub async fn sell(
     Ok(moved(stock, "sold", count))
 }
 
-pub async fn restock(
+async fn restock(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -143,7 +147,7 @@ pub struct InventoryJson {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ProductJson {
-    pub id: i32,
+    pub id: ProductId,
     pub sku: String,
     pub brand: String,
     pub name: String,
@@ -154,14 +158,14 @@ pub struct ProductJson {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ItemJson {
-    pub id: i32,
+    pub id: ItemId,
     pub size: String,
     pub sku: String,
     pub available_count: i32,
     pub level: String,
 }
 
-pub async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
+async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
     Json(state.inventory.read(|catalog| {
         InventoryJson {
             products: catalog

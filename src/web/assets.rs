@@ -1,50 +1,19 @@
-//! Static files embedded in the binary (one file to deploy). Links carry a content hash
-//! (`?v=`), so a fingerprinted URL is cached for a year and a new build busts it; every answer
-//! has an ETag for revalidation.
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! `GET /static/*`: the embedded files. A fingerprinted URL (`?v=<hash>`) is cached for a year
+//! and a new build busts it; every answer has an ETag for revalidation.
 
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rust_embed::RustEmbed;
 use serde::Deserialize;
 
-#[derive(RustEmbed)]
-#[folder = "static/"]
-struct Assets;
-
-fn hashes() -> &'static HashMap<String, String> {
-    static HASHES: OnceLock<HashMap<String, String>> = OnceLock::new();
-    HASHES.get_or_init(|| {
-        Assets::iter()
-            .filter_map(|path| {
-                let file = Assets::get(&path)?;
-                let hex: String = file.metadata.sha256_hash()[..8]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                Some((path.into_owned(), hex))
-            })
-            .collect()
-    })
-}
-
-/// The URL to link to: fingerprinted, so browsers may cache it for good.
-pub fn asset_url(path: &str) -> String {
-    match hashes().get(path) {
-        Some(hash) => format!("/static/{path}?v={hash}"),
-        None => format!("/static/{path}"),
-    }
-}
+use crate::html::assets::{Assets, hashes};
 
 #[derive(Deserialize)]
 pub struct Version {
     v: Option<String>,
 }
 
-pub async fn serve(
+async fn serve(
     Path(path): Path<String>,
     Query(version): Query<Version>,
     headers: HeaderMap,
@@ -74,4 +43,8 @@ pub async fn serve(
         response_headers.insert(header::ETAG, value);
     }
     response
+}
+
+pub fn router() -> axum::Router<super::AppState> {
+    axum::Router::new().route("/static/{*path}", axum::routing::get(serve))
 }

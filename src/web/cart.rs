@@ -1,10 +1,12 @@
 //! The cart without JavaScript: size buttons and remove buttons are plain forms. The cart lives
 //! in a signed cookie that the shim also writes, so the page and the channel always agree.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -17,12 +19,19 @@ use crate::domain::{Cart, CartError};
 /// Not HttpOnly: the shim writes it with the `serialized` token the cart channel returns.
 pub const CART_COOKIE: &str = "sneakers_cart";
 
+/// Cart routes; the caller adds the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cart/items", post(add))
+        .route("/cart/items/{item_id}/delete", post(remove))
+}
+
 /// The cart this request carries (empty if missing or tampered), without unknown items.
 pub fn read_cart(state: &AppState, headers: &HeaderMap) -> Cart {
     let token = cookie_value(headers, CART_COOKIE);
     let mut cart = Cart::deserialize(
         token.as_deref(),
-        &state.live.tokens.cart,
+        &state.tokens.cart,
         Utc::now().timestamp_millis(),
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
@@ -40,13 +49,13 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// `Set-Cookie` for a cart (its token is URL-safe base64 and a dot: cookie-safe as is).
+/// `Set-Cookie` for a cart.
 fn cart_cookie(token: &str) -> HeaderValue {
     let max_age = CART_TOKEN_MAX_AGE_MS / 1000;
     HeaderValue::from_str(&format!(
         "{CART_COOKIE}={token}; Path=/; Max-Age={max_age}; SameSite=Lax"
     ))
-    .unwrap_or_else(|_| HeaderValue::from_static("sneakers_cart=; Path=/"))
+    .expect("a cart token is URL-safe base64 and a dot: a valid header value")
 }
 
 #[derive(Deserialize, Default)]
@@ -79,7 +88,7 @@ pub fn check_csrf(
     } else {
         form_token
     };
-    if state.live.tokens.csrf_ok(&session.cart_id, given) {
+    if state.tokens.csrf_ok(&session.cart_id, given) {
         Ok(())
     } else {
         Err(PageError::Csrf)
@@ -120,11 +129,10 @@ fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
 
 /// Saves a changed cart: the cookie for this browser, a broadcast for its live tabs.
 pub fn save(state: &AppState, session: &Session, cart: &Cart) -> HeaderValue {
-    let token = cart.serialize(&state.live.tokens.cart, Utc::now().timestamp_millis());
+    let token = cart.serialize(&state.tokens.cart, Utc::now().timestamp_millis());
     let cookie = cart_cookie(&token);
-    state
-        .live
-        .cart_changed(&session.cart_id, &serde_json::Value::String(token), 0);
+    // Origin 0: no channel made this change, so every tab takes it.
+    state.inventory.cart_changed(&session.cart_id, token, 0);
     cookie
 }
 
@@ -160,7 +168,7 @@ fn change(
 }
 
 /// `POST /cart/items` (`item_id`).
-pub async fn add(
+async fn add(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
@@ -170,7 +178,7 @@ pub async fn add(
 }
 
 /// `POST /cart/items/:item_id/delete`.
-pub async fn remove(
+async fn remove(
     State(state): State<AppState>,
     session: Session,
     Path(item_id): Path<String>,
@@ -185,16 +193,4 @@ pub async fn remove(
         Some(&item_id),
         Change::Remove,
     )
-}
-
-/// The flash text for a `?cart_error=` code.
-pub fn flash_text(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "sold_out" => "Sorry, that size just sold out.",
-        "duplicate_item" => "That pair is already in your cart.",
-        "not_found" => "That pair is no longer in your cart.",
-        "invalid_item" => "Sorry, we couldn't find that size.",
-        "cart_full" => "Your cart is full. Check out or remove a pair first.",
-        _ => return None,
-    })
 }

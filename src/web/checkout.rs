@@ -1,19 +1,30 @@
 //! Checkout: review the cart, buy every pair in one transaction, see the order.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use maud::Markup;
 use serde::Deserialize;
 
 use super::AppState;
 use super::cart::{CartForm, check_csrf, read_cart, save};
 use super::error::PageError;
-use super::session::{PageMeta, Session};
-use super::views::checkout as view;
+use super::session::Session;
+use crate::domain::checkout::CheckoutError;
+use crate::html::fragments::cart::lines;
+use crate::html::pages::checkout as view;
+use crate::html::pages::layout::PageMeta;
 use crate::inventory::InventoryError;
-use crate::views::cart::lines;
+
+/// Checkout routes; the caller adds the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/checkout", get(review).post(purchase))
+        .route("/checkout/complete", get(complete))
+}
 
 #[derive(Deserialize, Default)]
 pub struct ReviewQuery {
@@ -21,14 +32,14 @@ pub struct ReviewQuery {
     sold_out: Option<String>,
 }
 
-pub async fn review(
+async fn review(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
 ) -> Markup {
     let cart = read_cart(&state, &headers);
-    let mut meta = PageMeta::new(&state.live.tokens, &session);
+    let mut meta = PageMeta::new(&state.tokens, &session.cart_id);
     let gone: Vec<String> = query
         .sold_out
         .unwrap_or_default()
@@ -46,7 +57,7 @@ pub async fn review(
     view::review(&meta, &lines, &gone)
 }
 
-pub async fn purchase(
+async fn purchase(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
@@ -66,8 +77,8 @@ pub async fn purchase(
                 .append(header::SET_COOKIE, save(&state, &session, &cart));
             Ok(response)
         }
-        Err(InventoryError::EmptyCart) => Ok(see_other("/checkout".into())),
-        Err(InventoryError::PairsSoldOut(gone)) => {
+        Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout".into())),
+        Err(InventoryError::Checkout(CheckoutError::SoldOut(gone))) => {
             // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
             for id in &gone {
                 let _ = cart.remove(*id);
@@ -88,7 +99,7 @@ pub struct CompleteQuery {
     order: Option<String>,
 }
 
-pub async fn complete(
+async fn complete(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<CompleteQuery>,
@@ -99,10 +110,11 @@ pub async fn complete(
         .as_deref()
         .and_then(|o| o.parse().ok())
         .ok_or_else(not_found)?;
-    // Only the cart that placed an order may see it.
-    let order = crate::store::orders::find(state.inventory.db(), order_id, &session.cart_id)
+    let order = state
+        .inventory
+        .order(order_id, &session.cart_id)
         .await?
         .ok_or_else(not_found)?;
-    let meta = PageMeta::new(&state.live.tokens, &session);
+    let meta = PageMeta::new(&state.tokens, &session.cart_id);
     Ok(view::complete(&meta, &order))
 }

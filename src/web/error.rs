@@ -1,12 +1,18 @@
-//! Typed errors become responses here, at the edge: HTML pages for shoppers, JSON for the API.
+//! Typed errors become responses here, at the edge: the store's own HTML page for shoppers, JSON
+//! for the admin API. A database outage is one answer everywhere: 503 with `Retry-After`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::views::errors::error_page;
+use crate::domain::checkout::CheckoutError;
+use crate::error_chain::ErrorChain;
+use crate::html::pages::errors::error_page;
 use crate::inventory::InventoryError;
+
+/// Seconds a client should wait before trying again after an outage.
+const RETRY_AFTER_OUTAGE: &str = "5";
 
 /// An error on a shopper page.
 #[derive(Debug, thiserror::Error)]
@@ -15,44 +21,60 @@ pub enum PageError {
     NotFound(String),
     #[error("the form was stale or forged")]
     Csrf,
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Inventory(#[from] InventoryError),
+    /// The inventory could not reach the database (`InventoryError::Store`).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] InventoryError),
+    /// Anything else the inventory refused that no page expects: a bug to look at.
+    #[error("unexpected refusal")]
+    Unexpected(#[source] InventoryError),
+}
+
+impl From<InventoryError> for PageError {
+    fn from(error: InventoryError) -> PageError {
+        match error {
+            InventoryError::Store(_) => PageError::Unavailable(error),
+            other => PageError::Unexpected(other),
+        }
+    }
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    (status, error_page(status.as_u16(), title, message)).into_response()
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::NotFound(what) => (
+            PageError::NotFound(what) => page(
                 StatusCode::NOT_FOUND,
-                error_page(
-                    404,
-                    "Not found",
-                    &format!("We could not find {what}. It may have been pulled from the drop."),
-                ),
-            )
-                .into_response(),
-            PageError::Csrf => (
+                "Not found",
+                &format!("We could not find {what}. It may have been pulled from the drop."),
+            ),
+            PageError::Csrf => page(
                 StatusCode::FORBIDDEN,
-                error_page(403, "Please try again", "This form has expired or did not come from this store. Go back, reload the page and try again."),
-            )
-                .into_response(),
-            PageError::Store(error) => {
-                tracing::error!(%error, "page failed");
-                (
+                "Please try again",
+                "This form has expired or did not come from this store. Go back, reload the page and try again.",
+            ),
+            PageError::Unavailable(error) => {
+                tracing::error!(error = %ErrorChain(&error), "page failed: database unavailable");
+                let mut response = page(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    error_page(503, "Something went wrong", "The store could not reach its database. Please try again in a moment."),
-                )
-                    .into_response()
+                    "The store is catching its breath",
+                    "We could not reach our database. Nothing was charged. Please try again in a moment.",
+                );
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_OUTAGE),
+                );
+                response
             }
-            PageError::Inventory(error) => {
-                tracing::error!(%error, "page failed");
-                (
+            PageError::Unexpected(error) => {
+                tracing::error!(error = %ErrorChain(&error), "page failed");
+                page(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    error_page(500, "Something went wrong", "Please try again in a moment."),
+                    "Something went wrong",
+                    "Please try again in a moment.",
                 )
-                    .into_response()
             }
         }
     }
@@ -92,17 +114,20 @@ impl From<InventoryError> for ApiError {
             InventoryError::NotReleased { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "not_released", message)
             }
-            InventoryError::EmptyCart => {
+            InventoryError::Checkout(CheckoutError::Empty) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_cart", message)
             }
-            InventoryError::PairsSoldOut(_) => {
+            InventoryError::Checkout(CheckoutError::SoldOut(_)) => {
                 ApiError::new(StatusCode::CONFLICT, "sold_out", message)
+            }
+            InventoryError::Checkout(CheckoutError::TooLarge) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", message)
             }
             InventoryError::InvalidCount(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_count", message)
             }
             InventoryError::Store(error) => {
-                tracing::error!(%error, "admin API failed");
+                tracing::error!(error = %ErrorChain(&error), "admin API failed: database unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -119,6 +144,14 @@ impl IntoResponse for ApiError {
         if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), self.extra) {
             body.extend(extra);
         }
-        (self.status, Json(body)).into_response()
+        let retry = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (self.status, Json(body)).into_response();
+        if retry {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_OUTAGE),
+            );
+        }
+        response
     }
 }

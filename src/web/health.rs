@@ -1,15 +1,16 @@
+//! `GET /healthz`: liveness for the platform router, with this node's cluster feed.
+
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::live::cluster::FeedStatus;
 
-pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    let cluster = match state.live.feed.status() {
-        FeedStatus::Local => "local",
-        FeedStatus::Live => "live",
-        FeedStatus::Down => "down",
-    };
+async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    let cluster = state.live.cluster.status().as_str();
     Json(json!({ "status": "ok", "node": state.config.node_name, "cluster": cluster }))
+}
+
+pub fn router() -> axum::Router<super::AppState> {
+    axum::Router::new().route("/healthz", axum::routing::get(healthz))
 }

@@ -21,11 +21,15 @@ pub fn install() {
     });
 }
 
-pub async fn metrics(_: Admin) -> Response {
+async fn metrics(_: Admin) -> Response {
     let body = HANDLE
         .get()
         .and_then(Option::as_ref)
         .map(PrometheusHandle::render)
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+pub fn router() -> axum::Router<super::AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics))
 }

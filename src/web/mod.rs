@@ -1,4 +1,5 @@
-//! HTTP: routes, handlers, auth, maud views and static files.
+//! HTTP: one file per area, each with its `router()` (merged in `router.rs`); sessions, auth,
+//! errors turned into the store's own pages and JSON at this edge.
 
 pub mod admin;
 pub mod assets;
@@ -8,15 +9,15 @@ pub mod checkout;
 pub mod error;
 pub mod health;
 pub mod metrics;
-pub mod pages;
 pub mod router;
 pub mod session;
+pub mod shop;
 pub mod socket;
-pub mod views;
 
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::token::Tokens;
 use crate::inventory::Inventory;
 use crate::live::Live;
 
@@ -25,5 +26,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub inventory: Arc<Inventory>,
     pub live: Arc<Live>,
+    /// The signers of socket, cart and CSRF tokens (shared with `live`).
+    pub tokens: Arc<Tokens>,
     pub cookie_key: cookie::Key,
 }

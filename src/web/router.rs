@@ -1,12 +1,14 @@
+//! The whole HTTP surface: each area's `router()` merged, the session on shopper routes, and
+//! the layers every answer passes through.
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{AppState, admin, assets, cart, checkout, health, metrics, pages, session, socket};
+use super::{AppState, admin, assets, cart, checkout, health, metrics, session, shop, socket};
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -21,30 +23,22 @@ pub fn router(state: AppState) -> Router {
     };
     // Shopper routes carry a session (made on the first visit).
     let shopper = Router::new()
-        .route("/", get(pages::index))
-        .route("/products/{id}", get(pages::show))
-        .route("/session/token", get(session::token))
-        .route("/cart/items", post(cart::add))
-        .route("/cart/items/{item_id}/delete", post(cart::remove))
-        .route("/checkout", get(checkout::review).post(checkout::purchase))
-        .route("/checkout/complete", get(checkout::complete))
+        .merge(shop::router())
+        .merge(session::router())
+        .merge(cart::router())
+        .merge(checkout::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::ensure,
         ));
     Router::new()
         .merge(shopper)
-        .route("/socket/websocket", get(socket::shopper))
-        .route("/admin_socket/websocket", get(socket::admin))
-        .route("/admin", get(admin::dashboard))
-        .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(health::healthz))
-        .route("/static/{*path}", get(assets::serve))
-        .route("/admin/inventory", get(admin::inventory))
-        .route("/admin/products/{id}/release", post(admin::release))
-        .route("/admin/items/{id}/sell", post(admin::sell))
-        .route("/admin/items/{id}/restock", post(admin::restock))
-        .fallback(pages::not_found)
+        .merge(socket::router())
+        .merge(admin::router())
+        .merge(metrics::router())
+        .merge(health::router())
+        .merge(assets::router())
+        .fallback(shop::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

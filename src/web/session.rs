@@ -1,17 +1,19 @@
 //! The shopper's session: a signed, HttpOnly, SameSite=Lax cookie holding the cart id, made on
 //! the first visit. Handlers read it from the request extensions.
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::routing::get;
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::AppState;
-use crate::domain::token::Tokens;
+use crate::html::pages::layout::PageMeta;
 
 pub const SESSION_COOKIE: &str = "_sneakers_session";
 const CART_ID_LEN: usize = 64;
@@ -46,6 +48,11 @@ fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<Stri
     let cart_id = jar.signed(key).get(SESSION_COOKIE)?.value().to_string();
     (cart_id.len() == CART_ID_LEN && cart_id.bytes().all(|b| b.is_ascii_alphanumeric()))
         .then_some(cart_id)
+}
+
+/// `GET /session/token`; the caller adds the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/session/token", get(token))
 }
 
 /// Makes sure every shopper request has a session; sets the cookie on the first visit.
@@ -93,34 +100,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// What every shopper page carries in its `<meta>` tags.
-pub struct PageMeta {
-    pub cart_id: String,
-    pub socket_token: String,
-    pub csrf_token: String,
-    /// Pairs in the cart, for the header's count.
-    pub cart_count: usize,
-}
-
-impl PageMeta {
-    pub fn new(tokens: &Tokens, session: &Session) -> PageMeta {
-        PageMeta {
-            cart_id: session.cart_id.clone(),
-            cart_count: 0,
-            socket_token: tokens
-                .socket
-                .sign(&session.cart_id, chrono::Utc::now().timestamp_millis()),
-            csrf_token: tokens.csrf_for(&session.cart_id),
-        }
-    }
-}
-
 /// `GET /session/token`: a fresh socket token for a page that has been open longer than its
 /// token lives.
-pub async fn token(
-    State(state): State<AppState>,
-    session: Session,
-) -> axum::Json<serde_json::Value> {
-    let meta = PageMeta::new(&state.live.tokens, &session);
+async fn token(State(state): State<AppState>, session: Session) -> axum::Json<serde_json::Value> {
+    let meta = PageMeta::new(&state.tokens, &session.cart_id);
     axum::Json(serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }))
 }

@@ -1,32 +1,62 @@
-//! `GET /socket/websocket`: the shopper socket. The token and the `Origin` are checked before
-//! the upgrade (403 otherwise); then the connection belongs to the live layer.
+//! `GET /socket/websocket` (shoppers) and `GET /admin_socket/websocket` (admins). The request,
+//! the `Origin` and the token are checked before the upgrade (the store's own 400 or 403
+//! otherwise); then the connection belongs to the live layer.
+//!
+//! The upgrade is done here rather than by axum's `WebSocketUpgrade`: the live layer needs the
+//! raw tokio-tungstenite stream (to send fragmented frames and its own close codes), and a
+//! refused upgrade must answer in the store's words, not the framework's.
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::AppState;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
-use crate::live::socket::{self, MAX_TRANSPORT_BYTES};
+use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
 
-#[derive(Deserialize)]
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/socket/websocket", get(shopper))
+        .route("/admin_socket/websocket", get(admin))
+}
+
+/// The socket's query: the first value of each parameter counts, others are ignored.
+#[derive(Default)]
 pub struct SocketParams {
     token: Option<String>,
     vsn: Option<String>,
 }
 
-/// `GET /socket/websocket`: shoppers, with the socket token of their session's cart.
-pub async fn shopper(
-    State(state): State<AppState>,
-    Query(params): Query<SocketParams>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    open(&state, &params, &headers, upgrade, |tokens, token, now| {
+impl SocketParams {
+    pub fn parse(query: Option<&str>) -> SocketParams {
+        let mut params = SocketParams::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match key.as_ref() {
+                "token" => &mut params.token,
+                "vsn" => &mut params.vsn,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        params
+    }
+}
+
+async fn shopper(State(state): State<AppState>, request: Request) -> Response {
+    open(&state, request, |tokens, token, now| {
         tokens
             .socket
             .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
@@ -34,14 +64,8 @@ pub async fn shopper(
     })
 }
 
-/// `GET /admin_socket/websocket`: admins only (a signed admin token from the dashboard).
-pub async fn admin(
-    State(state): State<AppState>,
-    Query(params): Query<SocketParams>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    open(&state, &params, &headers, upgrade, |tokens, token, now| {
+async fn admin(State(state): State<AppState>, request: Request) -> Response {
+    open(&state, request, |tokens, token, now| {
         tokens
             .admin
             .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
@@ -49,42 +73,102 @@ pub async fn admin(
     })
 }
 
-/// Checks the request and the token (403 otherwise), then hands the socket to the live layer.
+/// Checks the request and the token, then upgrades and hands the socket to the live layer.
 fn open(
     state: &AppState,
-    params: &SocketParams,
-    headers: &HeaderMap,
-    upgrade: WebSocketUpgrade,
+    request: Request,
     identify: impl FnOnce(&Tokens, &str, i64) -> Result<Identity, TokenError>,
 ) -> Response {
-    if let Err(refusal) = check_request(params, headers) {
-        return refusal.into_response();
-    }
+    let params = SocketParams::parse(request.uri().query());
+    let key = match check_request(&params, request.headers()) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let token = params.token.as_deref().unwrap_or_default();
-    match identify(&state.live.tokens, token, now) {
-        Ok(identity) => accept(upgrade, Arc::clone(&state.live), identity),
-        Err(error) => (StatusCode::FORBIDDEN, format!("{error}\n")).into_response(),
+    match identify(&state.tokens, token, now) {
+        Ok(identity) => accept(request, &key, Arc::clone(&state.live), identity),
+        Err(error) => UpgradeRefused::new(StatusCode::FORBIDDEN, "unauthorized", error.to_string())
+            .into_response(),
     }
 }
 
-/// Why an upgrade is refused before it happens.
-pub type Refusal = (StatusCode, String);
+/// Why an upgrade is refused before it happens: JSON, as for the other machine-facing answers
+/// (`{"error": code, "message": text}`).
+#[derive(Debug)]
+pub struct UpgradeRefused {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
 
-pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<(), Refusal> {
+impl UpgradeRefused {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> UpgradeRefused {
+        UpgradeRefused {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for UpgradeRefused {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.code, "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// A WebSocket opening handshake (RFC 6455 §4.2.1) of protocol version 2.0.0 from an allowed
+/// origin; returns the client's key.
+pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<String, UpgradeRefused> {
+    let bad = |message: &str| UpgradeRefused::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    if !has_token(headers, header::CONNECTION, "upgrade")
+        || !has_token(headers, header::UPGRADE, "websocket")
+    {
+        return Err(bad(
+            "this address speaks WebSocket only: send Connection: Upgrade and Upgrade: websocket",
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(bad(
+            "unsupported WebSocket version: use Sec-WebSocket-Version: 13",
+        ));
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| bad("the WebSocket handshake has no Sec-WebSocket-Key"))?;
     match params.vsn.as_deref() {
         None | Some("2.0.0") => {}
         Some(other) => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!("unsupported protocol version {other:?}; use vsn=2.0.0\n"),
-            ));
+            return Err(bad(&format!(
+                "unsupported protocol version {other:?}; use vsn=2.0.0"
+            )));
         }
     }
     if !origin_allowed(headers) {
-        return Err((StatusCode::FORBIDDEN, "origin not allowed\n".into()));
+        return Err(UpgradeRefused::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this page's origin may not open the store's sockets",
+        ));
     }
-    Ok(())
+    Ok(key.to_string())
 }
 
 /// Like Phoenix's `check_origin`: a browser's `Origin` must name the host it connects to, so
@@ -102,14 +186,31 @@ fn origin_allowed(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-/// Small buffers: tens of thousands of idle shoppers must fit in memory. The transport caps
-/// frames; the socket answers frames over its own smaller cap with an error reply.
-pub fn accept(upgrade: WebSocketUpgrade, live: Arc<Live>, identity: Identity) -> Response {
-    upgrade
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(256 * 1024)
-        .max_message_size(MAX_TRANSPORT_BYTES)
-        .max_frame_size(MAX_TRANSPORT_BYTES)
-        .on_upgrade(move |ws| socket::run(ws, live, identity))
+/// Answers 101 and, once hyper hands over the connection, runs the socket (tracked, so that
+/// shutdown waits for it).
+fn accept(mut request: Request, key: &str, live: Arc<Live>, identity: Identity) -> Response {
+    let upgrade = hyper::upgrade::on(&mut request);
+    let sockets = live.sockets.clone();
+    sockets.spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(transport_config()))
+                        .await;
+                socket::run(ws, live, identity).await;
+            }
+            Err(error) => tracing::debug!(%error, "the upgrade did not complete"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            derive_accept_key(key.as_bytes()),
+        )
+        .body(Body::empty())
+        .expect("a 101 with three valid headers always builds")
 }

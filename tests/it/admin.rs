@@ -1,5 +1,6 @@
 //! The admin dashboard and its live presence.
 
+use sneakers::domain::ItemId;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -69,7 +70,7 @@ fn page_count(html: &str, page: &str) -> Option<u64> {
     html[at..at + html[at..].find('"')?].parse().ok()
 }
 
-fn item_count(html: &str, item: i32) -> Option<u64> {
+fn item_count(html: &str, item: ItemId) -> Option<u64> {
     let marker = format!("data-item-id=\"{item}\" data-count=\"");
     let at = html.find(&marker)? + marker.len();
     html[at..at + html[at..].find('"')?].parse().ok()

@@ -1,6 +1,7 @@
 //! The cart channel: tabs in sync, sell-out warnings, clear errors.
 
 use serde_json::{Value, json};
+use sneakers::domain::ItemId;
 
 use crate::helpers::{Backend, TestApp};
 use crate::ws::Client;
@@ -48,7 +49,7 @@ impl Tab {
     }
 }
 
-async fn in_stock_items(app: &TestApp, n: usize) -> Vec<i32> {
+async fn in_stock_items(app: &TestApp, n: usize) -> Vec<ItemId> {
     let product = app.product(true).await;
     product
         .items
@@ -112,31 +113,53 @@ async fn add_and_remove_reply_with_the_cart_or_a_clear_error() {
     ];
     for (event, payload, code) in errors {
         let (status, reply) = tab.send(event, payload.clone()).await;
-        assert_eq!(
-            (status.as_str(), reply),
-            ("error", json!({ "error": code })),
-            "{event} {payload}"
-        );
+        assert_eq!(status, "error", "{event} {payload}");
+        assert_refusal(&app, &reply, code).await;
     }
     let sold_out = items[1];
     app.set_stock(sold_out, 0).await;
     let (status, reply) = tab.send("add_item", json!({ "item_id": sold_out })).await;
-    assert_eq!(
-        (status.as_str(), reply),
-        ("error", json!({ "error": "sold_out" }))
-    );
+    assert_eq!(status, "error");
+    assert_refusal(&app, &reply, "sold_out").await;
     let unreleased = app.product(false).await.items[0].id;
     let (status, reply) = tab.send("add_item", json!({ "item_id": unreleased })).await;
-    assert_eq!(
-        (status.as_str(), reply),
-        ("error", json!({ "error": "invalid_item" }))
-    );
+    assert_eq!(status, "error");
+    assert_refusal(&app, &reply, "invalid_item").await;
 
     let (status, reply) = tab
         .send("remove_item", json!({ "item_id": items[0] }))
         .await;
     assert_eq!((status.as_str(), reply["count"].clone()), ("ok", json!(0)));
     assert_eq!(tab.client.heartbeat().await.0, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cart_says_so_over_the_socket_as_on_the_page() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let (token, cart_id) = app.socket_token().await;
+    let (mut tab, _) = app.tab(&token, &cart_id, json!(null)).await;
+    let items: Vec<ItemId> = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .filter(|p| p.released)
+        .flat_map(|p| p.items)
+        .filter(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .collect();
+    let max = sneakers::domain::cart::MAX_ITEMS;
+    assert!(
+        items.len() > max,
+        "the seed has more sizes in stock than a cart holds"
+    );
+    for item in &items[..max] {
+        let (status, _) = tab.send("add_item", json!({ "item_id": item })).await;
+        assert_eq!(status, "ok");
+    }
+    let (status, reply) = tab.send("add_item", json!({ "item_id": items[max] })).await;
+    assert_eq!(status, "error");
+    assert_refusal(&app, &reply, "cart_full").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,4 +249,20 @@ async fn the_join_hands_out_a_fresh_token_that_connects() {
         .await
         .unwrap_or_else(|s| panic!("refused {s}"));
     again.join_ok(&topic, json!({})).await;
+}
+
+/// A refusal over the socket names its code and carries the very text the page without
+/// JavaScript shows for it (`?cart_error=<code>`).
+async fn assert_refusal(app: &TestApp, reply: &serde_json::Value, code: &str) {
+    assert_eq!(reply["error"], code, "{reply}");
+    let message = reply["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the {code} refusal has no message: {reply}"));
+    assert!(!message.is_empty());
+    let (_, page) = app.get(&format!("/?cart_error={code}")).await;
+    let shown = maud::html! { (message) }.into_string();
+    assert!(
+        page.contains(&shown),
+        "the page says something else for {code}: {message:?}"
+    );
 }

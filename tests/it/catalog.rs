@@ -1,11 +1,12 @@
 //! What a shopper sees: the catalog rendered from the database, releases, scheduled drops.
 
+use sneakers::domain::ProductId;
 use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use sneakers::inventory::InventoryEvent;
+use sneakers::inventory::Event;
 use sneakers::store::schema::products;
 use sneakers::with_conn;
 
@@ -130,7 +131,7 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
         loop {
             match events.recv().await {
                 Ok(sneakers::inventory::Published {
-                    event: InventoryEvent::Released { product_id },
+                    event: Event::Released { product_id },
                     ..
                 }) if product_id == coming.id => break,
                 Ok(_) => continue,
@@ -150,15 +151,10 @@ async fn scheduled_drop_releases_itself(backend: Backend) {
 
 impl TestApp {
     /// Moves a product's drop to `at` (as if the seed had run minutes ago) and reloads the cache.
-    pub async fn schedule_release(&self, id: i32, at: chrono::DateTime<Utc>) {
-        let mut conn = self
-            .inventory()
-            .db()
-            .get()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    pub async fn schedule_release(&self, id: ProductId, at: chrono::DateTime<Utc>) {
+        let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
-            diesel::update(products::table.filter(products::id.eq(id)))
+            diesel::update(products::table.filter(products::id.eq(id.0)))
                 .set(products::release_at.eq(Some(at.naive_utc())))
                 .execute(c)
                 .await
@@ -171,16 +167,11 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    async fn product_released_in_db(&self, id: i32) -> bool {
-        let mut conn = self
-            .inventory()
-            .db()
-            .get()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    async fn product_released_in_db(&self, id: ProductId) -> bool {
+        let mut conn = self.db.get().await.unwrap_or_else(|e| panic!("{e}"));
         with_conn!(conn, |c| {
             products::table
-                .filter(products::id.eq(id))
+                .filter(products::id.eq(id.0))
                 .select(products::released)
                 .first::<bool>(c)
                 .await

@@ -1,11 +1,12 @@
 //! Checkout: all or nothing, never oversold, with or without JavaScript.
 
 use futures_util::future::join_all;
+use sneakers::domain::ItemId;
 use sneakers::store;
 
-use crate::browser::Browser;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+use crate::visitor::Visitor;
 
 on_both_backends!(
     a_checkout_records_an_order_and_decrements,
@@ -13,9 +14,9 @@ on_both_backends!(
     checkout_storm_sells_exactly_the_stock
 );
 
-async fn two_items(app: &TestApp) -> (i32, i32) {
+async fn two_items(app: &TestApp) -> (ItemId, ItemId) {
     let product = app.product(true).await;
-    let ids: Vec<i32> = product
+    let ids: Vec<ItemId> = product
         .items
         .iter()
         .filter(|i| i.available_count > 2)
@@ -32,7 +33,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
         app.item(a).await.available_count,
         app.item(b).await.available_count,
     );
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     assert_eq!(shopper.add(a).await.0, 303);
     assert_eq!(shopper.add(b).await.0, 303);
     let review = shopper.visit("/checkout").await;
@@ -53,7 +54,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
     assert_eq!(app.item(a).await.available_count, count_a - 1);
     assert_eq!(app.item(b).await.available_count, count_b - 1);
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), a)
+        store::orders::pairs_sold(&app.db, a)
             .await
             .unwrap_or_default(),
         1
@@ -64,7 +65,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
         home.contains("id=\"cart\" data-count=\"0\""),
         "cart emptied"
     );
-    let mut stranger = app.browser().await;
+    let mut stranger = app.visitor().await;
     let (status, _) = {
         let response = stranger
             .http
@@ -79,7 +80,7 @@ async fn a_checkout_records_an_order_and_decrements(backend: Backend) {
     app.assert_cache_matches_db().await;
 }
 
-async fn price_of(app: &TestApp, item: i32) -> i32 {
+async fn price_of(app: &TestApp, item: ItemId) -> i32 {
     app.inventory()
         .read(|c| c.item(item).map(|(p, _)| p.price_cents))
         .unwrap_or_default()
@@ -89,7 +90,7 @@ async fn a_sold_out_pair_buys_nothing(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (a, b) = two_items(&app).await;
     let count_a = app.item(a).await.available_count;
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     shopper.add(a).await;
     shopper.add(b).await;
     app.set_stock(b, 0).await;
@@ -107,7 +108,7 @@ async fn a_sold_out_pair_buys_nothing(backend: Backend) {
         "nothing was charged"
     );
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), a)
+        store::orders::pairs_sold(&app.db, a)
             .await
             .unwrap_or_default(),
         0
@@ -125,8 +126,8 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (item, _) = two_items(&app).await;
     app.set_stock(item, 25).await;
-    let shoppers: Vec<Browser> = join_all((0..200).map(|_| async {
-        let shopper = app.browser().await;
+    let shoppers: Vec<Visitor> = join_all((0..200).map(|_| async {
+        let shopper = app.visitor().await;
         assert_eq!(shopper.add(item).await.0, 303);
         shopper
     }))
@@ -148,7 +149,7 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
     );
     assert_eq!(app.item(item).await.available_count, 0);
     assert_eq!(
-        store::orders::pairs_sold(app.inventory().db(), item)
+        store::orders::pairs_sold(&app.db, item)
             .await
             .unwrap_or_default(),
         25
@@ -160,7 +161,7 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
 async fn the_no_javascript_flow_works_with_plain_forms() {
     let app = TestApp::start(Backend::Sqlite).await;
     let (a, _) = two_items(&app).await;
-    let mut shopper = app.browser().await;
+    let mut shopper = app.visitor().await;
     let (status, location) = shopper.add(a).await;
     assert_eq!((status, location.as_str()), (303, "/"));
     let page = shopper.visit("/").await;
@@ -202,7 +203,7 @@ async fn the_no_javascript_flow_works_with_plain_forms() {
 async fn posts_without_a_valid_csrf_token_are_forbidden() {
     let app = TestApp::start(Backend::Sqlite).await;
     let (a, _) = two_items(&app).await;
-    let shopper = app.browser().await;
+    let shopper = app.visitor().await;
     let item = a.to_string();
     assert_eq!(
         shopper
@@ -230,7 +231,7 @@ async fn posts_without_a_valid_csrf_token_are_forbidden() {
         403
     );
     // Another session's token is no good either.
-    let other = app.browser().await;
+    let other = app.visitor().await;
     assert_eq!(
         shopper
             .post_raw(

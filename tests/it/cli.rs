@@ -77,6 +77,17 @@ fn bad_configuration_is_one_clear_line() {
             "error: SECRET_KEY_BASE is required",
         ),
         (&["serve"], &[("PORT", "eighty")], "error: PORT is invalid"),
+        // Durations are bounded: an absurd one would overflow the socket loop's deadlines.
+        (
+            &["serve"],
+            &[("SOCKET_IDLE_TIMEOUT_MS", "18446744073709551615")],
+            "error: SOCKET_IDLE_TIMEOUT_MS is invalid",
+        ),
+        (
+            &[],
+            &[("SHUTDOWN_SPREAD_MS", "0")],
+            "error: SHUTDOWN_SPREAD_MS is invalid",
+        ),
         (
             &["migrate"],
             &[(

@@ -1,5 +1,6 @@
 //! Several nodes on one PostgreSQL: real processes, one database.
 
+use sneakers::domain::{ItemId, ProductId};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -8,8 +9,8 @@ use sneakers::domain::Catalog;
 use sneakers::store::{self, Db};
 
 use crate::admin::{count_in, until_counts};
-use crate::browser::Browser;
 use crate::nodes::{Node, cluster_database, two_nodes};
+use crate::visitor::Visitor;
 use crate::ws::Client;
 
 /// Every node's `/admin/inventory` counts equal the database's.
@@ -48,7 +49,7 @@ async fn assert_nodes_match_db(db: &Db, nodes: &[&Node]) {
     }
 }
 
-async fn released_item(node: &Node) -> (i32, i32) {
+async fn released_item(node: &Node) -> (ProductId, ItemId) {
     let inventory = node
         .admin
         .inventory()
@@ -62,7 +63,7 @@ async fn released_item(node: &Node) -> (i32, i32) {
     (product.id, product.items[0].id)
 }
 
-async fn set_stock(node: &Node, item: i32, count: i32) {
+async fn set_stock(node: &Node, item: ItemId, count: i32) {
     let now = node
         .admin
         .inventory()
@@ -83,7 +84,7 @@ async fn set_stock(node: &Node, item: i32, count: i32) {
 }
 
 /// Waits until a node's cache shows `count` pairs of `item` (replication is asynchronous).
-async fn until_count(node: &Node, item: i32, count: i32) {
+async fn until_count(node: &Node, item: ItemId, count: i32) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let inventory = node
@@ -296,14 +297,20 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
     let mut page = shopper_on(&a).await;
     page.join_ok("product:1", json!({})).await;
     let buyers = join_all((0..30).map(|_| async {
-        let buyer = Browser::open(&a.url).await;
+        let buyer = Visitor::open(&a.url).await;
         assert_eq!(buyer.add(item).await, (303, "/".to_string()));
         buyer
     }))
     .await;
-    let checkouts = join_all(buyers.iter().map(|b| b.try_checkout()));
+    // SIGTERM lands once the first checkout has been answered, with the others in flight.
+    let first_answer = tokio::sync::Notify::new();
+    let checkouts = join_all(buyers.iter().map(|b| async {
+        let outcome = b.try_checkout().await;
+        first_answer.notify_one();
+        outcome
+    }));
     let terminate = async {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        first_answer.notified().await;
         tokio::task::spawn_blocking(move || {
             let status = a.terminate(Duration::from_secs(30));
             (a, status)
@@ -320,16 +327,20 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
                 .is_some_and(|l| l.starts_with("/checkout/complete"))
         })
         .count();
+    assert!(
+        answered >= 1,
+        "no checkout reached the node before it stopped"
+    );
     let sold = store::orders::pairs_sold(&db, item)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("orders: {e}"));
     assert_eq!(
         sold as usize, answered,
         "every order placed was answered, and only those"
     );
     let left = store::catalog::stock(&db, item)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("stock: {e}"))
         .map(|(c, _)| c);
     assert_eq!(left, Some(1000 - answered as i32));
     // The open page was told to reconnect elsewhere.
@@ -350,7 +361,7 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
             b.url.clone()
         };
         async move {
-            let buyer = Browser::open(&base).await;
+            let buyer = Visitor::open(&base).await;
             assert_eq!(buyer.add(item).await, (303, "/".to_string()));
             buyer
         }
@@ -369,13 +380,13 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
     assert_eq!(
         store::orders::pairs_sold(&db, item)
             .await
-            .unwrap_or_default(),
+            .unwrap_or_else(|e| panic!("orders: {e}")),
         40
     );
     assert_eq!(
         store::catalog::stock(&db, item)
             .await
-            .unwrap_or_default()
+            .unwrap_or_else(|e| panic!("stock: {e}"))
             .map(|(c, _)| c),
         Some(0)
     );

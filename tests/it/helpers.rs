@@ -1,10 +1,12 @@
 //! Boots the real store in-process on an ephemeral port, on SQLite or PostgreSQL.
 
+use sneakers::domain::ItemId;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sneakers::cli::AdminClient;
 use sneakers::config::{AdminCredentials, Config, Database};
+use sneakers::error_chain::ErrorChain;
 use sneakers::inventory::Inventory;
 use sneakers::store::{self, Db};
 use sneakers::web::admin::{InventoryJson, ItemJson, ProductJson};
@@ -44,6 +46,8 @@ pub struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
     pub admin: AdminClient,
+    /// A pool of the test's own on the store's database, to check what was really written.
+    pub db: Db,
     _dir: tempfile::TempDir,
 }
 
@@ -65,13 +69,48 @@ pub fn test_config(database: Database) -> Config {
     }
 }
 
-pub async fn database_for(backend: Backend, dir: &tempfile::TempDir) -> Database {
+/// Migrates and seeds the database at `url`: done once per test binary and backend, for the
+/// template every test's database is copied from.
+pub async fn migrate_and_seed(url: &str) {
+    let database = Database::parse(Some(url)).unwrap_or_else(|e| panic!("{e}"));
+    store::migrate::run(&database)
+        .await
+        .unwrap_or_else(|e| panic!("migrate: {}", ErrorChain(&e)));
+    let db = Db::connect(&database)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {}", ErrorChain(&e)));
+    store::seed::run(&db, false)
+        .await
+        .unwrap_or_else(|e| panic!("seed: {}", ErrorChain(&e)));
+}
+
+/// The seeded SQLite store's bytes, made once per test binary.
+static SQLITE_TEMPLATE: tokio::sync::OnceCell<Vec<u8>> = tokio::sync::OnceCell::const_new();
+
+/// A copy of the seeded SQLite store at `path`.
+async fn seeded_sqlite(path: &std::path::Path) {
+    let bytes = SQLITE_TEMPLATE
+        .get_or_init(|| async {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+            let file = dir.path().join("template.db");
+            migrate_and_seed(&format!("sqlite://{}", file.display())).await;
+            // Every connection is closed: SQLite has folded its WAL into the file.
+            std::fs::read(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+        })
+        .await;
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// A seeded database of its own for one test.
+pub async fn seeded_database(backend: Backend, dir: &tempfile::TempDir) -> Database {
     match backend {
-        Backend::Sqlite => Database::Sqlite {
-            path: dir.path().join("sneakers.db"),
-        },
+        Backend::Sqlite => {
+            let path = dir.path().join("sneakers.db");
+            seeded_sqlite(&path).await;
+            Database::Sqlite { path }
+        }
         Backend::Postgres => {
-            let url = pg::fresh_database("sslmode=disable").await;
+            let url = pg::seeded_database("sslmode=disable").await;
             Database::parse(Some(&url)).unwrap_or_else(|e| panic!("{e}"))
         }
     }
@@ -86,28 +125,26 @@ impl TestApp {
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         init_test_log();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let database = database_for(backend, &dir).await;
-        store::migrate::run(&database)
-            .await
-            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        let database = seeded_database(backend, &dir).await;
         let db = Db::connect(&database)
             .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        store::seed::run(&db, false)
-            .await
-            .unwrap_or_else(|e| panic!("seed: {e}"));
+            .unwrap_or_else(|e| panic!("connect: {}", ErrorChain(&e)));
         let mut config = test_config(database);
         tweak(&mut config);
-        let app = start(config).await.unwrap_or_else(|e| panic!("start: {e}"));
+        let app = start(config)
+            .await
+            .unwrap_or_else(|e| panic!("start: {}", ErrorChain(&e)));
         let url = app.url();
         TestApp {
-            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD)
+                .unwrap_or_else(|e| panic!("admin client: {e}")),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_else(|e| panic!("http client: {e}")),
             url,
             app: Some(app),
+            db,
             _dir: dir,
         }
     }
@@ -174,7 +211,7 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no product with released={released}"))
     }
 
-    pub async fn item(&self, item_id: i32) -> ItemJson {
+    pub async fn item(&self, item_id: ItemId) -> ItemJson {
         self.inventory_json()
             .await
             .products
@@ -185,7 +222,7 @@ impl TestApp {
     }
 
     /// Brings an item of a released product to exactly `count` pairs through the admin API.
-    pub async fn set_stock(&self, item_id: i32, count: i32) {
+    pub async fn set_stock(&self, item_id: ItemId, count: i32) {
         let now = self.item(item_id).await.available_count;
         let result = match now.cmp(&count) {
             std::cmp::Ordering::Greater => self.admin.sell(item_id, now - count).await.map(|_| ()),
@@ -198,9 +235,8 @@ impl TestApp {
 
     /// The inventory cache holds exactly what the database holds.
     pub async fn assert_cache_matches_db(&self) {
-        let db = self.inventory().db().clone();
         let fresh = sneakers::domain::Catalog::new(
-            store::catalog::load(&db)
+            store::catalog::load(&self.db)
                 .await
                 .unwrap_or_else(|e| panic!("load: {e}")),
         );
@@ -226,7 +262,7 @@ pub fn init_test_log() {
 }
 
 /// The `data-level` of `#item-<id>` on a page, if the page shows that size.
-pub fn level_on_page(html: &str, item_id: i32) -> Option<String> {
+pub fn level_on_page(html: &str, item_id: ItemId) -> Option<String> {
     let at = html.find(&format!("id=\"item-{item_id}\""))?;
     let rest = &html[at..];
     let tag_end = rest.find('>')?;

@@ -162,7 +162,11 @@ async fn a_thousand_sockets_all_receive_one_stock_change() {
         }
     }))
     .await;
-    assert_eq!(app.inventory().read(|_| ()), ());
+    assert_eq!(
+        app.live().hub.subscriber_count(&topic),
+        1000,
+        "every socket is subscribed before the sale"
+    );
     app.admin
         .sell(item, 1)
         .await

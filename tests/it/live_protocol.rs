@@ -146,12 +146,7 @@ async fn at_most_a_hundred_channels_per_socket() {
 
     let app = app().await;
     // Enough (unreleased, so joins push nothing) products for 101 topics.
-    let mut conn = app
-        .inventory()
-        .db()
-        .get()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = app.db.get().await.unwrap_or_else(|e| panic!("{e}"));
     with_conn!(conn, |c| {
         for n in 0..101 {
             diesel::insert_into(products::table)
@@ -173,7 +168,7 @@ async fn at_most_a_hundred_channels_per_socket() {
         .reload()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let ids: Vec<i32> = app
+    let ids: Vec<sneakers::domain::ProductId> = app
         .inventory_json()
         .await
         .products

@@ -1,10 +1,10 @@
 //! Integration tests: the real server on an ephemeral port, a real HTTP client, real
 //! databases (SQLite and a throwaway PostgreSQL).
 
-mod browser;
 mod helpers;
 mod nodes;
 mod pg;
+mod visitor;
 mod ws;
 
 mod acceptance;

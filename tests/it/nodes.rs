@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sneakers::cli::AdminClient;
 use sneakers::config::Database;
-use sneakers::store::{self, Db};
+use sneakers::store::Db;
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, SECRET};
 use crate::pg;
@@ -29,15 +29,9 @@ pub async fn two_nodes() -> (String, Db, Node, Node) {
 
 /// A fresh, migrated and seeded PostgreSQL database; returns its URL and a pool on it.
 pub async fn cluster_database() -> (String, Db) {
-    let url = pg::fresh_database("sslmode=disable").await;
+    let url = pg::seeded_database("sslmode=disable").await;
     let database = Database::parse(Some(&url)).unwrap_or_else(|e| panic!("{e}"));
-    store::migrate::run(&database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let db = Db::connect(&database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    store::seed::run(&db, false)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     (url, db)
@@ -82,7 +76,8 @@ impl Node {
         let node = Node {
             child,
             name: name.to_string(),
-            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD),
+            admin: AdminClient::new(&url, ADMIN_USER, ADMIN_PASSWORD)
+                .unwrap_or_else(|e| panic!("admin client: {e}")),
             http: reqwest::Client::new(),
             url,
         };

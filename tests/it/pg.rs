@@ -15,28 +15,83 @@ pub struct PgServer {
     pub ca_cert: Option<PathBuf>,
 }
 
-static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+static EXTERNAL: OnceLock<Option<PgServer>> = OnceLock::new();
+static LOCAL: OnceLock<Result<PgServer, String>> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
+/// The server tests use: `DATABASE_URL`'s if it names one, else a local one of our own.
 pub fn server() -> &'static PgServer {
-    match SERVER.get_or_init(start) {
+    match EXTERNAL.get_or_init(external) {
+        Some(server) => server,
+        None => local_server(),
+    }
+}
+
+/// A server of our own whatever `DATABASE_URL` says, for what needs its configuration (TLS
+/// with our CA).
+pub fn local_server() -> &'static PgServer {
+    ready(LOCAL.get_or_init(start_local))
+}
+
+fn ready(server: &Result<PgServer, String>) -> &PgServer {
+    match server {
         Ok(server) => server,
         Err(reason) => panic!(
             "PostgreSQL is needed for this test and could not be started: {reason}\n\
-             fix: install the server binaries (`apt-get install postgresql`), or set DATABASE_URL \
-             to a PostgreSQL server the tests may create databases on"
+             fix: install the server binaries (`apt-get install postgresql`, or run scripts/test, \
+             which installs them)"
         ),
     }
 }
 
-/// A new, empty database; returns its URL (plain TCP unless `params` says otherwise).
-pub async fn fresh_database(params: &str) -> String {
+/// The migrated and seeded database every store test starts from, made once per test binary.
+static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// A new, empty database on `server`; returns its URL (plain TCP unless `params` says
+/// otherwise).
+pub async fn fresh_database_on(server: &PgServer, params: &str) -> String {
+    let name = create_database(server, None).await;
+    format!("{}/{name}?{params}", server.base)
+}
+
+/// A new database holding the migrated, seeded store: a copy of a template made once per test
+/// binary (`CREATE DATABASE ... TEMPLATE`), so no test migrates and seeds its own.
+pub async fn seeded_database(params: &str) -> String {
     let server = server();
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            let name = create_database(server, None).await;
+            let url = format!("{}/{name}?sslmode=disable", server.base);
+            crate::helpers::migrate_and_seed(&url).await;
+            // A template may have no open sessions while it is copied.
+            admin_sql(
+                server,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            )
+            .await;
+            name
+        })
+        .await;
+    let name = create_database(server, Some(template)).await;
+    format!("{}/{name}?{params}", server.base)
+}
+
+async fn create_database(server: &PgServer, template: Option<&str>) -> String {
     let name = format!(
         "sneakers_test_{}_{}",
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::SeqCst)
     );
+    let from = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+    admin_sql(server, &format!("CREATE DATABASE {name}{from}")).await;
+    name
+}
+
+/// Runs SQL on the server's `postgres` database.
+async fn admin_sql(server: &PgServer, sql: &str) {
     let (client, connection) = tokio_postgres::connect(
         &format!("{}/postgres?sslmode=disable", server.base),
         tokio_postgres::NoTls,
@@ -45,30 +100,30 @@ pub async fn fresh_database(params: &str) -> String {
     .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {}: {e}", server.base));
     let driver = tokio::spawn(connection);
     client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .batch_execute(sql)
         .await
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     drop(client);
     let _ = driver.await;
-    format!("{}/{name}?{params}", server.base)
 }
 
-fn start() -> Result<PgServer, String> {
-    if let Ok(url) = std::env::var("DATABASE_URL")
-        && (url.starts_with("postgres://") || url.starts_with("postgresql://"))
-    {
-        let base = url.split('?').next().unwrap_or(&url);
-        let base = match base.rsplit_once('/') {
-            Some((server, _db)) if server.contains('@') || server.matches('/').count() > 2 => {
-                server
-            }
-            _ => base,
-        };
-        return Ok(PgServer {
-            base: base.trim_end_matches('/').to_string(),
-            ca_cert: None,
-        });
+fn external() -> Option<PgServer> {
+    let url = std::env::var("DATABASE_URL").ok()?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
     }
+    let base = url.split('?').next().unwrap_or(&url);
+    let base = match base.rsplit_once('/') {
+        Some((server, _db)) if server.contains('@') || server.matches('/').count() > 2 => server,
+        _ => base,
+    };
+    Some(PgServer {
+        base: base.trim_end_matches('/').to_string(),
+        ca_cert: None,
+    })
+}
+
+fn start_local() -> Result<PgServer, String> {
     let bin = find_binaries()?;
     let root = std::env::temp_dir().join(format!(
         "sneakers-pg-{}-{}",

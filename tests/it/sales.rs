@@ -1,6 +1,7 @@
 //! Selling pairs: levels move, sold-out is refused, racing buyers never oversell.
 
 use futures_util::future::join_all;
+use sneakers::domain::{ItemId, ProductId};
 
 use crate::helpers::{Backend, TestApp, level_on_page};
 use crate::on_both_backends;
@@ -11,7 +12,7 @@ on_both_backends!(
     concurrent_sales_never_oversell
 );
 
-async fn released_item(app: &TestApp) -> (i32, i32) {
+async fn released_item(app: &TestApp) -> (ProductId, ItemId) {
     let product = app.product(true).await;
     (product.id, product.items[0].id)
 }
@@ -50,7 +51,7 @@ async fn selling_a_sold_out_item_is_refused(backend: Backend) {
     assert_eq!(level_on_page(&page, item_id).as_deref(), Some("out"));
 
     // Other refusals are just as clear.
-    let unknown = app.admin.sell(999_999, 1).await.err();
+    let unknown = app.admin.sell(ItemId(999_999), 1).await.err();
     assert_eq!(unknown.as_ref().and_then(|e| e.code()), Some("not_found"));
     let zero = app.admin.sell(item_id, 0).await.err();
     assert_eq!(zero.as_ref().and_then(|e| e.code()), Some("invalid_count"));

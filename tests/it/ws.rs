@@ -67,7 +67,7 @@ pub async fn admin_token(http: &reqwest::Client, base: &str) -> String {
         .text()
         .await
         .unwrap_or_default();
-    crate::browser::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin-token meta"))
+    crate::visitor::meta(&page, "admin-token").unwrap_or_else(|| panic!("no admin-token meta"))
 }
 
 impl TestApp {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use sneakers::domain::ItemId;
 use tokio::time::Instant;
 
 use super::crowd::Board;
@@ -41,9 +42,9 @@ impl Trigger<'_> {
         match self {
             Trigger::Store { admin, item_id } => {
                 let reply = if event.is_multiple_of(2) {
-                    admin.api.sell(*item_id, 1).await?
+                    admin.api.sell(ItemId(*item_id), 1).await?
                 } else {
-                    admin.api.restock(*item_id, 1).await?
+                    admin.api.restock(ItemId(*item_id), 1).await?
                 };
                 match self.level(event) {
                     Some(level) if level != reply.level => Err(BenchError::Unexpected(format!(

@@ -5,20 +5,10 @@
 use serde_json::{Value, json};
 
 use super::{Ctx, Refusal};
+use crate::live::fanout::{ADMIN_TOPIC, TOKEN_REFRESH_TOPIC, counts_html};
 use crate::live::{Identity, Live};
-use crate::views;
-
-pub const TOPIC: &str = "admin:cart_tracker";
 
 pub struct AdminChannel;
-
-/// `{html}` with every count fragment, rendered from the presence state and the cache.
-pub fn counts_html(live: &Live) -> String {
-    let counts = live.presence.counts();
-    live.inventory
-        .read(|catalog| views::admin::counts(&counts, catalog))
-        .into_string()
-}
 
 /// A fresh admin token, so a dashboard open for days can still reconnect.
 fn new_token(live: &Live) -> Value {
@@ -35,15 +25,11 @@ impl AdminChannel {
     }
 
     pub fn join(&mut self, ctx: &mut Ctx, _payload: &Value) -> Result<Value, Value> {
-        ctx.subscribe_frames(TOPIC);
-        ctx.subscribe_info(super::cart::TOKEN_REFRESH_TOPIC);
+        ctx.subscribe_frames(ADMIN_TOPIC);
+        ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
         let (state, counts) = ctx.live.presence.published();
         ctx.push("presence_state", &state);
-        let html = ctx
-            .live
-            .inventory
-            .read(|catalog| views::admin::counts(&counts, catalog));
-        ctx.push("counts", &json!({ "html": html.into_string() }));
+        ctx.push("counts", &json!({ "html": counts_html(ctx.live, &counts) }));
         ctx.push("new_token", &new_token(ctx.live));
         Ok(json!({}))
     }

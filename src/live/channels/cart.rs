@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::{Ctx, HandleResult, Refusal};
 use crate::domain::{Cart, CartError, ItemId};
+use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
-use crate::views;
 
 pub struct CartChannel {
     cart_id: String,
@@ -21,33 +21,8 @@ pub struct CartChannel {
     origin: u64,
 }
 
-/// Cart changes, for every tab of the cart.
-pub fn updates_topic(cart_id: &str) -> String {
-    format!("cart_updates:{cart_id}")
-}
-
-/// An item going out of (or back into) stock.
-pub fn item_topic(item_id: ItemId) -> String {
-    format!("item:{item_id}")
-}
-
-pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
-
 /// Pages are paths; a longer one is cut, not refused.
 const MAX_PAGE_LEN: usize = 200;
-
-/// `{html, serialized, count}`: what `cart` pushes and `add_item`/`remove_item` replies carry.
-pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
-    let lines = live
-        .inventory
-        .read(|catalog| views::cart::lines(catalog, cart));
-    let csrf = live.tokens.csrf_for(cart_id);
-    json!({
-        "html": views::cart::cart_panel(&lines, Some(&csrf)).into_string(),
-        "serialized": cart.serialize(&live.tokens.cart, Utc::now().timestamp_millis()),
-        "count": cart.len(),
-    })
-}
 
 impl CartChannel {
     pub fn route(rest: &str, identity: &Identity) -> Result<CartChannel, Refusal> {
@@ -67,7 +42,7 @@ impl CartChannel {
         self.cart = Cart::deserialize(payload["serialized"].as_str(), &ctx.live.tokens.cart, now);
         self.cart
             .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
-        ctx.subscribe_info(&updates_topic(&self.cart_id));
+        ctx.subscribe_info(&cart_updates_topic(&self.cart_id));
         ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
         self.follow_items(ctx);
         let page: String = payload["page"]
@@ -104,11 +79,15 @@ impl CartChannel {
             Ok(()) => {
                 self.follow_items(ctx);
                 let reply = cart_payload(ctx.live, &self.cart_id, &self.cart);
+                let serialized = reply["serialized"]
+                    .as_str()
+                    .expect("cart_payload carries the signed cart as a string");
                 ctx.live
-                    .cart_changed(&self.cart_id, &reply["serialized"], self.origin);
+                    .inventory
+                    .cart_changed(&self.cart_id, serialized.to_string(), self.origin);
                 Ok(reply)
             }
-            Err(error) => Err(json!({ "error": error.code() })),
+            Err(error) => Err(json!({ "error": error.code(), "message": error.to_string() })),
         })
     }
 
@@ -174,6 +153,7 @@ impl CartChannel {
 fn item_id(payload: &Value) -> Result<ItemId, CartError> {
     payload["item_id"]
         .as_i64()
-        .and_then(|id| ItemId::try_from(id).ok())
+        .and_then(|id| i32::try_from(id).ok())
+        .map(ItemId)
         .ok_or(CartError::InvalidItem)
 }

@@ -8,8 +8,8 @@ pub mod product;
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::hub::{Broadcast, Delivery, Outbox, SubscriptionId};
 use super::{Identity, Live, protocol};

@@ -1,6 +1,7 @@
 //! Live pages: a drop appears without a reload, stock levels follow sales, a restarted server
 //! is rejoined by itself.
 
+use sneakers::domain::ItemId;
 use std::time::{Duration, Instant};
 
 use sneakers::domain::Level;
@@ -12,7 +13,7 @@ use crate::helpers::{Backend, TestApp};
 
 /// The size `#item-<id>` shows `level` every way a shopper can tell: `data-level`, its class,
 /// its label, and a disabled button when sold out.
-fn shows_level(item_id: i32, level: Level) -> String {
+fn shows_level(item_id: ItemId, level: Level) -> String {
     format!(
         "(function () {{ var f = document.getElementById('item-{item_id}'); if (!f) return false; \
          var b = f.querySelector('button.size__button'), l = f.querySelector('.size__level'); \
@@ -24,7 +25,7 @@ fn shows_level(item_id: i32, level: Level) -> String {
     )
 }
 
-async fn wait_level(browser: &Browser, item_id: i32, level: Level) {
+async fn wait_level(browser: &Browser, item_id: ItemId, level: Level) {
     browser
         .wait_for(
             &format!("size {item_id} shows level {}", level.as_str()),

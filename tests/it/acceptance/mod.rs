@@ -15,6 +15,7 @@ mod harness;
 mod live;
 mod screenshots;
 
+use sneakers::domain::{ItemId, ProductId};
 use sneakers::web::admin::{ItemJson, ProductJson};
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, TestApp};
@@ -30,7 +31,7 @@ async fn released(app: &TestApp) -> Vec<ProductJson> {
         .collect()
 }
 
-async fn product_by_id(app: &TestApp, id: i32) -> ProductJson {
+async fn product_by_id(app: &TestApp, id: ProductId) -> ProductJson {
     app.inventory_json()
         .await
         .products
@@ -48,7 +49,7 @@ fn in_stock(product: &ProductJson) -> &ItemJson {
         .unwrap_or_else(|| panic!("{} has no size in stock", product.sku))
 }
 
-fn price_cents(app: &TestApp, item_id: i32) -> i32 {
+fn price_cents(app: &TestApp, item_id: ItemId) -> i32 {
     app.inventory()
         .read(|c| c.item(item_id).map(|(p, _)| p.price_cents))
         .unwrap_or_else(|| panic!("no item {item_id}"))
@@ -83,14 +84,14 @@ async fn wait_live(browser: &Browser) {
 }
 
 /// Clicks a size's button (the shim adds it over the socket) and waits for the cart to hold it.
-async fn add_to_cart(browser: &Browser, item_id: i32, count_after: usize) {
+async fn add_to_cart(browser: &Browser, item_id: ItemId, count_after: usize) {
     browser
         .click(&format!("#item-{item_id} button.size__button"))
         .await;
     wait_cart(browser, item_id, count_after).await;
 }
 
-async fn wait_cart(browser: &Browser, item_id: i32, count: usize) {
+async fn wait_cart(browser: &Browser, item_id: ItemId, count: usize) {
     browser
         .wait_for(
             &format!("the cart panel shows size {item_id} and {count} pair(s)"),

@@ -1,16 +1,17 @@
+//! Checkout: the review of the cart and the placed order.
+
 use maud::{Markup, html};
 
-use super::layout::page;
+use super::layout::{Meta, PageMeta, page};
 use crate::domain::money::format_cents;
-use crate::store::orders::OrderSummary;
-use crate::views::cart::{CartLine, total_cents};
-use crate::web::session::PageMeta;
+use crate::domain::order::Order;
+use crate::html::fragments::cart::{CartLine, total_cents};
 
 pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
     let buyable: Vec<&CartLine> = lines.iter().filter(|l| !l.sold_out).collect();
     page(
         "Checkout",
-        super::layout::Tokens::Shopper(meta),
+        Meta::Shopper(meta),
         html! {
             section.checkout {
                 h1 { "Checkout" }
@@ -67,10 +68,10 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
     )
 }
 
-pub fn complete(meta: &PageMeta, order: &OrderSummary) -> Markup {
+pub fn complete(meta: &PageMeta, order: &Order) -> Markup {
     page(
         "Order placed",
-        super::layout::Tokens::Shopper(meta),
+        Meta::Shopper(meta),
         html! {
             section.order-complete {
                 h1 { "Order placed" }

@@ -1,10 +1,11 @@
-//! A shopper's browser without JavaScript: a cookie jar, pages, plain form posts.
+//! A shopper visiting without JavaScript: a cookie jar, pages, plain form posts.
 
 use reqwest::header::LOCATION;
+use sneakers::domain::ItemId;
 
 use crate::helpers::TestApp;
 
-pub struct Browser {
+pub struct Visitor {
     pub http: reqwest::Client,
     pub base: String,
     pub csrf: String,
@@ -19,27 +20,27 @@ pub fn meta(html: &str, name: &str) -> Option<String> {
 }
 
 impl TestApp {
-    pub async fn browser(&self) -> Browser {
-        Browser::open(&self.url).await
+    pub async fn visitor(&self) -> Visitor {
+        Visitor::open(&self.url).await
     }
 }
 
-impl Browser {
-    /// A fresh browser (empty cookie jar) that has loaded `/` of the store at `base`.
-    pub async fn open(base: &str) -> Browser {
+impl Visitor {
+    /// A fresh visitor (empty cookie jar) that has loaded `/` of the store at `base`.
+    pub async fn open(base: &str) -> Visitor {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut browser = Browser {
+        let mut visitor = Visitor {
             http,
             base: base.to_string(),
             csrf: String::new(),
             cart_id: String::new(),
         };
-        browser.visit("/").await;
-        browser
+        visitor.visit("/").await;
+        visitor
     }
 
     /// GETs a page (status 200 expected) and keeps its tokens.
@@ -86,7 +87,7 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
-    pub async fn add(&self, item_id: i32) -> (u16, String) {
+    pub async fn add(&self, item_id: ItemId) -> (u16, String) {
         self.post("/cart/items", &[("item_id", &item_id.to_string())])
             .await
     }

@@ -1,19 +1,41 @@
 use maud::{DOCTYPE, Markup, html};
 
-use crate::web::assets::asset_url;
-use crate::web::session::PageMeta;
+use crate::domain::token::Tokens;
+use crate::html::assets::asset_url;
 
-/// What a page's `<meta>` tags hand the shim.
+/// What every shopper page carries in its `<meta>` tags.
+pub struct PageMeta {
+    pub cart_id: String,
+    pub socket_token: String,
+    pub csrf_token: String,
+    /// Pairs in the cart, for the header's count.
+    pub cart_count: usize,
+}
+
+impl PageMeta {
+    pub fn new(tokens: &Tokens, cart_id: &str) -> PageMeta {
+        PageMeta {
+            cart_id: cart_id.to_string(),
+            cart_count: 0,
+            socket_token: tokens
+                .socket
+                .sign(cart_id, chrono::Utc::now().timestamp_millis()),
+            csrf_token: tokens.csrf_for(cart_id),
+        }
+    }
+}
+
+/// What a page's `<meta>` tags hand the shim: nothing (it stays a plain page), a shopper's
+/// tokens, or the admin socket's token.
 #[derive(Clone, Copy)]
-pub enum Tokens<'a> {
+pub enum Meta<'a> {
     None,
     Shopper(&'a PageMeta),
-    /// The admin socket's token.
     Admin(&'a str),
 }
 
 /// The frame of every page. With tokens, the shim makes it live.
-pub fn page(title: &str, tokens: Tokens, body: Markup) -> Markup {
+pub fn page(title: &str, head: Meta, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -21,14 +43,14 @@ pub fn page(title: &str, tokens: Tokens, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Sneakers" }
-                @match tokens {
-                    Tokens::Shopper(meta) => {
+                @match head {
+                    Meta::Shopper(meta) => {
                         meta name="socket-token" content=(meta.socket_token);
                         meta name="cart-id" content=(meta.cart_id);
                         meta name="csrf-token" content=(meta.csrf_token);
                     }
-                    Tokens::Admin(token) => { meta name="admin-token" content=(token); }
-                    Tokens::None => {}
+                    Meta::Admin(token) => { meta name="admin-token" content=(token); }
+                    Meta::None => {}
                 }
                 meta name="description" content="Live sneaker drops: sizes update as pairs sell.";
                 link rel="icon" type="image/svg+xml" href=(asset_url("images/favicon.svg"));
@@ -43,7 +65,7 @@ pub fn page(title: &str, tokens: Tokens, body: Markup) -> Markup {
                             a href="/" { "Drops" }
                             a.cart-link href="/checkout" {
                                 "Cart"
-                                @if let Tokens::Shopper(meta) = tokens {
+                                @if let Meta::Shopper(meta) = head {
                                     " " span.cart-link__count { (meta.cart_count) }
                                 }
                             }

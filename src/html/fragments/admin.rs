@@ -4,9 +4,9 @@ use maud::{Markup, html};
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::presence::Counts;
 use crate::domain::{Catalog, Item, Product};
-use crate::live::presence::Counts;
-use crate::views::product::countdown;
+use crate::html::fragments::product::countdown;
 
 /// `#admin-shoppers`, `#admin-pages` and `#admin-items`, swapped together on every diff.
 pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {

@@ -128,6 +128,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+    use crate::domain::{ItemId, ProductId};
 
     #[test]
     fn countdowns_read_naturally() {
@@ -142,8 +143,8 @@ mod tests {
     #[test]
     fn sold_out_sizes_are_disabled_and_carry_their_level() {
         let item = |count| Item {
-            id: 7,
-            product_id: 1,
+            id: ItemId(7),
+            product_id: ProductId(1),
             size: "9.5".into(),
             sku: "X-9.5".into(),
             available_count: count,

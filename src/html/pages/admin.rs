@@ -1,10 +1,12 @@
+//! The admin dashboard: live counts, server figures, and every drop's stock.
+
 use chrono::Utc;
 use maud::{Markup, html};
 
-use super::layout::{Tokens, page};
+use super::layout::{Meta, page};
 use crate::domain::Catalog;
-use crate::live::presence::Counts;
-use crate::views::admin::{ServerFigures, counts, item_row, product_row, server};
+use crate::domain::presence::Counts;
+use crate::html::fragments::admin::{ServerFigures, counts, item_row, product_row, server};
 
 pub fn dashboard(
     admin_token: &str,
@@ -16,7 +18,7 @@ pub fn dashboard(
     let now = Utc::now();
     page(
         "Admin",
-        Tokens::Admin(admin_token),
+        Meta::Admin(admin_token),
         html! {
             section.admin {
                 h1 { "Dashboard" }

@@ -4,13 +4,13 @@ use maud::{Markup, html};
 
 use super::product::Csrf;
 use crate::domain::money::format_cents;
-use crate::domain::{Cart, Catalog, ItemId};
+use crate::domain::{Cart, Catalog, ItemId, ProductId};
 
 /// One pair in a cart, as a shopper reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartLine {
     pub item_id: ItemId,
-    pub product_id: i32,
+    pub product_id: ProductId,
     pub brand: String,
     pub name: String,
     pub size: String,

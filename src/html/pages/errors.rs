@@ -1,11 +1,13 @@
+//! The store's own error page, for every refusal a page request can meet.
+
 use maud::{Markup, html};
 
-use super::layout::page;
+use super::layout::{Meta, page};
 
 pub fn error_page(code: u16, title: &str, message: &str) -> Markup {
     page(
         title,
-        super::layout::Tokens::None,
+        Meta::None,
         html! {
             section.error-page {
                 p.error-page__code { (code) }

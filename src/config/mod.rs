@@ -1,0 +1,322 @@
+//! Environment -> typed `Config`, Heroku style. Each bad variable is one clear error naming it.
+//! Simple variables are read by clap ([`Settings`], also flags of `sneakers serve`); the ones
+//! that depend on each other (the database, its secrets, the admin login) are read here, and
+//! their parts live in `database.rs` and `secrets.rs`.
+
+pub mod database;
+pub mod secrets;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
+use secrets::LocalSecrets;
+
+pub const DEFAULT_PORT: u16 = 4000;
+const MIN_SECRET_LEN: usize = 64;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{var} is required when DATABASE_URL is PostgreSQL ({hint})")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: String, reason: String },
+    #[error("cannot use the local secrets file {path}: {reason}")]
+    LocalSecrets { path: String, reason: String },
+}
+
+/// The simple variables. Each field's name is its variable's, so clap's messages name it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Settings {
+    /// HTTP port.
+    #[arg(long = "port", env = "PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long = "host", env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// This node's name [default: $DYNO, else hostname-pid].
+    #[arg(long = "node-name", env = "NODE_NAME", value_name = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Set by the platform (Heroku's dyno name).
+    #[arg(long = "dyno", env = "DYNO", value_name = "DYNO", hide = true)]
+    pub dyno: Option<String>,
+    /// A socket silent this long is closed (1 s to 1 h).
+    #[arg(long = "socket-idle-timeout-ms", env = "SOCKET_IDLE_TIMEOUT_MS",
+          value_name = "SOCKET_IDLE_TIMEOUT_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
+    pub socket_idle_timeout_ms: u64,
+    /// Another node silent this long has its shoppers dropped (0.5 s to 10 min).
+    #[arg(long = "presence-down-ms", env = "PRESENCE_DOWN_MS", value_name = "PRESENCE_DOWN_MS",
+          default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(500..=600_000))]
+    pub presence_down_ms: u64,
+    /// On shutdown, sockets close at random moments within this window (1 ms to 2 min).
+    #[arg(long = "shutdown-spread-ms", env = "SHUTDOWN_SPREAD_MS",
+          value_name = "SHUTDOWN_SPREAD_MS", default_value_t = 3_000,
+          value_parser = clap::value_parser!(u64).range(1..=120_000))]
+    pub shutdown_spread_ms: u64,
+}
+
+/// Reads [`Settings`] from the environment alone.
+#[derive(Parser)]
+struct FromEnv {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        FromEnv::try_parse_from(["sneakers"])
+            .map(|parsed| parsed.settings)
+            .map_err(|error| settings_error(&error))
+    }
+}
+
+/// A clap refusal of a setting as one line naming its variable (value names are the
+/// variables' names).
+pub fn settings_error(error: &clap::Error) -> ConfigError {
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let reason = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let var = match error.get(clap::error::ContextKind::InvalidArg) {
+        Some(clap::error::ContextValue::String(arg)) => arg
+            .split_once('<')
+            .and_then(|(_, rest)| rest.split_once('>'))
+            .map_or_else(|| arg.clone(), |(name, _)| name.to_string()),
+        _ => "a setting".to_string(),
+    };
+    ConfigError::Invalid { var, reason }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    pub database: Database,
+    pub secret_key_base: String,
+    pub admin: AdminCredentials,
+    pub node_name: String,
+    /// A socket silent this long is closed.
+    pub socket_idle_timeout: Duration,
+    /// Another node silent this long has its shoppers dropped from presence.
+    pub presence_down_after: Duration,
+    /// On shutdown, sockets are closed at random moments within this window.
+    pub shutdown_spread: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: String,
+    /// Generated and kept beside the SQLite file: worth printing at start.
+    pub generated: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::new(Settings::from_env()?, |key| std::env::var(key).ok())
+    }
+
+    /// `lookup` stands for the environment (the database URL and secrets), so tests can pass
+    /// their own.
+    pub fn new(
+        settings: Settings,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let database = Database::parse(get("DATABASE_URL").as_deref())?;
+        let local = match &database {
+            Database::Sqlite { path } => Some(LocalSecrets::load_or_create(path)?),
+            Database::Postgres(_) => None,
+        };
+        let secret_key_base = match (get("SECRET_KEY_BASE"), &local) {
+            (Some(secret), _) => secret,
+            (None, Some(local)) => local.secret_key_base.clone(),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    var: "SECRET_KEY_BASE",
+                    hint: "64 or more random characters, e.g. `openssl rand -base64 48`",
+                });
+            }
+        };
+        if secret_key_base.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                var: "SECRET_KEY_BASE".into(),
+                reason: format!(
+                    "must be at least {MIN_SECRET_LEN} characters, got {}",
+                    secret_key_base.len()
+                ),
+            });
+        }
+        let admin = match (get("ADMIN_USERNAME"), get("ADMIN_PASSWORD"), &local) {
+            (username, Some(password), _) => AdminCredentials {
+                username: username.unwrap_or_else(|| "admin".into()),
+                password,
+                generated: false,
+            },
+            (Some(_), None, None) | (None, None, None) => {
+                return Err(ConfigError::Missing {
+                    var: if get("ADMIN_USERNAME").is_some() {
+                        "ADMIN_PASSWORD"
+                    } else {
+                        "ADMIN_USERNAME and ADMIN_PASSWORD"
+                    },
+                    hint: "the admin dashboard and API use HTTP Basic auth",
+                });
+            }
+            (username, None, Some(local)) => AdminCredentials {
+                username: username.unwrap_or_else(|| "admin".into()),
+                password: local.admin_password.clone(),
+                generated: true,
+            },
+        };
+        let node_name = settings
+            .node_name
+            .or(settings.dyno)
+            .unwrap_or_else(default_node_name);
+        Ok(Config {
+            host: settings.host,
+            port: settings.port,
+            database,
+            secret_key_base,
+            admin,
+            node_name,
+            socket_idle_timeout: Duration::from_millis(settings.socket_idle_timeout_ms),
+            presence_down_after: Duration::from_millis(settings.presence_down_ms),
+            shutdown_spread: Duration::from_millis(settings.shutdown_spread_ms),
+        })
+    }
+}
+
+fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The simple variables become flags (what clap reads from the environment the same
+    /// way), the others the lookup.
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut args = vec!["sneakers".to_string()];
+        let mut rest: HashMap<String, String> = HashMap::new();
+        for (k, v) in vars {
+            match *k {
+                "PORT"
+                | "HOST"
+                | "NODE_NAME"
+                | "DYNO"
+                | "SOCKET_IDLE_TIMEOUT_MS"
+                | "PRESENCE_DOWN_MS"
+                | "SHUTDOWN_SPREAD_MS" => {
+                    args.push(format!("--{}={v}", k.to_lowercase().replace('_', "-")))
+                }
+                _ => {
+                    rest.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        let settings = FromEnv::try_parse_from(args)
+            .map_err(|e| settings_error(&e))?
+            .settings;
+        Config::new(settings, move |k| rest.get(k).cloned())
+    }
+
+    const PG: &str = "postgres://u:secret@db.example.com:5432/shop?sslmode=require";
+    const SECRET: &str = "0123456789012345678901234567890123456789012345678901234567890123";
+
+    #[test]
+    fn postgres_requires_secret_and_admin_credentials() {
+        let err = config(&[("DATABASE_URL", PG)]).err();
+        assert!(matches!(
+            err,
+            Some(ConfigError::Missing {
+                var: "SECRET_KEY_BASE",
+                ..
+            })
+        ));
+        let err = config(&[("DATABASE_URL", PG), ("SECRET_KEY_BASE", SECRET)]).err();
+        assert!(err.is_some_and(|e| {
+            e.to_string()
+                .starts_with("ADMIN_USERNAME and ADMIN_PASSWORD")
+        }));
+        let ok = config(&[
+            ("DATABASE_URL", PG),
+            ("SECRET_KEY_BASE", SECRET),
+            ("ADMIN_USERNAME", "boss"),
+            ("ADMIN_PASSWORD", "pw"),
+            ("DYNO", "web.2"),
+        ]);
+        let ok = ok.ok();
+        assert_eq!(ok.as_ref().map(|c| c.node_name.as_str()), Some("web.2"));
+        assert_eq!(ok.as_ref().map(|c| c.port), Some(DEFAULT_PORT));
+        match ok.map(|c| c.database) {
+            Some(Database::Postgres(target)) => {
+                assert_eq!(target.ssl_mode, SslMode::Require);
+                assert_eq!(target.url, "postgres://u:secret@db.example.com:5432/shop");
+                assert_eq!(
+                    target.redacted(),
+                    "postgres://u:***@db.example.com:5432/shop"
+                );
+            }
+            other => panic!("expected PostgreSQL, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let bad = [
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://localhost/shop"),
+            ("DATABASE_URL", "postgres://h/db?sslmode=sometimes"),
+            ("SOCKET_IDLE_TIMEOUT_MS", "0"),
+            ("SOCKET_IDLE_TIMEOUT_MS", "18446744073709551615"),
+            ("SOCKET_IDLE_TIMEOUT_MS", "soon"),
+            ("PRESENCE_DOWN_MS", "100"),
+            ("SHUTDOWN_SPREAD_MS", "86400000"),
+            ("HOST", "localhost:80"),
+        ];
+        for (var, value) in bad {
+            let err = config(&[
+                (var, value),
+                ("SECRET_KEY_BASE", SECRET),
+                ("ADMIN_PASSWORD", "x"),
+            ])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(err.starts_with(var), "{var}={value}: {err}");
+        }
+        let err = config(&[("DATABASE_URL", PG), ("SECRET_KEY_BASE", "short")]).err();
+        assert!(err.is_some_and(|e| e.to_string().starts_with("SECRET_KEY_BASE is invalid")));
+    }
+
+    #[test]
+    fn sqlite_generates_and_keeps_local_secrets() {
+        let dir = tempfile::tempdir().ok();
+        let db = dir
+            .as_ref()
+            .map(|d| d.path().join("shop.db"))
+            .unwrap_or_default();
+        let url = format!("sqlite://{}", db.display());
+        let first = config(&[("DATABASE_URL", &url)]).ok();
+        let second = config(&[("DATABASE_URL", &url)]).ok();
+        let first = first.map(|c| (c.secret_key_base, c.admin.password, c.admin.generated));
+        let second = second.map(|c| (c.secret_key_base, c.admin.password, c.admin.generated));
+        assert!(first.as_ref().is_some_and(|f| f.2 && f.0.len() >= 64));
+        assert_eq!(first, second);
+    }
+}

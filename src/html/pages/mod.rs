@@ -1,0 +1,7 @@
+//! Whole pages, one file per area; the fragments inside them live in `super::fragments`.
+
+pub mod admin;
+pub mod checkout;
+pub mod errors;
+pub mod layout;
+pub mod shop;

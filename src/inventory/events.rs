@@ -1,0 +1,29 @@
+//! The node's one bus. The inventory service publishes every change it makes or applies, and the
+//! shopper's cart changes travel on it too; `live::fanout` turns each into pushes and
+//! `live::cluster` ships the local ones to the other nodes.
+
+use crate::domain::{ItemChange, ProductId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Released {
+        product_id: ProductId,
+    },
+    StockChanged(ItemChange),
+    /// A cart changed (a tab's channel, a plain form post, a checkout): every tab of it takes
+    /// the new signed cart. `origin` is the channel that made it (0 for a form), which already
+    /// shows the new state.
+    CartChanged {
+        cart_id: String,
+        serialized: String,
+        origin: u64,
+    },
+}
+
+/// An event as the bus carries it: `local` when this node made the change (so it is
+/// replicated to the others), not when it was applied from another node (never re-published).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub event: Event,
+    pub local: bool,
+}

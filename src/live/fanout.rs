@@ -1,0 +1,229 @@
+//! Who hears what. Every event of this node reaches the one loop in [`run`]: inventory moves
+//! and releases and cart changes (the inventory bus, fed by this node and, through the cluster
+//! replicator, by the others), presence changes (coalesced), and two clocks (server figures,
+//! token renewal). This file decides which topic gets which fragment; channels only subscribe
+//! to these topics and translate client messages. A broadcast is rendered once from this node's
+//! cache and serialized once for all its subscribers (see `hub`).
+//!
+//! A pair sells ([`Event::StockChanged`]):
+//! - admins: the size's row of the inventory table (`admin:cart_tracker` `stock_change`), and
+//!   the carted-pairs panel re-rendered with the next presence flush (it shows stock);
+//! - shoppers on the product, only when the level changes or is `out`: `stock_change` with the
+//!   re-rendered size button (`product:<id>`);
+//! - carts holding the pair, when it sells out or comes back: each cart channel re-renders its
+//!   panel with the warning (`item:<id>`, handled in the channel's `handle_info`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, sleep_until};
+
+use super::Live;
+use super::presence::{Diff, FLUSH_EVERY};
+use crate::domain::presence::Counts;
+use crate::domain::{Cart, Item, ItemId, Product, ProductId};
+use crate::html::fragments::{admin, cart, product};
+use crate::inventory::{Event, Published};
+
+/// Admins' topic: presence, counts, stock rows, server figures.
+pub const ADMIN_TOPIC: &str = "admin:cart_tracker";
+/// Every open cart channel and admin channel: time for a fresh token.
+pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
+
+/// A product page's size selector.
+pub fn product_topic(product_id: ProductId) -> String {
+    format!("product:{product_id}")
+}
+
+/// An item going out of (or back into) stock, for the carts holding it.
+pub fn item_topic(item_id: ItemId) -> String {
+    format!("item:{item_id}")
+}
+
+/// Cart changes, for every tab of the cart.
+pub fn cart_updates_topic(cart_id: &str) -> String {
+    format!("cart_updates:{cart_id}")
+}
+
+/// How often open cart and admin channels get a fresh token (socket tokens live a day, admin
+/// tokens 12 hours).
+const TOKEN_REFRESH_EVERY: Duration = Duration::from_secs(6 * 3600);
+const FIGURES_EVERY: Duration = Duration::from_secs(1);
+
+pub fn spawn(live: &Arc<Live>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(Arc::clone(live)))
+}
+
+async fn run(live: Arc<Live>) {
+    let mut events = live.inventory.subscribe();
+    let mut figures = tokio::time::interval(FIGURES_EVERY);
+    let mut last_pushes = live.hub.pushes();
+    let mut tokens =
+        tokio::time::interval_at(Instant::now() + TOKEN_REFRESH_EVERY, TOKEN_REFRESH_EVERY);
+    // Presence diffs are coalesced: after a flush the next waits until `flush_at`.
+    let mut flush_at = Instant::now();
+    let mut flush_due = true;
+    loop {
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(Published { event, .. }) => on_event(&live, &event),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "fan-out fell behind; re-pushing every product");
+                    resend_all_products(&live);
+                }
+                Err(RecvError::Closed) => break,
+            },
+            diff = live.presence.next_diff(), if flush_due => {
+                on_presence(&live, diff);
+                flush_due = false;
+                flush_at = Instant::now() + FLUSH_EVERY;
+            }
+            () = sleep_until(flush_at), if !flush_due => flush_due = true,
+            _ = figures.tick() => {
+                let pushes = live.hub.pushes();
+                on_figures(&live, pushes.saturating_sub(last_pushes));
+                last_pushes = pushes;
+            }
+            _ = tokens.tick() => {
+                live.hub.broadcast(TOKEN_REFRESH_TOPIC, "refresh", json!({}));
+            }
+        }
+    }
+}
+
+fn on_event(live: &Live, event: &Event) {
+    match event {
+        Event::Released { product_id } => {
+            let payload = live
+                .inventory
+                .read(|c| c.product(*product_id).map(released_payload));
+            if let Some(payload) = payload {
+                live.hub
+                    .broadcast(&product_topic(*product_id), "released", payload);
+            }
+            // The dashboard's row loses its release button.
+            if live.hub.subscriber_count(ADMIN_TOPIC) > 0 {
+                let row = live.inventory.read(|c| {
+                    c.product(*product_id)
+                        .map(|p| admin::product_row(p, Utc::now()).into_string())
+                });
+                if let Some(html) = row {
+                    let payload = json!({ "product_id": product_id, "html": html });
+                    live.hub.broadcast(ADMIN_TOPIC, "released", payload);
+                }
+            }
+        }
+        Event::StockChanged(change) => {
+            if live.hub.subscriber_count(ADMIN_TOPIC) > 0 {
+                let html = live.inventory.read(|c| {
+                    c.item(change.item_id)
+                        .map(|(_, i)| admin::item_row(i).into_string())
+                });
+                if let Some(html) = html {
+                    let payload = json!({ "item_id": change.item_id, "html": html });
+                    live.hub.broadcast(ADMIN_TOPIC, "stock_change", payload);
+                }
+                // The carted-pairs panel shows stock too: the next flush re-renders it.
+                live.presence.touch();
+            }
+            if change.announce() {
+                let payload = live.inventory.read(|c| {
+                    let product = c.product(change.product_id)?;
+                    Some(size_payload(product, product.item(change.item_id)?))
+                });
+                if let Some(payload) = payload {
+                    live.hub
+                        .broadcast(&product_topic(change.product_id), "stock_change", payload);
+                }
+            }
+            if change.old_level.is_out() || change.new_level.is_out() {
+                let payload = json!({ "item_id": change.item_id });
+                live.hub
+                    .broadcast(&item_topic(change.item_id), "availability", payload);
+            }
+        }
+        Event::CartChanged {
+            cart_id,
+            serialized,
+            origin,
+        } => {
+            let payload = json!({ "serialized": serialized, "origin": origin });
+            live.hub
+                .broadcast(&cart_updates_topic(cart_id), "cart_updated", payload);
+        }
+    }
+}
+
+/// Presence for admins: the Phoenix Presence diff, with every count re-rendered.
+fn on_presence(live: &Live, diff: Diff) {
+    if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
+        return;
+    }
+    let mut payload = diff.to_json();
+    payload["html"] = Value::String(counts_html(live, &live.presence.counts()));
+    live.hub.broadcast(ADMIN_TOPIC, "presence_diff", payload);
+}
+
+fn on_figures(live: &Live, pushes_per_second: u64) {
+    if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
+        return;
+    }
+    let html = admin::server(live.figures(pushes_per_second), &live.node_name).into_string();
+    live.hub
+        .broadcast(ADMIN_TOPIC, "server", json!({ "html": html }));
+}
+
+/// After a lag nobody knows what was missed: every released product's selector again.
+fn resend_all_products(live: &Live) {
+    let payloads: Vec<_> = live.inventory.read(|c| {
+        c.products()
+            .filter(|p| p.released)
+            .map(|p| (p.id, released_payload(p)))
+            .collect()
+    });
+    for (id, payload) in payloads {
+        live.hub.broadcast(&product_topic(id), "released", payload);
+    }
+}
+
+// ---- Payloads: what the broadcasts above carry and joins push as the current state ----------
+
+/// `released` `{product_id, html}`: the size selector (no CSRF token: the frame is shared).
+pub fn released_payload(product: &Product) -> Value {
+    json!({
+        "product_id": product.id,
+        "html": product::sizes(product, Utc::now(), None).into_string(),
+    })
+}
+
+/// `stock_change` `{product_id, item_id, level, html}`: one re-rendered size button.
+pub fn size_payload(product: &Product, item: &Item) -> Value {
+    json!({
+        "product_id": product.id,
+        "item_id": item.id,
+        "level": item.level(),
+        "html": product::size_button(item, None).into_string(),
+    })
+}
+
+/// `cart` `{html, serialized, count}`: what cart pushes and `add_item`/`remove_item` replies
+/// carry. The CSRF token is the session's, so every tab of a cart renders the same panel.
+pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
+    let lines = live.inventory.read(|catalog| cart::lines(catalog, cart));
+    let csrf = live.tokens.csrf_for(cart_id);
+    json!({
+        "html": cart::cart_panel(&lines, Some(&csrf)).into_string(),
+        "serialized": cart.serialize(&live.tokens.cart, Utc::now().timestamp_millis()),
+        "count": cart.len(),
+    })
+}
+
+/// Every count fragment of the dashboard, rendered from `counts` and the cache.
+pub fn counts_html(live: &Live, counts: &Counts) -> String {
+    live.inventory
+        .read(|catalog| admin::counts(counts, catalog))
+        .into_string()
+}
