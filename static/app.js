@@ -368,11 +368,12 @@
     return url.origin === location.origin ? url : null;
   }
 
-  function cartCommand(url, form) {
+  // A size is the clicked button of its product's form (`name="item_id"`).
+  function cartCommand(url, form, submitter) {
     var id, m;
     if (url.pathname === "/cart/items") {
-      var field = form.elements.namedItem("item_id");
-      id = field ? parseInt(field.value, 10) : NaN;
+      var field = submitter && submitter.name === "item_id" ? submitter : form.elements.namedItem("item_id");
+      id = field && typeof field.value === "string" ? parseInt(field.value, 10) : NaN;
       return isNaN(id) ? null : { event: "add_item", itemId: id };
     }
     m = /^\/cart\/items\/(\d+)\/delete$/.exec(url.pathname);
@@ -409,7 +410,7 @@
     if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
     var url = formUrl(form);
     if (!url) return;
-    var cmd = cartCommand(url, form);
+    var cmd = cartCommand(url, form, ev.submitter);
     var cart = cartId ? channels["cart:" + cartId] : null;
     if (!cmd || !cart || !cart.joined || state !== "open") return ensureCsrf(form);
     ev.preventDefault();

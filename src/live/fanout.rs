@@ -205,7 +205,7 @@ pub fn size_payload(product: &Product, item: &Item) -> Value {
         "product_id": product.id,
         "item_id": item.id,
         "level": item.level(),
-        "html": product::size_button(item, None).into_string(),
+        "html": product::size_button(item).into_string(),
     })
 }
 

@@ -90,7 +90,7 @@ async fn stock_changes_follow_levels(backend: Backend) {
     let html = change.payload["html"].as_str().unwrap_or_default();
     assert!(
         html.starts_with(&format!(
-            "<form id=\"item-{item}\" class=\"size size--low\" data-level=\"low\""
+            "<div id=\"item-{item}\" class=\"size size--low\" data-level=\"low\""
         )),
         "{html}"
     );
@@ -134,7 +134,7 @@ async fn a_page_showing_the_sizes_gets_each_size_on_join() {
         assert!(
             push.payload["html"]
                 .as_str()
-                .is_some_and(|h| h.starts_with(&format!("<form id=\"item-{}\"", item.id)))
+                .is_some_and(|h| h.starts_with(&format!("<div id=\"item-{}\"", item.id)))
         );
     }
     // Nothing else was sent: the next frame answers this heartbeat.

@@ -44,14 +44,17 @@ pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Mark
     }
 }
 
-/// `#product-<id>-sizes`: the size selector of a released product, or its "coming soon".
+/// `#product-<id>-sizes`: the size selector of a released product, or its "coming soon". The
+/// sizes are the buttons of one form (the clicked one names the `item_id`), so a page carries
+/// one CSRF token per product rather than one per size.
 pub fn sizes(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
     html! {
         div id=(format!("product-{}-sizes", product.id)) .product-sizes {
             @if product.released {
                 p.sizes-title { "Select size" }
-                div.size-grid {
-                    @for item in &product.items { (size_button(item, csrf)) }
+                form.size-grid method="post" action="/cart/items" {
+                    @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
+                    @for item in &product.items { (size_button(item)) }
                 }
             } @else {
                 (coming_soon(product, now))
@@ -60,15 +63,13 @@ pub fn sizes(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
     }
 }
 
-/// `#item-<id>`: one size, as a form that adds it to the cart.
-pub fn size_button(item: &Item, csrf: Csrf) -> Markup {
+/// `#item-<id>`: one size, a button of its product's form that adds it to the cart.
+pub fn size_button(item: &Item) -> Markup {
     let level = item.level();
     html! {
-        form id=(format!("item-{}", item.id)) class=(format!("size size--{}", level.as_str()))
-            data-level=(level.as_str()) method="post" action="/cart/items" {
-            @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
-            input type="hidden" name="item_id" value=(item.id);
-            button.size__button type="submit" disabled[level.is_out()]
+        div id=(format!("item-{}", item.id)) class=(format!("size size--{}", level.as_str()))
+            data-level=(level.as_str()) {
+            button.size__button type="submit" name="item_id" value=(item.id) disabled[level.is_out()]
                 title=(format!("Size {} · {}", item.size, level_hint(level))) {
                 span.size__label { (item.size) }
                 span.size__level { (level.label()) }
@@ -150,12 +151,44 @@ mod tests {
             available_count: count,
             version: 1,
         };
-        let out = size_button(&item(0), None).into_string();
+        let out = size_button(&item(0)).into_string();
         assert!(out.contains(r#"id="item-7""#) && out.contains(r#"data-level="out""#));
         assert!(out.contains("disabled"));
-        assert!(!out.contains("_csrf_token"));
-        let low = size_button(&item(3), Some("tok")).into_string();
+        let low = size_button(&item(3)).into_string();
         assert!(low.contains(r#"data-level="low""#) && !low.contains("disabled"));
-        assert!(low.contains(r#"name="_csrf_token" value="tok""#));
+        assert!(low.contains(r#"name="item_id" value="7""#));
+    }
+
+    #[test]
+    fn a_selector_carries_one_csrf_token_for_all_its_sizes() {
+        let product = Product {
+            id: ProductId(1),
+            sku: "X".into(),
+            brand: "B".into(),
+            name: "N".into(),
+            color: "C".into(),
+            price_cents: 100,
+            main_image_url: String::new(),
+            released: true,
+            release_at: None,
+            items: (1..=3)
+                .map(|n| Item {
+                    id: ItemId(n),
+                    product_id: ProductId(1),
+                    size: n.to_string(),
+                    sku: format!("X-{n}"),
+                    available_count: 5,
+                    version: 1,
+                })
+                .collect(),
+        };
+        let html = sizes(&product, Utc::now(), Some("tok")).into_string();
+        assert_eq!(html.matches(r#"name="_csrf_token" value="tok""#).count(), 1);
+        assert_eq!(html.matches(r#"name="item_id""#).count(), 3);
+        assert!(
+            !sizes(&product, Utc::now(), None)
+                .into_string()
+                .contains("_csrf_token")
+        );
     }
 }

@@ -51,7 +51,7 @@ async fn s01_release_shows_sizes_without_reload() {
             "{} shows \"Coming soon\" before its drop, got {soon:?}",
             product.name
         );
-        assert_eq!(browser.count(&format!("{sizes} form.size")).await, 0);
+        assert_eq!(browser.count(&format!("{sizes} .size")).await, 0);
         browser.mark_document().await;
 
         let started = Instant::now();
@@ -60,7 +60,7 @@ async fn s01_release_shows_sizes_without_reload() {
             .await
             .unwrap_or_else(|e| panic!("release: {e}"));
         let all_sizes = format!(
-            "document.querySelectorAll('{sizes} form.size button.size__button').length === {} \
+            "document.querySelectorAll('{sizes} .size button.size__button').length === {} \
              && !document.querySelector('{sizes} .coming-soon')",
             product.items.len()
         );
