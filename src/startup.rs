@@ -93,6 +93,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         inventory: Arc::clone(&inventory),
         live: Arc::clone(&live),
         tokens,
+        pages: Arc::default(),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod scheduler;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
@@ -65,6 +66,9 @@ pub struct Inventory {
     db: Db,
     catalog: RwLock<Catalog>,
     events: broadcast::Sender<Published>,
+    /// Grows whenever something a shopper's page shows changes (a release, a level, the
+    /// catalog itself), so pages rendered for one version can be shared until the next.
+    page_version: AtomicU64,
 }
 
 impl Inventory {
@@ -75,6 +79,7 @@ impl Inventory {
             db,
             catalog: RwLock::new(catalog),
             events,
+            page_version: AtomicU64::new(0),
         }))
     }
 
@@ -91,7 +96,20 @@ impl Inventory {
         self.events.subscribe()
     }
 
+    /// See [`Inventory::page_version`]'s field.
+    pub fn page_version(&self) -> u64 {
+        self.page_version.load(Ordering::Acquire)
+    }
+
     fn publish(&self, event: Event, local: bool) {
+        let shown = match &event {
+            Event::Released { .. } => true,
+            Event::StockChanged(change) => change.announce(),
+            Event::CartChanged { .. } => false,
+        };
+        if shown {
+            self.page_version.fetch_add(1, Ordering::AcqRel);
+        }
         // No subscribers is fine: nobody is watching.
         let _ = self.events.send(Published { event, local });
     }
@@ -178,6 +196,8 @@ impl Inventory {
             }
             events
         });
+        // Names, prices and schedules may have changed without an event.
+        self.page_version.fetch_add(1, Ordering::AcqRel);
         for event in events {
             self.publish(event, false);
         }

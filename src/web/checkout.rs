@@ -53,7 +53,7 @@ async fn review(
         })
         .collect();
     let lines = state.inventory.read(|catalog| lines(catalog, &cart));
-    meta.cart_count = lines.len();
+    meta.cart_count = lines.len().to_string();
     view::review(&meta, &lines, &gone)
 }
 

@@ -9,6 +9,8 @@ pub mod checkout;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod page_cache;
+pub mod page_template;
 pub mod router;
 pub mod session;
 pub mod shop;
@@ -29,4 +31,6 @@ pub struct AppState {
     /// The signers of socket, cart and CSRF tokens (shared with `live`).
     pub tokens: Arc<Tokens>,
     pub cookie_key: cookie::Key,
+    /// The shopper pages' shared parts, per catalog version.
+    pub pages: Arc<page_cache::PageCache>,
 }

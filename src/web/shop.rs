@@ -1,19 +1,24 @@
-//! The shopper's pages: `GET /` and `GET /products/:id`, rendered from the inventory cache.
+//! The shopper's pages: `GET /` and `GET /products/:id`. The catalog part is a template shared
+//! by every visitor until what it shows changes (`page_cache`); each answer fills in the
+//! visitor's own tokens, cart panel and flash, gzipped by splicing when the browser takes it.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
-use maud::Markup;
+use chrono::{DateTime, Utc};
+use maud::PreEscaped;
 use serde::Deserialize;
 
 use super::AppState;
 use super::cart::read_cart;
 use super::error::PageError;
+use super::page_cache::{PageKey, Rendered};
+use super::page_template::{Fill, Slot, Template, accepts_gzip, marker};
 use super::session::Session;
-use crate::domain::{CartError, ProductId};
-use crate::html::fragments::cart::{CartLine, lines};
+use crate::domain::{CartError, Catalog, Product, ProductId};
+use crate::html::fragments::cart::{cart_panel, lines};
 use crate::html::pages::layout::PageMeta;
 use crate::html::pages::shop;
 
@@ -35,17 +40,51 @@ impl Flash {
     }
 }
 
-/// The session's tokens and the cart as this request carries it.
-fn meta_and_cart(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-) -> (PageMeta, Vec<CartLine>) {
-    let cart = read_cart(state, headers);
-    let mut meta = PageMeta::new(&state.tokens, &session.cart_id);
-    meta.cart_count = cart.len();
-    let lines = state.inventory.read(|catalog| lines(catalog, &cart));
-    (meta, lines)
+/// The page meta of a template: markers where each visitor's values go.
+fn template_meta() -> PageMeta {
+    PageMeta {
+        cart_id: marker(Slot::CartId).into(),
+        socket_token: marker(Slot::SocketToken).into(),
+        csrf_token: marker(Slot::Csrf).into(),
+        cart_count: marker(Slot::CartCount).into(),
+    }
+}
+
+fn slot(slot: Slot) -> maud::Markup {
+    PreEscaped(marker(slot).to_string())
+}
+
+/// A countdown on the page means it changes every second.
+fn ticks(product: &Product) -> bool {
+    !product.released && product.release_at.is_some()
+}
+
+fn render_index(catalog: &Catalog, now: DateTime<Utc>) -> Rendered {
+    let html = shop::index(
+        &template_meta(),
+        catalog,
+        now,
+        slot(Slot::CartPanel),
+        slot(Slot::Flash),
+    );
+    Rendered {
+        html: html.into_string(),
+        ticking: catalog.products().any(ticks),
+    }
+}
+
+fn render_product(product: &Product, now: DateTime<Utc>) -> Rendered {
+    let html = shop::product(
+        &template_meta(),
+        product,
+        now,
+        slot(Slot::CartPanel),
+        slot(Slot::Flash),
+    );
+    Rendered {
+        html: html.into_string(),
+        ticking: ticks(product),
+    }
 }
 
 async fn index(
@@ -53,11 +92,16 @@ async fn index(
     session: Session,
     headers: HeaderMap,
     Query(flash): Query<Flash>,
-) -> Markup {
-    let (meta, cart) = meta_and_cart(&state, &session, &headers);
-    state
-        .inventory
-        .read(|catalog| shop::index(&meta, catalog, Utc::now(), &cart, flash.error()))
+) -> Response {
+    let now = Utc::now();
+    let version = state.inventory.page_version();
+    let template = state
+        .pages
+        .get(PageKey::Index, version, now, || {
+            Some(state.inventory.read(|catalog| render_index(catalog, now)))
+        })
+        .expect("the index always renders: its render never says there is no such page");
+    answer(&state, &session, &headers, &flash, &template)
 }
 
 async fn show(
@@ -66,23 +110,69 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
-) -> Result<Markup, PageError> {
+) -> Result<Response, PageError> {
     let not_found = || PageError::NotFound("that product".into());
     let id: ProductId = id.parse().map_err(|_| not_found())?;
-    let (meta, cart) = meta_and_cart(&state, &session, &headers);
-    state
-        .inventory
-        .read(|catalog| {
-            let product = catalog.product(id)?;
-            Some(shop::product(
-                &meta,
-                product,
-                Utc::now(),
-                &cart,
-                flash.error(),
-            ))
+    let now = Utc::now();
+    let version = state.inventory.page_version();
+    let template = state
+        .pages
+        .get(PageKey::Product(id), version, now, || {
+            state
+                .inventory
+                .read(|catalog| catalog.product(id).map(|p| render_product(p, now)))
         })
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    Ok(answer(&state, &session, &headers, &flash, &template))
+}
+
+/// Fills the template with this visitor's tokens, cart and flash.
+fn answer(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    flash: &Flash,
+    template: &Template,
+) -> Response {
+    let cart = read_cart(state, headers);
+    let meta = PageMeta::new(&state.tokens, &session.cart_id);
+    let cart_lines = state.inventory.read(|catalog| lines(catalog, &cart));
+    let panel = cart_panel(&cart_lines, Some(&meta.csrf_token)).into_string();
+    let flash = shop::flash(flash.error()).into_string();
+    let count = cart.len().to_string();
+    let fill = Fill {
+        socket_token: &meta.socket_token,
+        cart_id: &meta.cart_id,
+        csrf: &meta.csrf_token,
+        cart_count: &count,
+        cart_panel: &panel,
+        flash: &flash,
+    };
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    let body = if gzip {
+        template.gzip(&fill)
+    } else {
+        template.plain(&fill)
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // Each answer holds the visitor's own tokens: no shared cache may keep it.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 pub async fn not_found() -> PageError {

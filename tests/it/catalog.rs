@@ -179,3 +179,73 @@ impl TestApp {
         })
     }
 }
+
+/// A page as a browser gets it, plain or asking for gzip (then unzipped here).
+async fn fetch_page(visitor: &crate::visitor::Visitor, path: &str, gzip: bool) -> String {
+    use std::io::Read;
+
+    let mut request = visitor.http.get(format!("{}{path}", visitor.base));
+    if gzip {
+        request = request.header("accept-encoding", "gzip, deflate, br, zstd");
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let encoding = response
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let body = response.bytes().await.unwrap_or_else(|e| panic!("{e}"));
+    if gzip {
+        assert_eq!(encoding.as_deref(), Some("gzip"));
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{path}: not valid gzip: {e}"));
+        text
+    } else {
+        assert_eq!(encoding, None);
+        String::from_utf8_lossy(&body).into_owned()
+    }
+}
+
+/// Pages are gzipped when asked, identical to the plain ones once unzipped, and each visitor's
+/// own: the catalog part they share never carries another visitor's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_each_visitors_own_plain_or_gzipped() {
+    use crate::visitor::meta;
+
+    let app = TestApp::start(Backend::Sqlite).await;
+    let product = app.product(true).await;
+    for path in ["/".to_string(), format!("/products/{}", product.id)] {
+        let first = app.visitor().await;
+        let second = app.visitor().await;
+        let plain = fetch_page(&first, &path, false).await;
+        let zipped = fetch_page(&first, &path, true).await;
+        // The socket token is signed at each answer; all else is the same page.
+        let token = |html: &str| meta(html, "socket-token").unwrap_or_default();
+        assert_eq!(
+            zipped.replace(&token(&zipped), ""),
+            plain.replace(&token(&plain), "")
+        );
+        let other = fetch_page(&second, &path, true).await;
+        for (visitor, html) in [(&first, &plain), (&second, &other)] {
+            assert_eq!(
+                meta(html, "cart-id").as_deref(),
+                Some(visitor.cart_id.as_str())
+            );
+            assert_eq!(
+                meta(html, "csrf-token").as_deref(),
+                Some(visitor.csrf.as_str())
+            );
+            let forms = html.matches("name=\"_csrf_token\"").count();
+            let own = html
+                .matches(&format!("name=\"_csrf_token\" value=\"{}\"", visitor.csrf))
+                .count();
+            assert!(
+                forms > 0 && own == forms,
+                "{path}: a form with another token"
+            );
+        }
+        assert_ne!(first.cart_id, second.cart_id);
+    }
+}

@@ -8,15 +8,15 @@ pub struct PageMeta {
     pub cart_id: String,
     pub socket_token: String,
     pub csrf_token: String,
-    /// Pairs in the cart, for the header's count.
-    pub cart_count: usize,
+    /// Pairs in the cart, for the header's count (as text: a page template holds a marker).
+    pub cart_count: String,
 }
 
 impl PageMeta {
     pub fn new(tokens: &Tokens, cart_id: &str) -> PageMeta {
         PageMeta {
             cart_id: cart_id.to_string(),
-            cart_count: 0,
+            cart_count: "0".into(),
             socket_token: tokens
                 .socket
                 .sign(cart_id, chrono::Utc::now().timestamp_millis()),
