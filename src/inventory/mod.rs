@@ -2,6 +2,7 @@
 //! the database first, then updates the cache with what the database returned, then publishes
 //! an [`Event`] on the node's bus. "What happens when a pair sells" is [`Inventory::sell`].
 
+pub mod claims;
 pub mod events;
 pub mod scheduler;
 
@@ -66,6 +67,8 @@ pub struct Inventory {
     db: Db,
     catalog: RwLock<Catalog>,
     events: broadcast::Sender<Published>,
+    /// Checkouts in the database right now, per item.
+    claims: claims::Claims,
     /// Grows whenever something a shopper's page shows changes (a release, a level, the
     /// catalog itself), so pages rendered for one version can be shared until the next.
     page_version: AtomicU64,
@@ -80,6 +83,7 @@ impl Inventory {
             catalog: RwLock::new(catalog),
             events,
             page_version: AtomicU64::new(0),
+            claims: claims::Claims::default(),
         }))
     }
 
@@ -109,6 +113,13 @@ impl Inventory {
         };
         if shown {
             self.page_version.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Event::StockChanged(change) = &event
+            && (change.new_count == 0 || change.new_count > change.old_count)
+        {
+            // Checkouts waiting for the pair look again: it is gone, or there are more. (A
+            // sale that leaves some wakes one waiter, when its claim ends.)
+            self.claims.stock_changed(change.item_id);
         }
         // No subscribers is fine: nobody is watching.
         let _ = self.events.send(Published { event, local });
@@ -272,6 +283,12 @@ impl Inventory {
     /// page hears of the sales exactly as for any other sale.
     pub async fn purchase(&self, cart_id: &str, cart: &Cart) -> Result<Purchase, InventoryError> {
         let plan = self.read(|c| checkout::plan(c, cart))?;
+        let items: Vec<ItemId> = plan.lines.iter().map(|l| l.item_id).collect();
+        let _claim = self
+            .claims
+            .claim(&items, |item| self.read(|c| claims::cached_count(c, item)))
+            .await
+            .map_err(CheckoutError::SoldOut)?;
         match store::orders::purchase(&self.db, cart_id, &plan).await? {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {
