@@ -79,6 +79,12 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.push(live::fanout::spawn(&live));
     background.extend(cluster::replicate::spawn(&live, config.presence_down_after));
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
+    background.push(inventory::heal::spawn(
+        Arc::clone(&inventory),
+        config.cache_check,
+    ));
+    let limits = Arc::new(web::limits::Limits::new(&config.rates));
+    background.push(limits.spawn_forgetting());
     raise_open_files_limit();
     web::metrics::install();
 
@@ -94,15 +100,13 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         live: Arc::clone(&live),
         tokens,
         pages: Arc::default(),
+        limits,
     });
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let connections = config.connections.clone();
+    let server = tokio::spawn(web::serve::serve(listener, router, connections, async {
+        let _ = stopped.await;
+    }));
     tracing::info!(%addr, node = %config.node_name, database = %config.database.describe(), "serving");
     Ok(App {
         addr,

@@ -22,6 +22,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// Parsed once at start: the size of its biggest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the store (the default); also reads DATABASE_URL, SECRET_KEY_BASE and

@@ -4,6 +4,7 @@
 //! their parts live in `database.rs` and `secrets.rs`.
 
 pub mod database;
+pub mod limits;
 pub mod secrets;
 
 use std::net::IpAddr;
@@ -12,6 +13,8 @@ use std::time::Duration;
 use clap::Parser;
 
 pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
+use limits::*;
+pub use limits::{Connections, PerClient, Rate, Rates, TrustedProxies};
 use secrets::LocalSecrets;
 
 pub const DEFAULT_PORT: u16 = 4000;
@@ -59,6 +62,86 @@ pub struct Settings {
           value_name = "SHUTDOWN_SPREAD_MS", default_value_t = 3_000,
           value_parser = clap::value_parser!(u64).range(1..=120_000))]
     pub shutdown_spread_ms: u64,
+    /// Each node compares its cache with the database this often and heals what differs
+    /// (100 ms to 10 min).
+    #[arg(long = "cache-check-ms", env = "CACHE_CHECK_MS", value_name = "CACHE_CHECK_MS",
+          default_value_t = DEFAULT_CACHE_CHECK_MS,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub cache_check_ms: u64,
+    /// A request head must arrive within this; also how long an idle keep-alive connection
+    /// stays open (500 ms to 2 min).
+    #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS",
+          value_name = "HEADER_READ_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(500..=120_000))]
+    pub header_read_timeout_ms: u64,
+    /// A request body must arrive within this once its handler reads it (500 ms to 2 min).
+    #[arg(long = "body-timeout-ms", env = "BODY_TIMEOUT_MS", value_name = "BODY_TIMEOUT_MS",
+          default_value_t = DEFAULT_BODY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(500..=120_000))]
+    pub body_timeout_ms: u64,
+    /// Open connections one client address may hold (1 to 100000).
+    #[arg(long = "max-connections-per-address", env = "MAX_CONNECTIONS_PER_ADDRESS",
+          value_name = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections_per_address: u32,
+    /// Proxies whose X-Forwarded-For names the client: addresses or networks, comma-separated
+    /// [default: none].
+    #[arg(
+        long = "trusted-proxies",
+        env = "TRUSTED_PROXIES",
+        value_name = "TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub trusted_proxies: TrustedProxies,
+    /// `off` turns every rate limit and the per-address connection cap off (load tests from
+    /// loopback).
+    #[arg(long = "rate-limit", env = "RATE_LIMIT", value_name = "RATE_LIMIT", default_value = "on",
+          action = clap::ArgAction::Set,
+          value_parser = parse_switch)]
+    pub rate_limit: bool,
+    /// Add-to-cart and removals per session (N/unit or N/Munit: 30/min, 120/10s).
+    #[arg(long = "rate-limit-cart-session", env = "RATE_LIMIT_CART_SESSION",
+          value_name = "RATE_LIMIT_CART_SESSION", default_value = DEFAULT_CART_SESSION)]
+    pub rate_limit_cart_session: Rate,
+    /// Add-to-cart and removals per client address.
+    #[arg(long = "rate-limit-cart-address", env = "RATE_LIMIT_CART_ADDRESS",
+          value_name = "RATE_LIMIT_CART_ADDRESS", default_value = DEFAULT_CART_ADDRESS)]
+    pub rate_limit_cart_address: Rate,
+    /// Checkouts per session.
+    #[arg(long = "rate-limit-checkout-session", env = "RATE_LIMIT_CHECKOUT_SESSION",
+          value_name = "RATE_LIMIT_CHECKOUT_SESSION", default_value = DEFAULT_CHECKOUT_SESSION)]
+    pub rate_limit_checkout_session: Rate,
+    /// Checkouts per client address.
+    #[arg(long = "rate-limit-checkout-address", env = "RATE_LIMIT_CHECKOUT_ADDRESS",
+          value_name = "RATE_LIMIT_CHECKOUT_ADDRESS", default_value = DEFAULT_CHECKOUT_ADDRESS)]
+    pub rate_limit_checkout_address: Rate,
+    /// `GET /session/token` per session.
+    #[arg(long = "rate-limit-token-session", env = "RATE_LIMIT_TOKEN_SESSION",
+          value_name = "RATE_LIMIT_TOKEN_SESSION", default_value = DEFAULT_TOKEN_SESSION)]
+    pub rate_limit_token_session: Rate,
+    /// `GET /session/token` per client address.
+    #[arg(long = "rate-limit-token-address", env = "RATE_LIMIT_TOKEN_ADDRESS",
+          value_name = "RATE_LIMIT_TOKEN_ADDRESS", default_value = DEFAULT_TOKEN_ADDRESS)]
+    pub rate_limit_token_address: Rate,
+    /// Socket connects per session (the token's cart).
+    #[arg(long = "rate-limit-connect-session", env = "RATE_LIMIT_CONNECT_SESSION",
+          value_name = "RATE_LIMIT_CONNECT_SESSION", default_value = DEFAULT_CONNECT_SESSION)]
+    pub rate_limit_connect_session: Rate,
+    /// Socket connects per client address.
+    #[arg(long = "rate-limit-connect-address", env = "RATE_LIMIT_CONNECT_ADDRESS",
+          value_name = "RATE_LIMIT_CONNECT_ADDRESS", default_value = DEFAULT_CONNECT_ADDRESS)]
+    pub rate_limit_connect_address: Rate,
+    /// Wrong admin credentials per client address; past it every admin request from there is
+    /// refused until the rate allows one again.
+    #[arg(long = "rate-limit-admin-failures", env = "RATE_LIMIT_ADMIN_FAILURES",
+          value_name = "RATE_LIMIT_ADMIN_FAILURES", default_value = DEFAULT_ADMIN_FAILURES)]
+    pub rate_limit_admin_failures: Rate,
+    /// Events one socket may send; past it each gets a `rate_limited` error reply, and a
+    /// socket that goes on is closed (1008).
+    #[arg(long = "rate-limit-socket-events", env = "RATE_LIMIT_SOCKET_EVENTS",
+          value_name = "RATE_LIMIT_SOCKET_EVENTS", default_value = DEFAULT_SOCKET_EVENTS)]
+    pub rate_limit_socket_events: Rate,
 }
 
 /// Reads [`Settings`] from the environment alone.
@@ -106,6 +189,10 @@ pub struct Config {
     pub presence_down_after: Duration,
     /// On shutdown, sockets are closed at random moments within this window.
     pub shutdown_spread: Duration,
+    /// How often the cache is compared with the database.
+    pub cache_check: Duration,
+    pub connections: Connections,
+    pub rates: Rates,
 }
 
 #[derive(Clone, Debug)]
@@ -188,6 +275,36 @@ impl Config {
             socket_idle_timeout: Duration::from_millis(settings.socket_idle_timeout_ms),
             presence_down_after: Duration::from_millis(settings.presence_down_ms),
             shutdown_spread: Duration::from_millis(settings.shutdown_spread_ms),
+            cache_check: Duration::from_millis(settings.cache_check_ms),
+            connections: Connections {
+                header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
+                body_timeout: Duration::from_millis(settings.body_timeout_ms),
+                per_address: settings
+                    .rate_limit
+                    .then_some(settings.max_connections_per_address),
+                trusted_proxies: settings.trusted_proxies,
+            },
+            rates: Rates {
+                enabled: settings.rate_limit,
+                cart: PerClient {
+                    session: settings.rate_limit_cart_session,
+                    address: settings.rate_limit_cart_address,
+                },
+                checkout: PerClient {
+                    session: settings.rate_limit_checkout_session,
+                    address: settings.rate_limit_checkout_address,
+                },
+                token: PerClient {
+                    session: settings.rate_limit_token_session,
+                    address: settings.rate_limit_token_address,
+                },
+                connect: PerClient {
+                    session: settings.rate_limit_connect_session,
+                    address: settings.rate_limit_connect_address,
+                },
+                admin_failures: settings.rate_limit_admin_failures,
+                socket_events: settings.rate_limit_socket_events,
+            },
         })
     }
 }
@@ -221,7 +338,15 @@ mod tests {
                 | "DYNO"
                 | "SOCKET_IDLE_TIMEOUT_MS"
                 | "PRESENCE_DOWN_MS"
-                | "SHUTDOWN_SPREAD_MS" => {
+                | "SHUTDOWN_SPREAD_MS"
+                | "CACHE_CHECK_MS"
+                | "HEADER_READ_TIMEOUT_MS"
+                | "BODY_TIMEOUT_MS"
+                | "MAX_CONNECTIONS_PER_ADDRESS"
+                | "TRUSTED_PROXIES"
+                | "RATE_LIMIT"
+                | "RATE_LIMIT_CART_SESSION"
+                | "RATE_LIMIT_SOCKET_EVENTS" => {
                     args.push(format!("--{}={v}", k.to_lowercase().replace('_', "-")))
                 }
                 _ => {
@@ -288,6 +413,15 @@ mod tests {
             ("PRESENCE_DOWN_MS", "100"),
             ("SHUTDOWN_SPREAD_MS", "86400000"),
             ("HOST", "localhost:80"),
+            ("CACHE_CHECK_MS", "0"),
+            ("CACHE_CHECK_MS", "86400000"),
+            ("HEADER_READ_TIMEOUT_MS", "99999999999"),
+            ("BODY_TIMEOUT_MS", "10"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("RATE_LIMIT", "sometimes"),
+            ("RATE_LIMIT_CART_SESSION", "lots"),
+            ("RATE_LIMIT_SOCKET_EVENTS", "0/s"),
         ];
         for (var, value) in bad {
             let err = config(&[
@@ -302,6 +436,36 @@ mod tests {
         }
         let err = config(&[("DATABASE_URL", PG), ("SECRET_KEY_BASE", "short")]).err();
         assert!(err.is_some_and(|e| e.to_string().starts_with("SECRET_KEY_BASE is invalid")));
+    }
+
+    #[test]
+    fn limits_default_on_and_one_switch_turns_them_off() {
+        let base = [("SECRET_KEY_BASE", SECRET), ("ADMIN_PASSWORD", "x")];
+        let on = config(&base).ok();
+        assert_eq!(on.as_ref().map(|c| c.rates.clone()), Some(Rates::default()));
+        assert_eq!(
+            on.as_ref().and_then(|c| c.connections.per_address),
+            Connections::default().per_address
+        );
+        assert!(on.is_some_and(|c| c.connections.trusted_proxies.is_empty()));
+        let off = config(&[base[0], base[1], ("RATE_LIMIT", "off")]).ok();
+        assert!(off.is_some_and(|c| !c.rates.enabled && c.connections.per_address.is_none()));
+        let tuned = config(&[
+            base[0],
+            base[1],
+            ("RATE_LIMIT_CART_SESSION", "5/10s"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+        ])
+        .ok();
+        assert_eq!(
+            tuned.as_ref().map(|c| c.rates.cart.session.to_string()),
+            Some("5/10s".to_string())
+        );
+        assert!(tuned.is_some_and(|c| {
+            c.connections
+                .trusted_proxies
+                .contains(IpAddr::from([10, 2, 3, 4]))
+        }));
     }
 
     #[test]

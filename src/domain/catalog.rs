@@ -68,6 +68,17 @@ impl ItemChange {
     }
 }
 
+/// Which counts from the database a cache takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Only newer versions (a write's own result, another node's message).
+    Newer,
+    /// Newer versions, and the same version with another count (a full load).
+    SameOrNewer,
+    /// Whatever the database says.
+    Database,
+}
+
 /// Sizes read "6, 6.5, ... 13"; anything unparsable sorts after, by text.
 pub fn size_order(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -130,6 +141,31 @@ impl Catalog {
     /// Records a count the database returned. Stale versions (a slower concurrent write that
     /// finished later) are ignored, so the cache always ends on the newest count.
     pub fn apply_count(&mut self, item_id: ItemId, count: i32, version: i64) -> Option<ItemChange> {
+        self.take_count(item_id, count, version, Trust::Newer)
+    }
+
+    /// Records a count read from the database in a full load: newer versions as
+    /// [`Catalog::apply_count`] does, and also the same version with another count (someone
+    /// changed the row without bumping its version: the database is the truth). With
+    /// [`Trust::Database`] (the database has stood still and still disagrees: restored from a
+    /// backup) even an older version is taken.
+    pub fn heal_count(
+        &mut self,
+        item_id: ItemId,
+        count: i32,
+        version: i64,
+        trust: Trust,
+    ) -> Option<ItemChange> {
+        self.take_count(item_id, count, version, trust)
+    }
+
+    fn take_count(
+        &mut self,
+        item_id: ItemId,
+        count: i32,
+        version: i64,
+        trust: Trust,
+    ) -> Option<ItemChange> {
         let product_id = *self.item_products.get(&item_id)?;
         let item = self
             .products
@@ -137,7 +173,14 @@ impl Catalog {
             .items
             .iter_mut()
             .find(|item| item.id == item_id)?;
-        if version <= item.version {
+        let take = match trust {
+            Trust::Newer => version > item.version,
+            Trust::SameOrNewer => {
+                version > item.version || (version == item.version && count != item.available_count)
+            }
+            Trust::Database => version != item.version || count != item.available_count,
+        };
+        if !take {
             return None;
         }
         let change = ItemChange {
@@ -290,5 +333,26 @@ mod tests {
         let quiet = catalog.apply_count(ItemId(11), 148, 4);
         assert_eq!(quiet.map(|c| c.announce()), Some(false));
         assert_eq!(catalog.apply_count(ItemId(999), 1, 9), None);
+    }
+
+    #[test]
+    fn a_full_load_also_takes_a_count_changed_without_a_version_bump() {
+        let mut catalog = Catalog::new([product(1, true, None)]);
+        // Item 10 holds 3 pairs at version 1; someone set it to 0 without a bump.
+        assert_eq!(catalog.apply_count(ItemId(10), 0, 1), None);
+        let healed = catalog.heal_count(ItemId(10), 0, 1, Trust::SameOrNewer);
+        assert_eq!(healed.map(|c| (c.old_count, c.new_count)), Some((3, 0)));
+        assert_eq!(
+            catalog.heal_count(ItemId(10), 0, 1, Trust::SameOrNewer),
+            None
+        );
+        // An older version is a load that raced a newer write: ignored, unless the database
+        // is trusted whole.
+        assert_eq!(
+            catalog.heal_count(ItemId(10), 7, 0, Trust::SameOrNewer),
+            None
+        );
+        let rewound = catalog.heal_count(ItemId(10), 7, 0, Trust::Database);
+        assert_eq!(rewound.map(|c| (c.new_count, c.version)), Some((7, 0)));
     }
 }

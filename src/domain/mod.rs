@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod fingerprint;
 pub mod ids;
 pub mod level;
 pub mod money;
@@ -13,5 +14,6 @@ pub mod token;
 
 pub use cart::{Cart, CartError};
 pub use catalog::{Catalog, Item, ItemChange, Product};
+pub use fingerprint::Fingerprint;
 pub use ids::{ItemId, ProductId};
 pub use level::Level;

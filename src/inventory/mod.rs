@@ -4,6 +4,7 @@
 
 pub mod claims;
 pub mod events;
+pub mod heal;
 pub mod scheduler;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +14,10 @@ use tokio::sync::broadcast;
 
 pub use events::{Event, Published};
 
+use crate::domain::catalog::Trust;
 use crate::domain::checkout::{self, CheckoutError};
 use crate::domain::order::Order;
-use crate::domain::{Cart, Catalog, ItemId, ProductId};
+use crate::domain::{Cart, Catalog, Fingerprint, ItemId, ProductId};
 use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
 
@@ -171,6 +173,18 @@ impl Inventory {
     /// Brings the cache to the database's view (after any gap in a feed) and announces
     /// exactly what changed meanwhile, so open pages converge without a full re-push.
     pub async fn reload(&self) -> Result<(), InventoryError> {
+        self.reload_trusting(Trust::SameOrNewer).await.map(|_| ())
+    }
+
+    /// The cache's fingerprint and the database's (see `heal`).
+    pub async fn fingerprints(&self) -> Result<(Fingerprint, Fingerprint), InventoryError> {
+        let stored = store::catalog::fingerprint(&self.db).await?;
+        Ok((self.read(Fingerprint::of), stored))
+    }
+
+    /// [`Inventory::reload`], taking counts as `trust` says; returns how many changes it
+    /// announced.
+    pub async fn reload_trusting(&self, trust: Trust) -> Result<usize, InventoryError> {
         let fresh = Catalog::new(store::catalog::load(&self.db).await?);
         let events = self.write(|cached| {
             let same_shape = cached.products().count() == fresh.products().count()
@@ -199,7 +213,7 @@ impl Inventory {
                 }
                 for item in &product.items {
                     if let Some(change) =
-                        cached.apply_count(item.id, item.available_count, item.version)
+                        cached.heal_count(item.id, item.available_count, item.version, trust)
                     {
                         events.push(Event::StockChanged(change));
                     }
@@ -209,10 +223,11 @@ impl Inventory {
         });
         // Names, prices and schedules may have changed without an event.
         self.page_version.fetch_add(1, Ordering::AcqRel);
+        let announced = events.len();
         for event in events {
             self.publish(event, false);
         }
-        Ok(())
+        Ok(announced)
     }
 
     /// Finds a product by id or SKU.

@@ -5,11 +5,13 @@
 pub mod channels;
 pub mod cluster;
 pub mod fanout;
+pub mod flood;
 pub mod hub;
 pub mod outbox;
 pub mod presence;
 pub mod protocol;
 pub mod socket;
+pub mod violation;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -40,6 +42,8 @@ pub struct Live {
     pub cluster: Arc<dyn Adapter>,
     pub node_name: String,
     pub idle_timeout: Duration,
+    /// Events one socket may send (`None`: no limit, `RATE_LIMIT=off`).
+    pub socket_events: Option<crate::config::Rate>,
     /// Cancelled when the node shuts down: sockets close with 1012 and clients reconnect.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Sockets close at random moments within this window on shutdown, not all at once.
@@ -65,6 +69,7 @@ impl Live {
             cluster,
             node_name: config.node_name.clone(),
             idle_timeout: config.socket_idle_timeout,
+            socket_events: config.rates.enabled.then_some(config.rates.socket_events),
             shutdown: tokio_util::sync::CancellationToken::new(),
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::bytes::Bytes;
 
 use super::channels::{self, Channel, Ctx, HandleResult};
+use super::flood::{self, CLOSE_POLICY, Flood, Verdict};
 use super::hub::{Broadcast, Outbound, SubscriptionId};
 use super::outbox::{Next, Outbox};
 use super::protocol::{self, Frame};
@@ -93,6 +94,7 @@ where
     let mut last_heard = Instant::now();
     let timer = sleep_until(last_heard + idle);
     tokio::pin!(timer);
+    let flood = Flood::new(live.socket_events);
     let mut conn = Connection {
         live,
         identity,
@@ -116,18 +118,20 @@ where
             incoming = ws.next() => {
                 last_heard = Instant::now();
                 match incoming {
-                    Some(Ok(Message::Text(text))) => conn.handle_text(&text, &mut out),
-                    Some(Ok(Message::Binary(_))) => out.push(protocol::error_reply(
-                        None,
-                        None,
-                        "phoenix",
-                        "binary frames are not supported",
-                    )),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite has queued its answer (1002 for a code nobody may send).
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.flush()).await;
+                        break None;
+                    }
+                    Some(Ok(message)) => match flood::check(flood.as_ref()) {
+                        Verdict::Allow => conn.handle_message(message, &mut out),
+                        Verdict::Refuse => out.push(rate_limited(&message)),
+                        Verdict::Close => break Some((CLOSE_POLICY, "rate limited")),
+                    },
+                    None => break None,
                     Some(Err(error)) => {
                         tracing::debug!(%error, "socket read failed");
-                        break None;
+                        break super::violation::close_for(error);
                     }
                 }
             }
@@ -168,14 +172,39 @@ where
             code: CloseCode::from(code),
             reason: Utf8Bytes::from_static(reason),
         };
-        // Best effort: a client that stopped reading will not see it.
-        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
+        // Best effort, within a second: a client that stopped reading will not see it. Then
+        // wait for its answering close (RFC 6455), dropping what it still sends: closing with
+        // its frames unread would reset the connection and lose our last frames on its side.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            ws.send(Message::Close(Some(frame))).await?;
+            while let Some(Ok(message)) = ws.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+            Ok::<(), tokio_tungstenite::tungstenite::Error>(())
+        })
+        .await;
     }
     metrics::gauge!("sneakers_sockets").decrement(1.0);
 }
 
 fn next_wake(idle_at: Instant, closing_at: Option<Instant>) -> Instant {
     closing_at.map_or(idle_at, |at| at.min(idle_at))
+}
+
+/// The error reply to an event over the socket's rate, addressed to it when it can be read.
+fn rate_limited(message: &Message) -> Utf8Bytes {
+    let (join_ref, msg_ref, topic) = match message {
+        Message::Text(text) if text.len() <= MAX_FRAME_BYTES => protocol::salvage_refs(text),
+        _ => (None, None, "phoenix".to_string()),
+    };
+    protocol::error_reply(
+        join_ref.as_deref(),
+        msg_ref.as_deref(),
+        &topic,
+        "rate_limited",
+    )
 }
 
 /// Writes and flushes; gives up when the client is dropped meanwhile.
@@ -255,6 +284,21 @@ impl Connection {
         match outbound {
             Outbound::Frame(frame) => out.push(frame),
             Outbound::Info { channel, message } => self.handle_info(&channel, &message, out),
+        }
+    }
+
+    fn handle_message(&mut self, message: Message, out: &mut Vec<Utf8Bytes>) {
+        match message {
+            Message::Text(text) => self.handle_text(&text, out),
+            Message::Binary(_) => out.push(protocol::error_reply(
+                None,
+                None,
+                "phoenix",
+                "binary frames are not supported",
+            )),
+            // tungstenite answers pings itself; a close ends the loop before it gets here; raw
+            // frames are never what it reads.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {}
         }
     }
 

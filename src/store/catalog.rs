@@ -7,7 +7,8 @@ use diesel_async::RunQueryDsl;
 
 use super::schema::{item_availabilities, items, products};
 use super::{Db, StoreError};
-use crate::domain::{Item, ItemId, Product, ProductId};
+use crate::domain::fingerprint::WEIGHT_MODULUS;
+use crate::domain::{Fingerprint, Item, ItemId, Product, ProductId};
 use crate::with_conn;
 
 /// Stock above this is refused, far from integer overflow on either backend.
@@ -151,4 +152,56 @@ pub async fn stock(db: &Db, item_id: ItemId) -> Result<Option<(i32, i64)>, Store
             .await
             .optional()?
     }))
+}
+
+#[derive(QueryableByName)]
+struct FingerprintRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    products: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    released: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    prices: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    items: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    versions: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    counts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    weighted: i64,
+}
+
+/// The catalog's [`Fingerprint`] as the database sees it: one query, one scan of each table,
+/// one row back. The same SQL on both backends (PostgreSQL sums bigints as numeric: cast).
+fn fingerprint_sql() -> String {
+    format!(
+        "SELECT p.products, p.released, p.prices, \
+     a.items, a.versions, a.counts, a.weighted FROM \
+     (SELECT COUNT(*) AS products, \
+             CAST(COALESCE(SUM(CASE WHEN released THEN id ELSE 0 END), 0) AS BIGINT) AS released, \
+             CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) AS prices FROM products) AS p, \
+     (SELECT COUNT(*) AS items, \
+             CAST(COALESCE(SUM(a.version), 0) AS BIGINT) AS versions, \
+             CAST(COALESCE(SUM(a.available_count), 0) AS BIGINT) AS counts, \
+             CAST(COALESCE(SUM(CAST(a.available_count AS BIGINT) * (a.item_id % {WEIGHT_MODULUS})), 0) AS BIGINT) AS weighted \
+      FROM item_availabilities AS a JOIN items AS i ON i.id = a.item_id \
+      JOIN products AS ip ON ip.id = i.product_id) AS a"
+    )
+}
+
+pub async fn fingerprint(db: &Db) -> Result<Fingerprint, StoreError> {
+    let mut conn = db.get().await?;
+    let row: FingerprintRow = with_conn!(conn, |c| {
+        diesel::sql_query(fingerprint_sql()).get_result(c).await?
+    });
+    Ok(Fingerprint {
+        products: row.products,
+        released: row.released,
+        prices: row.prices,
+        items: row.items,
+        versions: row.versions,
+        counts: row.counts,
+        weighted: row.weighted,
+    })
 }

@@ -1,7 +1,6 @@
 //! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
+use super::extract::{Body, Path};
 use crate::domain::{ItemId, Level, ProductId};
 use crate::html::pages::admin::dashboard as dashboard_view;
 use crate::inventory::{InventoryError, StockMove};
@@ -45,11 +45,12 @@ fn parse_item(id: &str) -> Result<ItemId, ApiError> {
 
 /// The body is read as a form whatever its content type, so `curl -X POST` with no body works.
 fn parse_count(body: &[u8], default: Option<i32>) -> Result<i32, ApiError> {
-    let form: CountForm = serde_urlencoded::from_bytes(body).map_err(|e| {
+    // Strict, unlike a page's query: `count=1&count=2` could mean either, and pairs move.
+    let form: CountForm = serde_urlencoded::from_bytes(body).map_err(|_| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_form",
-            format!("not a form: {e}"),
+            "the body must be a form with at most one count=N",
         )
     })?;
     match (form.count.as_deref().map(str::trim), default) {
@@ -119,7 +120,7 @@ async fn sell(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let item_id = parse_item(&id)?;
     let count = parse_count(&body, Some(1))?;
@@ -131,7 +132,7 @@ async fn restock(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let item_id = parse_item(&id)?;
     let count = parse_count(&body, None)?;

@@ -1,11 +1,12 @@
 //! `GET /static/*`: the embedded files. A fingerprinted URL (`?v=<hash>`) is cached for a year
 //! and a new build busts it; every answer has an ETag for revalidation.
 
-use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::error::{Audience, Refused};
+use super::extract::{Path, Query};
 use crate::html::assets::{Assets, hashes};
 
 #[derive(Deserialize)]
@@ -19,7 +20,7 @@ async fn serve(
     headers: HeaderMap,
 ) -> Response {
     let (Some(file), Some(hash)) = (Assets::get(&path), hashes().get(&path)) else {
-        return (StatusCode::NOT_FOUND, "no such file").into_response();
+        return Refused::NotFound.to(Audience::Page).into_response();
     };
     let etag = format!("\"{hash}\"");
     let cache = if version.v.as_deref() == Some(hash.as_str()) {

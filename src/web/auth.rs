@@ -8,31 +8,56 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::client::ClientAddr;
+use super::error::{ApiError, Audience, Refusal};
+use crate::html::pages::errors::error_page;
 
 /// Proof that the request carried the admin credentials (and, for a change, came from this
 /// site: a browser sends remembered Basic credentials along with any site's form).
 pub struct Admin;
 
 pub enum Unauthorized {
-    Credentials,
-    CrossSite,
+    Credentials(Audience),
+    CrossSite(Audience),
+    /// Too many wrong guesses from this address.
+    Limited(Refusal),
+}
+
+/// The dashboard speaks HTML, the API JSON.
+fn answer(audience: Audience, status: StatusCode, code: &'static str, message: &str) -> Response {
+    match audience {
+        Audience::Page => {
+            (status, error_page(status.as_u16(), "Admins only", message)).into_response()
+        }
+        Audience::Api => ApiError::new(status, code, message).into_response(),
+    }
 }
 
 impl IntoResponse for Unauthorized {
     fn into_response(self) -> Response {
         match self {
-            Unauthorized::Credentials => (
-                StatusCode::UNAUTHORIZED,
-                [(
+            Unauthorized::Credentials(audience) => {
+                let mut response = answer(
+                    audience,
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Admin credentials are required.",
+                );
+                response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    "Basic realm=\"Sneakers admin\", charset=\"UTF-8\"",
-                )],
-                "admin credentials required\n",
-            )
-                .into_response(),
-            Unauthorized::CrossSite => {
-                (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
+                    header::HeaderValue::from_static(
+                        "Basic realm=\"Sneakers admin\", charset=\"UTF-8\"",
+                    ),
+                );
+                response
             }
+            Unauthorized::CrossSite(audience) => answer(
+                audience,
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                "A change to the store must come from the store's own dashboard.",
+            ),
+            Unauthorized::Limited(refusal) => refusal.into_response(),
         }
     }
 }
@@ -80,12 +105,26 @@ impl FromRequestParts<AppState> for Admin {
                     .ok()
             })
             .unwrap_or_default();
+        let audience = Audience::of(parts.uri.path());
+        let ClientAddr(client) = ClientAddr::from_request_parts(parts, state)
+            .await
+            .map_err(Unauthorized::Limited)?;
+        let limits = &state.limits;
+        limits
+            .admin_allowed(client, audience)
+            .map_err(Unauthorized::Limited)?;
         let admin = &state.config.admin;
         let expected = format!("{}:{}", admin.username, admin.password);
         if !bool::from(given.as_slice().ct_eq(expected.as_bytes())) {
-            Err(Unauthorized::Credentials)
+            // A browser's first visit sends none and then asks its user: not a guess.
+            if parts.headers.contains_key(header::AUTHORIZATION) {
+                limits
+                    .admin_failed(client, audience)
+                    .map_err(Unauthorized::Limited)?;
+            }
+            Err(Unauthorized::Credentials(audience))
         } else if !same_site(parts) {
-            Err(Unauthorized::CrossSite)
+            Err(Unauthorized::CrossSite(audience))
         } else {
             Ok(Admin)
         }

@@ -2,8 +2,7 @@
 //! in a signed cookie that the shim also writes, so the page and the channel always agree.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -11,7 +10,10 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::PageError;
+use super::client::ClientAddr;
+use super::error::{Audience, PageError};
+use super::extract::{Form, Path};
+use super::limits::Action;
 use super::session::Session;
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError};
@@ -141,15 +143,30 @@ enum Change {
     Remove,
 }
 
+/// Who asked for a change, and with what.
+struct Request<'a> {
+    session: &'a Session,
+    client: std::net::IpAddr,
+    headers: &'a HeaderMap,
+    form: &'a CartForm,
+}
+
 fn change(
     state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: Request,
     item: Option<&str>,
     change: Change,
 ) -> Result<Response, PageError> {
-    let form: CartForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let Request {
+        session,
+        client,
+        headers,
+        form,
+    } = request;
+    let limited = Some(session.cart_id.as_str());
+    state
+        .limits
+        .check(Action::Cart, client, limited, Audience::Page)?;
     check_csrf(state, session, headers, &form.csrf_token)?;
     let mut cart = read_cart(state, headers);
     let item_id = item
@@ -171,26 +188,33 @@ fn change(
 async fn add(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    change(&state, &session, &headers, &body, None, Change::Add)
+    let request = Request {
+        session: &session,
+        client,
+        headers: &headers,
+        form: &form,
+    };
+    change(&state, request, None, Change::Add)
 }
 
 /// `POST /cart/items/:item_id/delete`.
 async fn remove(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(client): ClientAddr,
     Path(item_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    change(
-        &state,
-        &session,
-        &headers,
-        &body,
-        Some(&item_id),
-        Change::Remove,
-    )
+    let request = Request {
+        session: &session,
+        client,
+        headers: &headers,
+        form: &form,
+    };
+    change(&state, request, Some(&item_id), Change::Remove)
 }

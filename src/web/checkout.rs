@@ -1,8 +1,7 @@
 //! Checkout: review the cart, buy every pair in one transaction, see the order.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,7 +10,10 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::cart::{CartForm, check_csrf, read_cart, save};
-use super::error::PageError;
+use super::client::ClientAddr;
+use super::error::{Audience, PageError};
+use super::extract::{Form, Query};
+use super::limits::Action;
 use super::session::Session;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
@@ -60,10 +62,14 @@ async fn review(
 async fn purchase(
     State(state): State<AppState>,
     session: Session,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    let form: CartForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let limited = Some(session.cart_id.as_str());
+    state
+        .limits
+        .check(Action::Checkout, client, limited, Audience::Page)?;
     check_csrf(&state, &session, &headers, form.csrf_token())?;
     let mut cart = read_cart(&state, &headers);
     let see_other =

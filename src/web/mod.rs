@@ -6,12 +6,16 @@ pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod checkout;
+pub mod client;
 pub mod error;
+pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod page_cache;
 pub mod page_template;
 pub mod router;
+pub mod serve;
 pub mod session;
 pub mod shop;
 pub mod socket;
@@ -22,6 +26,7 @@ use crate::config::Config;
 use crate::domain::token::Tokens;
 use crate::inventory::Inventory;
 use crate::live::Live;
+use limits::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,4 +38,5 @@ pub struct AppState {
     pub cookie_key: cookie::Key,
     /// The shopper pages' shared parts, per catalog version.
     pub pages: Arc<page_cache::PageCache>,
+    pub limits: Arc<Limits>,
 }

@@ -2,20 +2,18 @@
 //! the layers every answer passes through.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{AppState, admin, assets, cart, checkout, health, metrics, session, shop, socket};
+use super::{
+    AppState, admin, assets, cart, checkout, extract, health, metrics, session, shop, socket,
+};
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
-
-/// Forms and API calls are small; anything bigger is refused before it is read.
-const MAX_BODY: usize = 16 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let header = |name: HeaderName, value: &'static str| {
@@ -38,8 +36,10 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(health::router())
         .merge(assets::router())
-        .fallback(shop::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .fallback(extract::not_found)
+        .method_not_allowed_fallback(extract::method_not_allowed)
+        // Inside the header layers, so the 431 page carries them too.
+        .layer(axum::middleware::from_fn(extract::cap_head))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
@@ -13,6 +13,9 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::AppState;
+use super::client::ClientAddr;
+use super::error::{Audience, Refusal, Refused};
+use super::limits::Action;
 use crate::html::pages::layout::PageMeta;
 
 pub const SESSION_COOKIE: &str = "_sneakers_session";
@@ -88,21 +91,30 @@ pub async fn ensure(State(state): State<AppState>, mut request: Request, next: N
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
-    type Rejection = StatusCode;
+    type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Only missing if a route forgot the session layer: a bug, not the shopper's fault.
-        parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+        parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a shopper route without the session layer");
+            Refused::Internal.to(Audience::of(parts.uri.path()))
+        })
     }
 }
 
 /// `GET /session/token`: a fresh socket token for a page that has been open longer than its
 /// token lives.
-async fn token(State(state): State<AppState>, session: Session) -> axum::Json<serde_json::Value> {
+async fn token(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+) -> Result<axum::Json<serde_json::Value>, Refusal> {
+    let limited = Some(session.cart_id.as_str());
+    state
+        .limits
+        .check(Action::Token, client, limited, Audience::Api)?;
     let meta = PageMeta::new(&state.tokens, &session.cart_id);
-    axum::Json(serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }))
+    Ok(axum::Json(
+        serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
+    ))
 }

@@ -3,7 +3,7 @@
 //! visitor's own tokens, cart panel and flash, gzipped by splicing when the browser takes it.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::cart::read_cart;
 use super::error::PageError;
+use super::extract::{Path, Query};
 use super::page_cache::{PageKey, Rendered};
 use super::page_template::{Fill, Slot, Template, accepts_gzip, marker};
 use super::session::Session;
@@ -173,8 +174,4 @@ fn answer(
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
-}
-
-pub async fn not_found() -> PageError {
-    PageError::NotFound("that page".into())
 }

@@ -15,12 +15,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::TokioIo;
-use serde_json::json;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::AppState;
+use super::client::ClientAddr;
+use super::error::{ApiError, Audience, Refused};
+use super::limits::Action;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
@@ -55,8 +57,12 @@ impl SocketParams {
     }
 }
 
-async fn shopper(State(state): State<AppState>, request: Request) -> Response {
-    open(&state, request, |tokens, token, now| {
+async fn shopper(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    request: Request,
+) -> Response {
+    open(&state, client, request, |tokens, token, now| {
         tokens
             .socket
             .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
@@ -64,8 +70,12 @@ async fn shopper(State(state): State<AppState>, request: Request) -> Response {
     })
 }
 
-async fn admin(State(state): State<AppState>, request: Request) -> Response {
-    open(&state, request, |tokens, token, now| {
+async fn admin(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    request: Request,
+) -> Response {
+    open(&state, client, request, |tokens, token, now| {
         tokens
             .admin
             .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
@@ -73,9 +83,11 @@ async fn admin(State(state): State<AppState>, request: Request) -> Response {
     })
 }
 
-/// Checks the request and the token, then upgrades and hands the socket to the live layer.
+/// Checks the request, the connect rate (per address, and per cart for a shopper whose token
+/// holds) and the token, then upgrades and hands the socket to the live layer.
 fn open(
     state: &AppState,
+    client: std::net::IpAddr,
     request: Request,
     identify: impl FnOnce(&Tokens, &str, i64) -> Result<Identity, TokenError>,
 ) -> Response {
@@ -86,36 +98,22 @@ fn open(
     };
     let now = chrono::Utc::now().timestamp_millis();
     let token = params.token.as_deref().unwrap_or_default();
-    match identify(&state.tokens, token, now) {
+    let identity = identify(&state.tokens, token, now);
+    let session = match &identity {
+        Ok(Identity::Shopper { cart_id }) => Some(cart_id.as_str()),
+        _ => None,
+    };
+    if let Err(refusal) = state
+        .limits
+        .check(Action::Connect, client, session, Audience::Api)
+    {
+        return refusal.into_response();
+    }
+    match identity {
         Ok(identity) => accept(request, &key, Arc::clone(&state.live), identity),
-        Err(error) => UpgradeRefused::new(StatusCode::FORBIDDEN, "unauthorized", error.to_string())
-            .into_response(),
-    }
-}
-
-/// Why an upgrade is refused before it happens: JSON, as for the other machine-facing answers
-/// (`{"error": code, "message": text}`).
-#[derive(Debug)]
-pub struct UpgradeRefused {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl UpgradeRefused {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> UpgradeRefused {
-        UpgradeRefused {
-            status,
-            code,
-            message: message.into(),
+        Err(error) => {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string()).into_response()
         }
-    }
-}
-
-impl IntoResponse for UpgradeRefused {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "message": self.message });
-        (self.status, axum::Json(body)).into_response()
     }
 }
 
@@ -128,45 +126,63 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Why an opening handshake is refused; each is answered with the store's own JSON error.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("not a WebSocket upgrade")]
+    NotAWebSocket,
+    #[error("unsupported WebSocket version: use Sec-WebSocket-Version: 13")]
+    WebSocketVersion,
+    #[error("the WebSocket handshake has no Sec-WebSocket-Key")]
+    NoKey,
+    #[error("unsupported protocol version {0:?}; use vsn=2.0.0")]
+    ProtocolVersion(String),
+    #[error("this page's origin may not open the store's sockets")]
+    Origin,
+}
+
+impl IntoResponse for HandshakeError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotAWebSocket => Refused::NotAWebSocket.to(Audience::Api).into_response(),
+            Self::Origin => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                self.to_string(),
+            )
+            .into_response(),
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", self.to_string())
+                .into_response(),
+        }
+    }
+}
+
 /// A WebSocket opening handshake (RFC 6455 §4.2.1) of protocol version 2.0.0 from an allowed
 /// origin; returns the client's key.
-pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<String, UpgradeRefused> {
-    let bad = |message: &str| UpgradeRefused::new(StatusCode::BAD_REQUEST, "bad_request", message);
+pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<String, HandshakeError> {
     if !has_token(headers, header::CONNECTION, "upgrade")
         || !has_token(headers, header::UPGRADE, "websocket")
     {
-        return Err(bad(
-            "this address speaks WebSocket only: send Connection: Upgrade and Upgrade: websocket",
-        ));
+        return Err(HandshakeError::NotAWebSocket);
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .map(HeaderValue::as_bytes)
         != Some(b"13")
     {
-        return Err(bad(
-            "unsupported WebSocket version: use Sec-WebSocket-Version: 13",
-        ));
+        return Err(HandshakeError::WebSocketVersion);
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| bad("the WebSocket handshake has no Sec-WebSocket-Key"))?;
+        .ok_or(HandshakeError::NoKey)?;
     match params.vsn.as_deref() {
         None | Some("2.0.0") => {}
-        Some(other) => {
-            return Err(bad(&format!(
-                "unsupported protocol version {other:?}; use vsn=2.0.0"
-            )));
-        }
+        Some(other) => return Err(HandshakeError::ProtocolVersion(other.to_string())),
     }
     if !origin_allowed(headers) {
-        return Err(UpgradeRefused::new(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
-            "this page's origin may not open the store's sockets",
-        ));
+        return Err(HandshakeError::Origin);
     }
     Ok(key.to_string())
 }

@@ -308,7 +308,7 @@ async fn presence_payloads_have_phoenix_presence_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_joins_makes_a_handful_of_admin_pushes() {
-    let app = TestApp::start(Backend::Sqlite).await;
+    let app = TestApp::start_with(Backend::Sqlite, crate::helpers::unlimited).await;
     let (mut admin, _) = app.admin_watching().await;
     let shoppers = join_all((0..500).map(|_| async {
         let (token, cart_id) = app.socket_token().await;

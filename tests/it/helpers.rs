@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sneakers::cli::AdminClient;
-use sneakers::config::{AdminCredentials, Config, Database};
+use sneakers::config::{AdminCredentials, Config, Connections, Database, Rates};
 use sneakers::error_chain::ErrorChain;
 use sneakers::inventory::Inventory;
 use sneakers::store::{self, Db};
@@ -66,7 +66,16 @@ pub fn test_config(database: Database) -> Config {
         socket_idle_timeout: Duration::from_secs(60),
         presence_down_after: Duration::from_secs(15),
         shutdown_spread: Duration::from_millis(200),
+        cache_check: Duration::from_secs(5),
+        connections: Connections::default(),
+        rates: Rates::default(),
     }
+}
+
+/// `RATE_LIMIT=off`, for load tests: hundreds of clients on 127.0.0.1 are one address.
+pub fn unlimited(config: &mut Config) {
+    config.rates.enabled = false;
+    config.connections.per_address = None;
 }
 
 /// Migrates and seeds the database at `url`: done once per test binary and backend, for the

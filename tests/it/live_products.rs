@@ -143,7 +143,7 @@ async fn a_page_showing_the_sizes_gets_each_size_on_join() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_sockets_all_receive_one_stock_change() {
-    let app = TestApp::start(Backend::Sqlite).await;
+    let app = TestApp::start_with(Backend::Sqlite, crate::helpers::unlimited).await;
     let product = app.product(true).await;
     let topic = format!("product:{}", product.id);
     let item = product.items[0].id;

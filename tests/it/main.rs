@@ -4,8 +4,10 @@
 mod helpers;
 mod nodes;
 mod pg;
+mod raw;
 mod visitor;
 mod ws;
+mod ws_violations;
 
 mod acceptance;
 mod admin;
@@ -15,6 +17,11 @@ mod catalog;
 mod checkout;
 mod cli;
 mod cluster;
+mod faults;
+mod fuzz;
+mod heal;
+mod hostile;
+mod limits;
 mod live_products;
 mod live_protocol;
 mod sales;

@@ -40,6 +40,12 @@ pub async fn cluster_database() -> (String, Db) {
 impl Node {
     /// Starts a node and waits until its cluster feed is live.
     pub async fn start(database_url: &str, name: &str) -> Node {
+        Node::start_with(database_url, name, &[]).await
+    }
+
+    /// Starts a node with more environment; waits until its feed is live (PostgreSQL) or it
+    /// answers (SQLite: no cluster feed).
+    pub async fn start_with(database_url: &str, name: &str, env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sneakers"))
             .arg("serve")
             .env("DATABASE_URL", database_url)
@@ -52,6 +58,7 @@ impl Node {
             .env("PRESENCE_DOWN_MS", "2000")
             .env("SHUTDOWN_SPREAD_MS", "300")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -81,7 +88,12 @@ impl Node {
             http: reqwest::Client::new(),
             url,
         };
-        node.until_feed("live").await;
+        let feed = if database_url.starts_with("sqlite") {
+            "local"
+        } else {
+            "live"
+        };
+        node.until_feed(feed).await;
         node
     }
 

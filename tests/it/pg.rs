@@ -124,6 +124,54 @@ fn external() -> Option<PgServer> {
 }
 
 fn start_local() -> Result<PgServer, String> {
+    start_server().map(|(server, _)| server)
+}
+
+/// A PostgreSQL of one test's own, which it may restart (the shared one serves every test of
+/// the binary). Stopped when the test binary ends, like the shared one.
+pub struct Dedicated {
+    pub server: PgServer,
+    files: ServerFiles,
+}
+
+struct ServerFiles {
+    bin: PathBuf,
+    data: PathBuf,
+}
+
+impl Dedicated {
+    pub fn start() -> Dedicated {
+        let (server, files) = start_server().unwrap_or_else(|reason| {
+            panic!("a dedicated PostgreSQL could not be started: {reason}")
+        });
+        Dedicated { server, files }
+    }
+
+    /// A new database on this server holding the migrated, seeded store.
+    pub async fn seeded_database(&self) -> String {
+        let name = create_database(&self.server, None).await;
+        let url = format!("{}/{name}?sslmode=disable", self.server.base);
+        crate::helpers::migrate_and_seed(&url).await;
+        url
+    }
+
+    /// Restarts the server (fast shutdown: open connections are cut, as in a failover), and
+    /// returns once it accepts connections again.
+    pub fn restart(&self) {
+        let as_root = is_root();
+        // The restarted server is pg_ctl's child no more: its output goes to a file, so
+        // nothing holds pg_ctl's pipes open.
+        let log = self.files.data.with_file_name("postgres-restarted.log");
+        run(as_postgres(as_root, &self.files.bin.join("pg_ctl"))
+            .args(["restart", "-m", "fast", "-w", "-t", "60", "-D"])
+            .arg(&self.files.data)
+            .arg("-l")
+            .arg(&log))
+        .unwrap_or_else(|reason| panic!("PostgreSQL restart: {reason}"));
+    }
+}
+
+fn start_server() -> Result<(PgServer, ServerFiles), String> {
     let bin = find_binaries()?;
     let root = std::env::temp_dir().join(format!(
         "sneakers-pg-{}-{}",
@@ -176,6 +224,7 @@ fn start_local() -> Result<PgServer, String> {
          while kill -0 {parent} 2>/dev/null; do sleep 0.5; done\n\
          if [ -f {data}/postmaster.pid ]; then kill -INT $(head -1 {data}/postmaster.pid); fi\n\
          wait\n\
+         n=0; while [ -f {data}/postmaster.pid ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done\n\
          rm -rf {root}\n",
         log = root.join("postgres.log").display(),
         parent = std::process::id(),
@@ -215,10 +264,13 @@ fn start_local() -> Result<PgServer, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(PgServer {
-        base: format!("postgres://postgres@127.0.0.1:{port}"),
-        ca_cert: Some(ca_cert),
-    })
+    Ok((
+        PgServer {
+            base: format!("postgres://postgres@127.0.0.1:{port}"),
+            ca_cert: Some(ca_cert),
+        },
+        ServerFiles { bin, data },
+    ))
 }
 
 fn find_binaries() -> Result<PathBuf, String> {

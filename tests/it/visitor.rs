@@ -28,7 +28,13 @@ impl TestApp {
 impl Visitor {
     /// A fresh visitor (empty cookie jar) that has loaded `/` of the store at `base`.
     pub async fn open(base: &str) -> Visitor {
+        Visitor::open_from(base, std::net::IpAddr::from([127, 0, 0, 1])).await
+    }
+
+    /// A fresh visitor whose connections come from the loopback address `from`.
+    pub async fn open_from(base: &str, from: std::net::IpAddr) -> Visitor {
         let http = reqwest::Client::builder()
+            .local_address(from)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()

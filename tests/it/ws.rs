@@ -116,6 +116,25 @@ impl Client {
         }
     }
 
+    /// Connects from another loopback address (another client address to the store).
+    pub async fn connect_from(from: std::net::IpAddr, url: &str) -> Result<Client, u16> {
+        let request = url.into_client_request().unwrap_or_else(|e| panic!("{e}"));
+        let host = request
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        let to = host.parse().unwrap_or_else(|e| panic!("{host}: {e}"));
+        let stream = crate::raw::connect_from(from, to).await;
+        match tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await {
+            Ok((ws, _)) => Ok(Client { ws, next_ref: 0 }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
     fn make_ref(&mut self) -> String {
         self.next_ref += 1;
         self.next_ref.to_string()
@@ -126,6 +145,11 @@ impl Client {
             .send(Message::text(text.into()))
             .await
             .unwrap_or_else(|e| panic!("send: {e}"));
+    }
+
+    /// Sends; `false` if the connection is gone.
+    pub async fn try_send_text(&mut self, text: impl Into<String>) -> bool {
+        self.ws.send(Message::text(text.into())).await.is_ok()
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {

@@ -1,0 +1,277 @@
+//! What a client may do and how long the store waits for it: connection hygiene (timeouts, a
+//! cap on connections per address, which proxies are believed) and rate limits. The value
+//! types parse from the environment; the defaults are the constants below, shared by clap and
+//! by [`Connections::default`]/[`Rates::default`] so they are written once.
+//!
+//! The defaults are meant for a drop where many real shoppers share one address (a campus or
+//! office NAT, a mobile carrier's CGNAT): per-session limits are tight (a person clicks a few
+//! times a second at most), per-address limits are about twenty such people at full speed, so
+//! one address can neither lock out its neighbours nor flood the store.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+/// Browsers open up to six connections per host, plus a socket per tab.
+pub const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 500;
+pub const DEFAULT_CACHE_CHECK_MS: u64 = 5_000;
+
+pub const DEFAULT_CART_SESSION: &str = "30/min";
+pub const DEFAULT_CART_ADDRESS: &str = "600/min";
+pub const DEFAULT_CHECKOUT_SESSION: &str = "10/min";
+pub const DEFAULT_CHECKOUT_ADDRESS: &str = "300/min";
+pub const DEFAULT_TOKEN_SESSION: &str = "20/min";
+pub const DEFAULT_TOKEN_ADDRESS: &str = "600/min";
+/// A deploy makes every tab reconnect within a few seconds: the burst is that crowd.
+pub const DEFAULT_CONNECT_SESSION: &str = "30/min";
+pub const DEFAULT_CONNECT_ADDRESS: &str = "1200/min";
+pub const DEFAULT_ADMIN_FAILURES: &str = "10/min";
+/// A page joins its cart and up to a hundred product topics at once: the burst covers that.
+pub const DEFAULT_SOCKET_EVENTS: &str = "120/10s";
+
+/// `N/unit` or `N/Munit` (`30/min`, `120/10s`, `1000/h`): at most N at once, and N more each
+/// period. Governor's terms: a burst of N, one cell back every period / N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub count: NonZeroU32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The built-in defaults above, which parse.
+    pub fn default_of(text: &str) -> Rate {
+        text.parse()
+            .expect("the built-in rate defaults are written in the accepted form")
+    }
+
+    /// The time for one of the N to come back.
+    pub fn replenish_one(&self) -> Duration {
+        self.per / self.count.get()
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Rate, String> {
+        let bad = || format!("{text:?} is not a rate like 30/min, 120/10s or 1000/h");
+        let (count, period) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let count = NonZeroU32::new(count)
+            .filter(|c| c.get() <= 1_000_000)
+            .ok_or_else(|| format!("{text:?}: the count must be 1 to 1000000"))?;
+        let period = period.trim();
+        let digits = period.bytes().take_while(u8::is_ascii_digit).count();
+        let (times, unit) = period.split_at(digits);
+        let times: u64 = if times.is_empty() {
+            1
+        } else {
+            times.parse().map_err(|_| bad())?
+        };
+        let unit = match unit {
+            "s" | "sec" => Duration::from_secs(1),
+            "m" | "min" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        if !(1..=24 * 3600).contains(&times) {
+            return Err(format!("{text:?}: the period must be 1 s to 24 h"));
+        }
+        let per = unit * times as u32;
+        if per > Duration::from_secs(24 * 3600) {
+            return Err(format!("{text:?}: the period must be 1 s to 24 h"));
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}s", self.count, self.per.as_secs())
+    }
+}
+
+/// `RATE_LIMIT`: `on` (default) or `off` (load tests from loopback, where every client shares
+/// 127.0.0.1).
+pub fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{text:?}: use on or off")),
+    }
+}
+
+/// `TRUSTED_PROXIES`: addresses or networks (`10.0.0.0/8, 127.0.0.1`) whose `X-Forwarded-For`
+/// names the client. Default none: the TCP peer is the client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = canonical(address);
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An IPv4 client reached over an IPv6 socket is still that IPv4 address.
+pub fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let net = match part.parse::<IpNet>() {
+                Ok(net) => net,
+                Err(_) => part.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
+                    format!("{part:?} is not an address or a network like 10.0.0.0/8")
+                })?,
+            };
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+}
+
+/// How the HTTP server treats connections.
+#[derive(Clone, Debug)]
+pub struct Connections {
+    /// A request head not complete this long after the connection became ready for it (also
+    /// an idle keep-alive connection) is closed.
+    pub header_read_timeout: Duration,
+    /// A request body not complete this long after its handler starts reading is refused.
+    pub body_timeout: Duration,
+    /// Open connections from one address; `None` when `RATE_LIMIT=off`.
+    pub per_address: Option<u32>,
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            header_read_timeout: Duration::from_millis(DEFAULT_HEADER_READ_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
+            per_address: Some(DEFAULT_CONNECTIONS_PER_ADDRESS),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
+/// One action limited per session and per client address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerClient {
+    pub session: Rate,
+    pub address: Rate,
+}
+
+/// Rate limits; `enabled: false` is `RATE_LIMIT=off`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rates {
+    pub enabled: bool,
+    /// `POST /cart/items` and removals.
+    pub cart: PerClient,
+    /// `POST /checkout`.
+    pub checkout: PerClient,
+    /// `GET /session/token`.
+    pub token: PerClient,
+    /// Socket connects (shopper: session = the token's cart; admin: per address only).
+    pub connect: PerClient,
+    /// Wrong admin credentials, per address.
+    pub admin_failures: Rate,
+    /// Events one socket may send.
+    pub socket_events: Rate,
+}
+
+impl Default for Rates {
+    fn default() -> Rates {
+        let per_client = |session, address| PerClient {
+            session: Rate::default_of(session),
+            address: Rate::default_of(address),
+        };
+        Rates {
+            enabled: true,
+            cart: per_client(DEFAULT_CART_SESSION, DEFAULT_CART_ADDRESS),
+            checkout: per_client(DEFAULT_CHECKOUT_SESSION, DEFAULT_CHECKOUT_ADDRESS),
+            token: per_client(DEFAULT_TOKEN_SESSION, DEFAULT_TOKEN_ADDRESS),
+            connect: per_client(DEFAULT_CONNECT_SESSION, DEFAULT_CONNECT_ADDRESS),
+            admin_failures: Rate::default_of(DEFAULT_ADMIN_FAILURES),
+            socket_events: Rate::default_of(DEFAULT_SOCKET_EVENTS),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_their_one_form() {
+        let rate = |t: &str| t.parse::<Rate>();
+        assert_eq!(
+            rate("30/min").map(|r| (r.count.get(), r.per)),
+            Ok((30, Duration::from_secs(60)))
+        );
+        assert_eq!(
+            rate("120/10s").map(|r| (r.count.get(), r.per, r.replenish_one())),
+            Ok((
+                120,
+                Duration::from_secs(10),
+                Duration::from_millis(83) + Duration::from_nanos(333_333)
+            ))
+        );
+        assert_eq!(
+            rate(" 5 / h ").map(|r| r.per),
+            Ok(Duration::from_secs(3600))
+        );
+        for bad in [
+            "",
+            "30",
+            "0/min",
+            "-1/s",
+            "30/fortnight",
+            "30/0s",
+            "30/25h",
+            "2000000/s",
+            "x/s",
+        ] {
+            assert!(rate(bad).is_err(), "{bad:?}");
+        }
+        // Every default is a valid rate.
+        let _ = Rates::default();
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let proxies: TrustedProxies = "10.0.0.0/8, 127.0.0.1 ,::1".parse().unwrap_or_default();
+        assert!(proxies.contains("10.1.2.3".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(
+            proxies.contains(
+                "::ffff:127.0.0.1"
+                    .parse()
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            )
+        );
+        assert!(!proxies.contains("11.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!("".parse::<TrustedProxies>().is_ok_and(|p| p.is_empty()));
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        assert!("router.example".parse::<TrustedProxies>().is_err());
+        assert_eq!(parse_switch("OFF"), Ok(false));
+        assert!(parse_switch("maybe").is_err());
+    }
+}

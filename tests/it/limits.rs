@@ -1,0 +1,287 @@
+//! Rate limits as a client meets them: 429 with `Retry-After` in the store's words for the one
+//! over its limit, while another session or address carries on; a flooding socket is told
+//! `rate_limited` and then closed 1008 while other sockets keep receiving. 127.0.0.2 stands for
+//! another client address.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
+use crate::raw::assert_no_framework_text;
+use crate::visitor::Visitor;
+use crate::ws::{Client, Received};
+use sneakers::config::Rate;
+
+const HERE: [u8; 4] = [127, 0, 0, 1];
+const ELSEWHERE: [u8; 4] = [127, 0, 0, 2];
+
+fn rate(text: &str) -> Rate {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `/metrics` has a `sneakers_rate_limited_total` line for this limit and key.
+async fn counted(app: &TestApp, limit: &str, key: &str) -> bool {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    text.lines().any(|l| {
+        l.starts_with("sneakers_rate_limited_total{")
+            && l.contains(&format!("limit=\"{limit}\""))
+            && l.contains(&format!("key=\"{key}\""))
+    })
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", response.headers()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_to_cart_over_the_session_and_address_limits() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.cart.session = rate("3/min");
+        c.rates.cart.address = rate("5/min");
+    })
+    .await;
+    let item = app.product(true).await.items[0].id;
+    let greedy = Visitor::open(&app.url).await;
+    for _ in 0..3 {
+        assert_eq!(greedy.add(item).await.0, 303);
+    }
+    let refused = greedy
+        .http
+        .post(format!("{}/cart/items", app.url))
+        .form(&[
+            ("item_id", item.to_string()),
+            ("_csrf_token", greedy.csrf.clone()),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 20, "3/min: one back every 20 s");
+    let body = refused.text().await.unwrap_or_default();
+    assert!(
+        body.contains("Slow down") && body.contains("Back to the drops"),
+        "{body}"
+    );
+    assert_no_framework_text("429", &body);
+
+    // A neighbour behind the same address still has the rest of the address's budget...
+    let neighbour = Visitor::open(&app.url).await;
+    assert_eq!(neighbour.add(item).await.0, 303);
+    assert_eq!(neighbour.add(item).await.0, 303);
+    assert_eq!(
+        neighbour.add(item).await.0,
+        429,
+        "the address's five are spent"
+    );
+    // ...and another address is not slowed at all.
+    let elsewhere = Visitor::open_from(&app.url, IpAddr::from(ELSEWHERE)).await;
+    for _ in 0..3 {
+        assert_eq!(elsewhere.add(item).await.0, 303);
+    }
+    assert!(counted(&app, "cart", "session").await);
+    assert!(counted(&app, "cart", "address").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_and_session_token_limits() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.checkout.session = rate("1/min");
+        c.rates.token.address = rate("2/min");
+    })
+    .await;
+    let item = app.product(true).await.items[0].id;
+    app.set_stock(item, 10).await;
+    let buyer = Visitor::open(&app.url).await;
+    assert_eq!(buyer.add(item).await.0, 303);
+    assert!(buyer.checkout().await.starts_with("/checkout/complete"));
+    let (status, _) = buyer.post("/checkout", &[]).await;
+    assert_eq!(status, 429);
+
+    // `/session/token` answers JSON, also when it refuses.
+    let token = |from: [u8; 4]| {
+        let client = reqwest::Client::builder()
+            .local_address(IpAddr::from(from))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("{}/session/token", app.url);
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    assert_eq!(token(HERE).await.status(), 200);
+    assert_eq!(token(HERE).await.status(), 200);
+    let refused = token(HERE).await;
+    assert_eq!(refused.status(), 429);
+    assert!(retry_after(&refused) >= 1);
+    let json: Value = refused.json().await.unwrap_or_default();
+    assert_eq!(json["error"], "rate_limited", "{json}");
+    assert_eq!(token(ELSEWHERE).await.status(), 200);
+    assert!(counted(&app, "checkout", "session").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_connects_are_limited_per_session_and_address() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.connect.session = rate("2/min");
+        c.rates.connect.address = rate("4/min");
+    })
+    .await;
+    let (token, _) = app.socket_token().await;
+    let url = app.socket_url(&token);
+    let _a = Client::connect(&url)
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    let _b = Client::connect(&url)
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    assert_eq!(Client::connect(&url).await.err(), Some(429));
+    // Another session from here: its own budget, then the address's is spent.
+    let (other, _) = app.socket_token().await;
+    let other_url = app.socket_url(&other);
+    let _c = Client::connect(&other_url)
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    let _d = Client::connect(&other_url)
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    assert_eq!(Client::connect(&other_url).await.err(), Some(429));
+    // A shopper elsewhere connects as usual.
+    let (third, _) = app.socket_token().await;
+    assert!(
+        Client::connect_from(IpAddr::from(ELSEWHERE), &app.socket_url(&third))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_password_guessing_is_blocked_per_address() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.admin_failures = rate("3/min");
+    })
+    .await;
+    let from = |address: [u8; 4], password: &str| {
+        let client = reqwest::Client::builder()
+            .local_address(IpAddr::from(address))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let request = client
+            .get(format!("{}/admin/inventory", app.url))
+            .basic_auth(ADMIN_USER, Some(password.to_string()));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .status()
+                .as_u16()
+        }
+    };
+    for guess in ["a", "b", "c"] {
+        assert_eq!(from(HERE, guess).await, 401);
+    }
+    assert_eq!(from(HERE, "d").await, 429);
+    // Blocked means blocked: the right password from there is refused too, for now.
+    assert_eq!(from(HERE, ADMIN_PASSWORD).await, 429);
+    assert_eq!(from(ELSEWHERE, ADMIN_PASSWORD).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_names_the_client_behind_a_trusted_proxy() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.connections.trusted_proxies = "127.0.0.1".parse().unwrap_or_default();
+        c.rates.token.address = rate("1/min");
+    })
+    .await;
+    let through_router = |client: &str| {
+        app.http
+            .get(format!("{}/session/token", app.url))
+            .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+            .send()
+    };
+    let status = |r: Result<reqwest::Response, reqwest::Error>| {
+        r.unwrap_or_else(|e| panic!("{e}")).status().as_u16()
+    };
+    assert_eq!(status(through_router("203.0.113.5").await), 200);
+    assert_eq!(status(through_router("203.0.113.5").await), 429);
+    // Another shopper behind the same router, and the forged leftmost hop changes nothing.
+    assert_eq!(status(through_router("203.0.113.6").await), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_socket_is_answered_rate_limited_then_closed() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.socket_events = rate("10/min");
+    })
+    .await;
+    let product = app.product(true).await;
+    let item = product.items[0].id;
+    app.set_stock(item, 150).await;
+    let topic = format!("product:{}", product.id);
+    let mut calm = app.client().await;
+    calm.join_ok(&topic, json!({})).await;
+    calm.expect(&topic, "released").await;
+
+    let mut flooder = app.client().await;
+    let mut replies = Vec::new();
+    for n in 0..60 {
+        // The server may close before the last ones are written.
+        let frame = json!([null, n.to_string(), "phoenix", "heartbeat", {}]).to_string();
+        if !flooder.try_send_text(frame).await {
+            break;
+        }
+    }
+    let code = loop {
+        match flooder.recv().await {
+            Received::Frame(frame) => replies.push(frame),
+            Received::Closed(code) => break code,
+        }
+    };
+    let ok = replies
+        .iter()
+        .filter(|f| f.payload["status"] == "ok")
+        .count();
+    let limited = replies
+        .iter()
+        .filter(|f| f.payload["response"]["reason"] == "rate_limited")
+        .count();
+    assert_eq!(ok, 10, "the burst is answered");
+    assert!(limited >= 20, "then rate_limited replies: {replies:?}");
+    assert_eq!(limited, replies.len() - ok, "nothing else: {replies:?}");
+    assert!(
+        replies
+            .iter()
+            .filter(|f| f.payload["response"]["reason"] == "rate_limited")
+            .all(|f| f.msg_ref.is_string()),
+        "each refusal answers its ref"
+    );
+    assert_eq!(code, Some(1008));
+
+    // The calm socket heard nothing of it and still gets its pushes.
+    app.admin
+        .sell(item, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let change = calm.expect(&topic, "stock_change").await;
+    assert_eq!(change.payload["level"], "low");
+    assert_eq!(calm.heartbeat().await.0, "ok");
+}
