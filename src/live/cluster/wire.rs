@@ -81,23 +81,27 @@ pub fn pack(node: &str, messages: Vec<Message>) -> Vec<String> {
     payloads
 }
 
-/// Splits presence entries into messages that each fit in a payload.
+/// Splits presence entries into messages that each fit in a payload. One key may hold more
+/// metas than fit in one (a session open in many tabs): its metas are then spread over several
+/// messages, which receivers add up.
 pub fn chunk_entries(entries: Entries, make: impl Fn(Entries, bool) -> Message) -> Vec<Message> {
     let mut messages = Vec::new();
     let mut chunk = Entries::new();
     let mut size = 0;
     for (key, metas) in entries {
-        let bytes = serde_json::to_string(&metas)
-            .expect("metas are plain data: they always serialize")
-            .len()
-            + key.len()
-            + 8;
-        if size + bytes > MAX_PAYLOAD / 2 && !chunk.is_empty() {
-            messages.push(make(std::mem::take(&mut chunk), messages.is_empty()));
-            size = 0;
+        for meta in metas {
+            let bytes = serde_json::to_string(&meta)
+                .expect("metas are plain data: they always serialize")
+                .len()
+                + key.len()
+                + 8;
+            if size + bytes > MAX_PAYLOAD / 2 && !chunk.is_empty() {
+                messages.push(make(std::mem::take(&mut chunk), messages.is_empty()));
+                size = 0;
+            }
+            size += bytes;
+            chunk.entry(key.clone()).or_default().push(meta);
         }
-        size += bytes;
-        chunk.insert(key, metas);
     }
     if !chunk.is_empty() || messages.is_empty() {
         messages.push(make(chunk, messages.is_empty()));
@@ -184,5 +188,35 @@ mod tests {
         for payload in pack("n", chunks) {
             assert!(payload.len() <= MAX_PAYLOAD);
         }
+    }
+
+    #[test]
+    fn one_key_with_many_metas_is_spread_over_payloads() {
+        let metas: Vec<Meta> = (0..1_000)
+            .map(|i| Meta {
+                page: "/".into(),
+                items: vec![ItemId(1)],
+                online_at: 0,
+                phx_ref: format!("r{i}"),
+                phx_ref_prev: None,
+            })
+            .collect();
+        let entries: Entries = [("one-cart".to_string(), metas)].into_iter().collect();
+        let chunks = chunk_entries(entries, |joins, _| Message::Presence {
+            joins,
+            leaves: Entries::new(),
+        });
+        let payloads = pack("n", chunks);
+        assert!(payloads.len() > 1);
+        let mut seen = 0;
+        for payload in &payloads {
+            assert!(payload.len() <= MAX_PAYLOAD, "{}", payload.len());
+            for message in unpack(payload).unwrap_or_else(|e| panic!("{e}")).m {
+                if let Message::Presence { joins, .. } = message {
+                    seen += joins["one-cart"].len();
+                }
+            }
+        }
+        assert_eq!(seen, 1_000, "every tab's meta arrives");
     }
 }
