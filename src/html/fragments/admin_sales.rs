@@ -16,7 +16,8 @@ const PALETTE: usize = 6;
 
 /// A y-axis top that reads well: 5, 10, 20, 50, 100, ...
 fn axis_top(peak: u32) -> u32 {
-    let mut step = 5;
+    let peak = peak.max(5);
+    let mut step = 1;
     loop {
         for m in [1, 2, 5] {
             if peak <= step * m {
