@@ -10,6 +10,7 @@ pub mod level;
 pub mod money;
 pub mod order;
 pub mod presence;
+pub mod sales;
 pub mod token;
 
 pub use cart::{Cart, CartError};

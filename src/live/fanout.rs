@@ -25,7 +25,7 @@ use super::Live;
 use super::presence::{Diff, FLUSH_EVERY};
 use crate::domain::presence::Counts;
 use crate::domain::{Cart, Item, ItemId, Product, ProductId};
-use crate::html::fragments::{admin, cart, product};
+use crate::html::fragments::{admin, admin_sales, cart, product};
 use crate::inventory::{Event, Published};
 
 /// Admins' topic: presence, counts, stock rows, server figures.
@@ -60,6 +60,9 @@ pub fn spawn(live: &Arc<Live>) -> tokio::task::JoinHandle<()> {
 async fn run(live: Arc<Live>) {
     let mut events = live.inventory.subscribe();
     let mut figures = tokio::time::interval(FIGURES_EVERY);
+    // A late tick is not made up with a burst: the chart is pushed at most once a second.
+    figures.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sales_dirty = false;
     let mut last_pushes = live.hub.pushes();
     let mut tokens =
         tokio::time::interval_at(Instant::now() + TOKEN_REFRESH_EVERY, TOKEN_REFRESH_EVERY);
@@ -69,7 +72,10 @@ async fn run(live: Arc<Live>) {
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Ok(Published { event, .. }) => on_event(&live, &event),
+                Ok(Published { event, .. }) => {
+                    sales_dirty |= record_sales(&live, &event);
+                    on_event(&live, &event);
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "fan-out fell behind; re-pushing every product");
                     resend_all_products(&live);
@@ -86,6 +92,7 @@ async fn run(live: Arc<Live>) {
                 let pushes = live.hub.pushes();
                 on_figures(&live, pushes.saturating_sub(last_pushes));
                 last_pushes = pushes;
+                on_sales_tick(&live, std::mem::take(&mut sales_dirty));
             }
             _ = tokens.tick() => {
                 live.hub.broadcast(TOKEN_REFRESH_TOPIC, "refresh", json!({}));
@@ -174,6 +181,67 @@ fn on_figures(live: &Live, pushes_per_second: u64) {
     let html = admin::server(live.figures(pushes_per_second), &live.node_name).into_string();
     live.hub
         .broadcast(ADMIN_TOPIC, "server", json!({ "html": html }));
+}
+
+/// Feeds the sales series; `true` when the chart or the bars changed. Every node hears every
+/// sale (its own and, through the replicator, the others'), so each node's chart counts all.
+fn record_sales(live: &Live, event: &Event) -> bool {
+    let now = Utc::now().timestamp();
+    match event {
+        Event::Released { product_id } => {
+            live.with_sales(|s| s.record_release(now, *product_id));
+            true
+        }
+        Event::StockChanged(change) if change.new_count < change.old_count => {
+            let pairs = u32::try_from(change.old_count - change.new_count)
+                .expect("a drop between two i32 counts with new < old is positive");
+            live.with_sales(|s| {
+                s.record_sale(now, change.product_id, pairs);
+                if change.new_count == 0 {
+                    s.record_sold_out(now, change.item_id);
+                }
+            });
+            true
+        }
+        // A restock moves the bars' "left" figure.
+        Event::StockChanged(_) => true,
+        Event::CartChanged { .. } => false,
+    }
+}
+
+/// The chart and the bars, once a second while anything sold in the window (the chart
+/// scrolls) or the bars moved.
+fn on_sales_tick(live: &Live, dirty: bool) {
+    if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
+        return;
+    }
+    let now = Utc::now().timestamp();
+    if !dirty && !live.with_sales(|s| s.active(now)) {
+        return;
+    }
+    live.hub.broadcast(
+        ADMIN_TOPIC,
+        "sales",
+        json!({ "html": sales_html(live, now) }),
+    );
+}
+
+/// Shoppers waiting per product. The store has no waiting lines yet: this is where their
+/// lengths come in, and the bars show them as soon as this returns any.
+pub fn line_lengths(_live: &Live) -> std::collections::HashMap<ProductId, usize> {
+    std::collections::HashMap::new()
+}
+
+/// `#admin-sales-chart` and `#admin-sell-through`, rendered from the series and the cache.
+pub fn sales_html(live: &Live, now: i64) -> String {
+    let lines = line_lengths(live);
+    live.with_sales(|series| {
+        live.inventory.read(|catalog| {
+            let mut html = admin_sales::sales_chart(series, catalog, now).into_string();
+            html.push_str(&admin_sales::sell_through(series, catalog, &lines).into_string());
+            html
+        })
+    })
 }
 
 /// After a lag nobody knows what was missed: every released product's selector again.

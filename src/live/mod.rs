@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
 
+use crate::domain::sales::SalesSeries;
 use crate::domain::token::Tokens;
 use crate::html::fragments::admin::ServerFigures;
 use crate::inventory::Inventory;
@@ -52,6 +53,9 @@ pub struct Live {
     pub sockets: TaskTracker,
     /// Joined channels on this node, for the admin's server panel.
     pub channels: AtomicI64,
+    /// Pairs sold per second (this node's sales and the others', as the bus brings them), for
+    /// the admin's chart; `fanout` feeds it and pushes it.
+    pub sales: std::sync::Mutex<SalesSeries>,
 }
 
 impl Live {
@@ -74,7 +78,15 @@ impl Live {
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),
             channels: AtomicI64::new(0),
+            sales: std::sync::Mutex::new(SalesSeries::new()),
         })
+    }
+
+    /// The sales series, read or fed; a poisoned lock (a panic mid-update) still holds counts
+    /// that are only ever added to, so it is used as is.
+    pub fn with_sales<T>(&self, f: impl FnOnce(&mut SalesSeries) -> T) -> T {
+        let mut sales = self.sales.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut sales)
     }
 
     /// This node's figures for the admin's server panel.

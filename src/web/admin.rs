@@ -15,8 +15,9 @@ use super::auth::Admin;
 use super::error::ApiError;
 use super::extract::{Body, Path};
 use crate::domain::{ItemId, Level, ProductId};
-use crate::html::pages::admin::dashboard as dashboard_view;
+use crate::html::pages::admin::{Drop, dashboard as dashboard_view};
 use crate::inventory::{InventoryError, StockMove};
+use crate::live::fanout::line_lengths;
 
 /// The dashboard and the admin API (HTTP Basic: every handler takes [`Admin`]).
 pub fn router() -> Router<AppState> {
@@ -111,9 +112,16 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
         .sign("admin", chrono::Utc::now().timestamp_millis());
     let counts = live.presence.counts();
     let figures = live.figures(0);
-    state
-        .inventory
-        .read(|catalog| dashboard_view(&token, catalog, &counts, figures, &live.node_name))
+    let line_lengths = line_lengths(live);
+    live.with_sales(|sales| {
+        let drop = Drop {
+            sales,
+            line_lengths: &line_lengths,
+        };
+        state.inventory.read(|catalog| {
+            dashboard_view(&token, catalog, &counts, figures, &live.node_name, drop)
+        })
+    })
 }
 
 async fn sell(

@@ -2,5 +2,6 @@
 //! from here, so a pushed fragment is exactly what a reload would show.
 
 pub mod admin;
+pub mod admin_sales;
 pub mod cart;
 pub mod product;

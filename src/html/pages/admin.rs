@@ -4,9 +4,19 @@ use chrono::Utc;
 use maud::{Markup, html};
 
 use super::layout::{Meta, page};
-use crate::domain::Catalog;
+use std::collections::HashMap;
+
 use crate::domain::presence::Counts;
+use crate::domain::sales::SalesSeries;
+use crate::domain::{Catalog, ProductId};
 use crate::html::fragments::admin::{ServerFigures, counts, item_row, product_row, server};
+use crate::html::fragments::admin_sales::{sales_chart, sell_through};
+
+/// What the drop panels are drawn from.
+pub struct Drop<'a> {
+    pub sales: &'a SalesSeries,
+    pub line_lengths: &'a HashMap<ProductId, usize>,
+}
 
 pub fn dashboard(
     admin_token: &str,
@@ -14,6 +24,7 @@ pub fn dashboard(
     live_counts: &Counts,
     figures: ServerFigures,
     node: &str,
+    drop: Drop<'_>,
 ) -> Markup {
     let now = Utc::now();
     page(
@@ -24,6 +35,10 @@ pub fn dashboard(
                 h1 { "Dashboard" }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
+                div.admin-drop {
+                    (sales_chart(drop.sales, catalog, now.timestamp()))
+                    (sell_through(drop.sales, catalog, drop.line_lengths))
+                }
                 h2 { "Drops" }
                 table.table.admin-products {
                     thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }
