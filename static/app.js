@@ -91,7 +91,8 @@
       // A push that changes nothing (the state a join re-sends) must not flash.
       if (old.isEqualNode(fresh)) return;
       old.replaceWith(fresh);
-      flagUpdated(fresh);
+      // Panels redrawn every second during a drop (the sales chart) would flash for good.
+      if (!fresh.hasAttribute("data-no-flash")) flagUpdated(fresh);
     });
     tick();
   }

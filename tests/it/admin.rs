@@ -26,7 +26,7 @@ impl TestApp {
     }
 
     /// An admin joined to the tracker; returns it with the initial `presence_state`.
-    async fn admin_watching(&self) -> (Client, Value) {
+    pub(crate) async fn admin_watching(&self) -> (Client, Value) {
         let token = self.admin_token().await;
         let mut admin = Client::connect(&self.admin_socket_url(&token))
             .await

@@ -12,6 +12,7 @@ mod ws_violations;
 mod acceptance;
 mod admin;
 mod admin_api;
+mod admin_sales;
 mod cart;
 mod catalog;
 mod checkout;

@@ -57,7 +57,7 @@ pub fn sales_chart(series: &SalesSeries, catalog: &Catalog, now: i64) -> Markup 
     let recent = &all[all.len() - 5..];
     let rate = f64::from(recent.iter().sum::<u32>()) / recent.len() as f64;
     html! {
-        section #admin-sales-chart .panel.sales-chart data-total=(in_window) data-now=(now) {
+        section #admin-sales-chart .panel.sales-chart data-no-flash data-total=(in_window) data-now=(now) {
             header.panel__head {
                 h2 { "Pairs sold per second" }
                 div.sales-chart__figures {
@@ -107,7 +107,7 @@ pub fn sell_through(
     line_lengths: &HashMap<ProductId, usize>,
 ) -> Markup {
     html! {
-        section #admin-sell-through .panel.sell-through {
+        section #admin-sell-through .panel.sell-through data-no-flash {
             header.panel__head { h2 { "Sell-through" } }
             @for product in catalog.products().filter(|p| p.released) {
                 @let sold = series.sold(product.id);
