@@ -65,16 +65,9 @@ async fn released_item(node: &Node) -> (ProductId, ItemId) {
 
 async fn set_stock(node: &Node, item: ItemId, count: i32) {
     let now = node
-        .admin
-        .inventory()
+        .available_count(item)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .products
-        .into_iter()
-        .flat_map(|p| p.items)
-        .find(|i| i.id == item)
-        .map(|i| i.available_count)
-        .unwrap_or_default();
+        .unwrap_or_else(|| panic!("node {} shows no item {item}", node.name));
     let result = match now.cmp(&count) {
         std::cmp::Ordering::Greater => node.admin.sell(item, now - count).await.map(|_| ()),
         std::cmp::Ordering::Less => node.admin.restock(item, count - now).await.map(|_| ()),

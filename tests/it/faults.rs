@@ -170,15 +170,7 @@ async fn until_node_matches_db(node: &Node, db: &Db, item: ItemId) {
             .ok()
             .flatten()
             .map(|(c, _)| c);
-        let shown = match node.admin.inventory().await {
-            Ok(inventory) => inventory
-                .products
-                .into_iter()
-                .flat_map(|p| p.items)
-                .find(|i| i.id == item)
-                .map(|i| i.available_count),
-            Err(_) => None,
-        };
+        let shown = node.available_count(item).await;
         if shown.is_some() && shown == truth {
             return;
         }

@@ -143,16 +143,7 @@ async fn a_count_changed_behind_two_nodes_reaches_a_page_on_each() {
         assert_eq!(change.payload["level"], level);
     }
     for node in [&a, &b] {
-        let shown = node
-            .admin
-            .inventory()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .products
-            .into_iter()
-            .flat_map(|p| p.items)
-            .find(|i| i.id == item)
-            .map(|i| i.available_count);
+        let shown = node.available_count(item).await;
         assert_eq!(shown, Some(target), "node {}", node.name);
     }
 }

@@ -38,6 +38,20 @@ pub async fn cluster_database() -> (String, Db) {
 }
 
 impl Node {
+    /// The item's count as this node's admin API shows it; `None` when the node does not
+    /// answer or does not know the item.
+    pub async fn available_count(&self, item: sneakers::domain::ItemId) -> Option<i32> {
+        self.admin
+            .inventory()
+            .await
+            .ok()?
+            .products
+            .into_iter()
+            .flat_map(|p| p.items)
+            .find(|i| i.id == item)
+            .map(|i| i.available_count)
+    }
+
     /// Starts a node and waits until its cluster feed is live.
     pub async fn start(database_url: &str, name: &str) -> Node {
         Node::start_with(database_url, name, &[]).await
