@@ -23,6 +23,9 @@ use super::AppState;
 use super::client::ClientAddr;
 use super::error::{ApiError, Audience, Refused};
 use super::limits::Action;
+use super::session::CART_ID_LEN;
+use crate::domain::Shopper;
+use crate::domain::account::SignedIn;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
@@ -62,12 +65,58 @@ async fn shopper(
     ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
-    open(&state, client, request, |tokens, token, now| {
-        tokens
-            .socket
-            .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
-            .map(|cart_id| Identity::Shopper { cart_id })
-    })
+    let params = SocketParams::parse(request.uri().query());
+    let token = params.token.as_deref().unwrap_or_default();
+    let identity = match shopper_identity(&state, token).await {
+        Ok(identity) => identity,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    open(&state, client, request, |_, _, _| identity)
+}
+
+/// Who a shopper's socket token speaks for; a signed-in one's account is read now (its cart
+/// and past pairs of limited products), so the channels need not wait on the database.
+pub async fn shopper_identity(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<Identity, TokenError>, ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let shopper = match state
+        .tokens
+        .socket
+        .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
+        .and_then(|subject| Shopper::from_subject(&subject, CART_ID_LEN).ok_or(TokenError::Invalid))
+    {
+        Ok(shopper) => shopper,
+        Err(error) => return Ok(Err(error)),
+    };
+    let account = match shopper.account {
+        Some(id) => {
+            let unavailable = |_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store cannot reach its database; try again in a moment",
+                )
+            };
+            let row = state.inventory.account(id).await.map_err(unavailable)?;
+            let ordered = state
+                .inventory
+                .ordered_limited(id)
+                .await
+                .map_err(unavailable)?;
+            Some(Arc::new(SignedIn {
+                id,
+                cart_token: row.and_then(|r| r.cart_token),
+                ordered,
+            }))
+        }
+        None => None,
+    };
+    Ok(Ok(Identity::Shopper {
+        cart_id: shopper.cart_id,
+        account,
+    }))
 }
 
 async fn admin(
@@ -100,7 +149,7 @@ fn open(
     let token = params.token.as_deref().unwrap_or_default();
     let identity = identify(&state.tokens, token, now);
     let session = match &identity {
-        Ok(Identity::Shopper { cart_id }) => Some(cart_id.as_str()),
+        Ok(Identity::Shopper { cart_id, .. }) => Some(cart_id.as_str()),
         _ => None,
     };
     if let Err(refusal) = state
