@@ -10,6 +10,7 @@ mod ws;
 mod ws_violations;
 
 mod acceptance;
+mod accounts;
 mod admin;
 mod admin_api;
 mod admin_sales;
