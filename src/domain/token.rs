@@ -32,7 +32,7 @@ fn keyed(key: &[u8]) -> HmacSha256 {
 /// A signer for one purpose (the salt).
 #[derive(Clone)]
 pub struct Signer {
-    key: [u8; 32],
+    pub(crate) key: [u8; 32],
 }
 
 impl Signer {
@@ -153,6 +153,8 @@ pub struct Tokens {
     pub cart: Signer,
     /// Form CSRF tokens: bound to the session's cart id.
     pub csrf: Signer,
+    /// The key of waiting lines' draws.
+    pub line_draw: [u8; 32],
 }
 
 pub const SOCKET_TOKEN_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
@@ -168,6 +170,7 @@ impl Tokens {
             admin: Signer::new(secret, "admin socket"),
             cart: Signer::new(secret, "cart"),
             csrf: Signer::new(secret, "csrf"),
+            line_draw: Signer::new(secret, "line draw").key,
         }
     }
 
