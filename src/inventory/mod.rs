@@ -82,6 +82,8 @@ pub struct Inventory {
     lines: RwLock<crate::domain::line::Lines>,
     /// How long an admitted shopper may cart a lined drop's pairs, in ms.
     admission_window_ms: AtomicU64,
+    /// How long a waiting shopper who left keeps the place, in ms.
+    line_grace_ms: AtomicU64,
     /// One reload at a time: a reload that read the database before a change must not apply
     /// its older details after the reload that read the change.
     reloading: tokio::sync::Mutex<()>,
@@ -99,6 +101,7 @@ impl Inventory {
             claims: claims::Claims::default(),
             lines: RwLock::default(),
             admission_window_ms: AtomicU64::new(600_000),
+            line_grace_ms: AtomicU64::new(120_000),
             reloading: tokio::sync::Mutex::new(()),
         }))
     }

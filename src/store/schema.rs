@@ -84,6 +84,7 @@ diesel::table! {
         shuffle_key -> Nullable<Text>,
         joined_at -> Timestamp,
         admitted_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
     }
 }
 
