@@ -49,6 +49,7 @@ diesel::table! {
         total_cents -> Integer,
         inserted_at -> Timestamp,
         account_id -> Nullable<Integer>,
+        node -> Nullable<Text>,
     }
 }
 
