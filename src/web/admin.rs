@@ -230,6 +230,7 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Result<Markup, Ap
                 &live.node_name,
                 drop,
                 orders_panel,
+                &live.cluster_rows(),
             )
         })
     }))

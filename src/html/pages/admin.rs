@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use crate::domain::presence::Counts;
 use crate::domain::sales::SalesSeries;
 use crate::domain::{Catalog, ProductId};
-use crate::html::fragments::admin::{ServerFigures, counts, item_row, product_row, server};
+use crate::html::fragments::admin::{
+    NodeRow, ServerFigures, cluster, counts, item_row, product_row, server,
+};
 use crate::html::fragments::admin_sales::{sales_chart, sell_through};
 
 /// What the drop panels are drawn from.
@@ -26,6 +28,7 @@ pub fn dashboard(
     node: &str,
     drop: Drop<'_>,
     orders: Markup,
+    cluster_rows: &[NodeRow],
 ) -> Markup {
     let now = Utc::now();
     page(
@@ -36,6 +39,7 @@ pub fn dashboard(
                 h1 { "Dashboard" }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
+                (cluster(cluster_rows))
                 div.admin-drop {
                     (sales_chart(drop.sales, catalog, now.timestamp()))
                     (sell_through(drop.sales, catalog, drop.line_lengths))
