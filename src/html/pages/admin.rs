@@ -18,6 +18,9 @@ use crate::html::fragments::admin_sales::{sales_chart, sell_through};
 pub struct Drop<'a> {
     pub sales: &'a SalesSeries,
     pub line_lengths: &'a HashMap<ProductId, crate::domain::line::LineFigures>,
+    /// The latest orders panel.
+    pub orders: Markup,
+    pub cluster: &'a [NodeRow],
 }
 
 pub fn dashboard(
@@ -27,8 +30,6 @@ pub fn dashboard(
     figures: ServerFigures,
     node: &str,
     drop: Drop<'_>,
-    orders: Markup,
-    cluster_rows: &[NodeRow],
 ) -> Markup {
     let now = Utc::now();
     page(
@@ -39,12 +40,12 @@ pub fn dashboard(
                 h1 { "Dashboard" }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
-                (cluster(cluster_rows))
+                (cluster(drop.cluster))
                 div.admin-drop {
                     (sales_chart(drop.sales, catalog, now.timestamp()))
                     (sell_through(drop.sales, catalog, drop.line_lengths))
                 }
-                (orders)
+                (drop.orders)
                 h2 { "Drops" }
                 table.table.admin-products {
                     thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }

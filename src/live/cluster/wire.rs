@@ -162,7 +162,7 @@ mod tests {
         let small = Message::Hello;
         let payloads = pack("n", vec![huge, small]);
         assert_eq!(payloads.len(), 1);
-        assert!(payloads[0].contains("heartbeat") && !payloads[0].contains("xxxx"));
+        assert!(payloads[0].contains("hello") && !payloads[0].contains("xxxx"));
     }
 
     #[test]
