@@ -385,3 +385,38 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
     let left = a.available_count(item).await.unwrap_or_default();
     assert_eq!(stock - left, ROUNDS as i32);
 }
+
+/// Guessing passwords is slowed per account (whatever address it comes from) and per address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_limited_per_account_and_per_address() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.login.session = "2/min".parse().unwrap_or_else(|e| panic!("{e}"));
+        c.rates.login.address = "5/min".parse().unwrap_or_else(|e| panic!("{e}"));
+    })
+    .await;
+    let mut owner = app.visitor().await;
+    signup(&mut owner, "target@example.com").await;
+    let wrong = [
+        ("email", "target@example.com"),
+        ("password", "not the password"),
+    ];
+    // Two guesses at one account from two addresses, then the third is refused.
+    let first = Visitor::open_from(&app.url, std::net::IpAddr::from([127, 0, 0, 2])).await;
+    assert_eq!(submit(&first, "/account/login", &wrong).await.0, 401);
+    let second = Visitor::open_from(&app.url, std::net::IpAddr::from([127, 0, 0, 3])).await;
+    assert_eq!(submit(&second, "/account/login", &wrong).await.0, 401);
+    let (status, _, body) = submit(&second, "/account/login", &wrong).await;
+    assert_eq!(status, 429, "{body}");
+    // Other accounts from the first address still answer, up to the address's budget (five,
+    // one spent above).
+    for i in 0..5 {
+        let email = format!("other{i}@example.com");
+        let form = [("email", email.as_str()), ("password", "not the password")];
+        let expected = if i < 4 { 401 } else { 429 };
+        assert_eq!(
+            submit(&first, "/account/login", &form).await.0,
+            expected,
+            "guess {i}"
+        );
+    }
+}
