@@ -10,6 +10,7 @@ pub mod hub;
 pub mod outbox;
 pub mod presence;
 pub mod protocol;
+pub mod session;
 pub mod socket;
 pub mod violation;
 
