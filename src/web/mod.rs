@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod limits;
+pub mod longpoll;
 pub mod metrics;
 pub mod page_cache;
 pub mod page_template;

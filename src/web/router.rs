@@ -8,7 +8,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    AppState, admin, assets, cart, checkout, extract, health, metrics, session, shop, socket,
+    AppState, admin, assets, cart, checkout, extract, health, longpoll, metrics, session, shop,
+    socket,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(shopper)
         .merge(socket::router())
+        .merge(longpoll::router())
         .merge(admin::router())
         .merge(metrics::router())
         .merge(health::router())

@@ -62,12 +62,7 @@ async fn shopper(
     ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
-    open(&state, client, request, |tokens, token, now| {
-        tokens
-            .socket
-            .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
-            .map(|cart_id| Identity::Shopper { cart_id })
-    })
+    open(&state, client, request, Door::Shopper)
 }
 
 async fn admin(
@@ -75,22 +70,35 @@ async fn admin(
     ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
-    open(&state, client, request, |tokens, token, now| {
-        tokens
-            .admin
-            .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
-            .map(|_| Identity::Admin)
-    })
+    open(&state, client, request, Door::Admin)
+}
+
+/// Which socket a client connects to (`/socket/*` or `/admin_socket/*`), and so which token
+/// it must show; the WebSocket and the longpoll transport share the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    Shopper,
+    Admin,
+}
+
+impl Door {
+    pub fn identify(self, tokens: &Tokens, token: &str, now: i64) -> Result<Identity, TokenError> {
+        match self {
+            Door::Shopper => tokens
+                .socket
+                .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
+                .map(|cart_id| Identity::Shopper { cart_id }),
+            Door::Admin => tokens
+                .admin
+                .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
+                .map(|_| Identity::Admin),
+        }
+    }
 }
 
 /// Checks the request, the connect rate (per address, and per cart for a shopper whose token
 /// holds) and the token, then upgrades and hands the socket to the live layer.
-fn open(
-    state: &AppState,
-    client: std::net::IpAddr,
-    request: Request,
-    identify: impl FnOnce(&Tokens, &str, i64) -> Result<Identity, TokenError>,
-) -> Response {
+fn open(state: &AppState, client: std::net::IpAddr, request: Request, door: Door) -> Response {
     let params = SocketParams::parse(request.uri().query());
     let key = match check_request(&params, request.headers()) {
         Ok(key) => key,
@@ -98,7 +106,7 @@ fn open(
     };
     let now = chrono::Utc::now().timestamp_millis();
     let token = params.token.as_deref().unwrap_or_default();
-    let identity = identify(&state.tokens, token, now);
+    let identity = door.identify(&state.tokens, token, now);
     let session = match &identity {
         Ok(Identity::Shopper { cart_id }) => Some(cart_id.as_str()),
         _ => None,
@@ -189,7 +197,7 @@ pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<Strin
 
 /// Like Phoenix's `check_origin`: a browser's `Origin` must name the host it connects to, so
 /// another site cannot open sockets with a visitor's cookies. Non-browser clients send none.
-fn origin_allowed(headers: &HeaderMap) -> bool {
+pub fn origin_allowed(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

@@ -2,6 +2,7 @@
 //! databases (SQLite and a throwaway PostgreSQL).
 
 mod helpers;
+mod js;
 mod nodes;
 mod pg;
 mod raw;
@@ -25,5 +26,6 @@ mod hostile;
 mod limits;
 mod live_products;
 mod live_protocol;
+mod longpoll;
 mod sales;
 mod tls;
