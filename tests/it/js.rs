@@ -51,11 +51,12 @@ impl PhoenixJs {
     /// Lines until one satisfies `want`; returns it.
     pub async fn until(&mut self, want: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
         loop {
             let line = tokio::time::timeout_at(deadline, self.lines.next_line())
                 .await
                 .unwrap_or_else(|_| {
-                    panic!("the phoenix client said nothing fitting within {WAIT:?}")
+                    panic!("the phoenix client said nothing fitting within {WAIT:?}: {seen:#?}")
                 })
                 .unwrap_or_else(|e| panic!("reading the phoenix client: {e}"))
                 .unwrap_or_else(|| panic!("the phoenix client exited"));
@@ -64,15 +65,31 @@ impl PhoenixJs {
             if want(&value) {
                 return value;
             }
+            seen.push(line);
+        }
+    }
+
+    /// Waits until every one of `topics` is joined (in whatever order the replies come).
+    pub async fn until_joined(&mut self, topics: &[&str]) {
+        let mut left: Vec<&str> = topics.to_vec();
+        while !left.is_empty() {
+            let line = self
+                .until(|line| line["joined"].as_str().is_some_and(|t| left.contains(&t)))
+                .await;
+            left.retain(|t| line["joined"] != *t);
         }
     }
 
     /// Sends one command line (`{"push", "event", "payload"}`).
-    pub fn send(&mut self, command: Value) {
+    pub async fn send(&mut self, command: Value) {
         let line = format!("{command}\n");
-        let stdin = &mut self.stdin;
-        futures_util::FutureExt::now_or_never(stdin.write_all(line.as_bytes()))
-            .unwrap_or_else(|| panic!("the phoenix client's stdin is full"))
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("writing to the phoenix client: {e}"));
+        self.stdin
+            .flush()
+            .await
             .unwrap_or_else(|e| panic!("writing to the phoenix client: {e}"));
     }
 }

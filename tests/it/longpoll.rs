@@ -2,8 +2,6 @@
 //! `phoenix` JavaScript client in Node, and two real nodes behind a round-robin proxy.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,6 +10,7 @@ use sneakers::domain::ItemId;
 use crate::admin::{count_in, until_counts};
 use crate::helpers::{Backend, TestApp};
 use crate::nodes::{Node, cluster_database};
+use crate::proxy::round_robin;
 use crate::ws::{Frame, WAIT};
 
 const WINDOW: Duration = Duration::from_millis(600);
@@ -381,79 +380,6 @@ crate::on_both_backends!(
     an_idle_session_leaves_presence,
 );
 
-/// A balancer without sticky sessions: each request goes to the next node in turn.
-struct RoundRobin {
-    url: String,
-    served: Arc<Vec<AtomicUsize>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RoundRobin {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn round_robin(nodes: Vec<String>) -> RoundRobin {
-    use axum::body::Body;
-    use axum::extract::Request;
-    use axum::response::Response;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let url = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    let served: Arc<Vec<AtomicUsize>> =
-        Arc::new(nodes.iter().map(|_| AtomicUsize::new(0)).collect());
-    let next = Arc::new(AtomicUsize::new(0));
-    let http = reqwest::Client::new();
-    let counts = Arc::clone(&served);
-    let handler = move |request: Request| {
-        let (nodes, next, http, counts) = (
-            nodes.clone(),
-            Arc::clone(&next),
-            http.clone(),
-            Arc::clone(&counts),
-        );
-        async move {
-            let at = next.fetch_add(1, Ordering::Relaxed) % nodes.len();
-            counts[at].fetch_add(1, Ordering::Relaxed);
-            let (parts, body) = request.into_parts();
-            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let body = axum::body::to_bytes(body, 1 << 20)
-                .await
-                .unwrap_or_default();
-            let mut forward = http.request(parts.method.clone(), format!("{}{path}", nodes[at]));
-            for name in ["content-type", "x-phoenix-longpoll-token", "accept"] {
-                if let Some(value) = parts.headers.get(name) {
-                    forward = forward.header(name, value.as_bytes());
-                }
-            }
-            let answer = forward.body(body).send().await;
-            let (status, bytes) = match answer {
-                Ok(answer) => (
-                    answer.status().as_u16(),
-                    answer.bytes().await.unwrap_or_default(),
-                ),
-                Err(_) => (502, Default::default()),
-            };
-            Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(bytes))
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-    };
-    let router = axum::Router::new().fallback(handler);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    RoundRobin { url, served, task }
-}
-
 /// Two real nodes behind a round-robin proxy: every other poll and send lands on the node that
 /// does not hold the session, and is relayed over the cluster bus.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,17 +388,21 @@ async fn longpoll_across_two_nodes_behind_a_round_robin_balancer() {
     let env = [("LONGPOLL_WINDOW_MS", "800"), ("RATE_LIMIT", "off")];
     let a = Node::start_with(&url, "a", &env).await;
     let b = Node::start_with(&url, "b", &env).await;
-    let proxy = round_robin(vec![a.url.clone(), b.url.clone()]).await;
+    let proxy = round_robin(vec![a.url.clone(), b.url.clone()], false).await;
     let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
     let product = inventory
         .products
         .iter()
         .find(|p| p.released)
         .unwrap_or_else(|| panic!("a released product"));
-    let item: ItemId = product.items[0].id;
-    let count = a.available_count(item).await.unwrap_or_default();
+    let stocked = product
+        .items
+        .iter()
+        .find(|i| i.available_count >= 2)
+        .unwrap_or_else(|| panic!("a size with two pairs"));
+    let item: ItemId = stocked.id;
     a.admin
-        .sell(item, count - 1)
+        .sell(item, stocked.available_count - 1)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let (socket_token, cart_id) = a.socket_token().await;
@@ -511,11 +441,7 @@ async fn longpoll_across_two_nodes_behind_a_round_robin_balancer() {
     for _ in 0..2 {
         assert_eq!(lp.get().await.1["status"], json!(204));
     }
-    let served: Vec<usize> = proxy
-        .served
-        .iter()
-        .map(|n| n.load(Ordering::Relaxed))
-        .collect();
+    let served = proxy.served();
     assert!(
         served.iter().all(|&n| n >= 4),
         "requests per node: {served:?}"
@@ -537,7 +463,12 @@ async fn phoenix_client_hears_a_sale(base: &str, node: &Node, socket_token: &str
         .iter()
         .find(|p| p.released)
         .unwrap_or_else(|| panic!("a released product"));
-    let item = &product.items[1];
+    let item = product
+        .items
+        .iter()
+        .rev()
+        .find(|i| i.available_count > 0)
+        .unwrap_or_else(|| panic!("a size in stock"));
     let mut js = crate::js::PhoenixJs::start(
         &format!("{base}/socket"),
         socket_token,
@@ -549,11 +480,13 @@ async fn phoenix_client_hears_a_sale(base: &str, node: &Node, socket_token: &str
             ),
         ],
     );
-    js.until(|line| line["joined"] == json!(format!("cart:{cart_id}")))
+    js.until_joined(&[
+        &format!("cart:{cart_id}"),
+        &format!("product:{}", product.id),
+    ])
+    .await;
+    js.send(json!({ "push": format!("cart:{cart_id}"), "event": "add_item", "payload": { "item_id": item.id } }))
         .await;
-    js.until(|line| line["joined"] == json!(format!("product:{}", product.id)))
-        .await;
-    js.send(json!({ "push": format!("cart:{cart_id}"), "event": "add_item", "payload": { "item_id": item.id } }));
     let reply = js.until(|line| line["reply"].is_object()).await;
     assert_eq!(reply["reply"]["status"], json!("ok"), "{reply}");
     node.admin

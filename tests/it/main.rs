@@ -5,6 +5,7 @@ mod helpers;
 mod js;
 mod nodes;
 mod pg;
+mod proxy;
 mod raw;
 mod visitor;
 mod ws;

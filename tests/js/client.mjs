@@ -7,7 +7,8 @@ import { createInterface } from "node:readline";
 
 const [endpoint, token, topicsJson] = process.argv.slice(2);
 const say = (line) => process.stdout.write(JSON.stringify(line) + "\n");
-const socket = new Socket(endpoint, { transport: LongPoll, params: { token }, timeout: 10000 });
+const logger = process.env.PHX_LOG ? (kind, msg, data) => process.stderr.write(`${kind}: ${msg} ${JSON.stringify(data)}\n`) : undefined;
+const socket = new Socket(endpoint, { transport: LongPoll, params: { token }, timeout: 10000, logger });
 socket.onError((error) => say({ error: String(error) }));
 socket.connect();
 const channels = {};
@@ -28,6 +29,7 @@ for (const [topic, params] of JSON.parse(topicsJson)) {
 }
 createInterface({ input: process.stdin }).on("line", (text) => {
   const { push, event, payload } = JSON.parse(text);
+  if (process.env.PHX_LOG) process.stderr.write(`command: ${text}\n`);
   channels[push].push(event, payload)
     .receive("ok", (response) => say({ reply: { status: "ok", response } }))
     .receive("error", (response) => say({ reply: { status: "error", response } }))

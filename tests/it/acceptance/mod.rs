@@ -13,6 +13,7 @@ mod chrome;
 mod console;
 mod harness;
 mod live;
+mod longpoll;
 mod screenshots;
 
 use sneakers::domain::{ItemId, ProductId};
