@@ -114,6 +114,9 @@ enum Ending {
     Shutdown,
 }
 
+/// A relayed message's sender, id and direction (`true`: an answer).
+type PieceKey = (String, u64, bool);
+
 /// This node's longpoll sessions and the relayed requests it waits on.
 pub struct LongPolls {
     window: Duration,
@@ -122,7 +125,7 @@ pub struct LongPolls {
     /// Relayed requests waiting for their owner's answer, by id.
     pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
     /// Pieces of relayed messages, by sender, id and direction.
-    partial: Mutex<HashMap<(String, u64, bool), (Instant, String)>>,
+    partial: Mutex<HashMap<PieceKey, (Instant, String)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
