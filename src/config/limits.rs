@@ -31,6 +31,8 @@ pub const DEFAULT_TOKEN_ADDRESS: &str = "600/min";
 /// A deploy makes every tab reconnect within a few seconds: the burst is that crowd.
 pub const DEFAULT_CONNECT_SESSION: &str = "30/min";
 pub const DEFAULT_CONNECT_ADDRESS: &str = "1200/min";
+pub const DEFAULT_LOGIN_ACCOUNT: &str = "10/min";
+pub const DEFAULT_LOGIN_ADDRESS: &str = "60/min";
 pub const DEFAULT_ADMIN_FAILURES: &str = "10/min";
 /// A page joins its cart and up to a hundred product topics at once: the burst covers that.
 pub const DEFAULT_SOCKET_EVENTS: &str = "120/10s";
@@ -192,6 +194,8 @@ pub struct Rates {
     pub token: PerClient,
     /// Socket connects (shopper: session = the token's cart; admin: per address only).
     pub connect: PerClient,
+    /// Shopper logins (session = the email tried) and signups (per address only).
+    pub login: PerClient,
     /// Wrong admin credentials, per address.
     pub admin_failures: Rate,
     /// Events one socket may send.
@@ -210,6 +214,7 @@ impl Default for Rates {
             checkout: per_client(DEFAULT_CHECKOUT_SESSION, DEFAULT_CHECKOUT_ADDRESS),
             token: per_client(DEFAULT_TOKEN_SESSION, DEFAULT_TOKEN_ADDRESS),
             connect: per_client(DEFAULT_CONNECT_SESSION, DEFAULT_CONNECT_ADDRESS),
+            login: per_client(DEFAULT_LOGIN_ACCOUNT, DEFAULT_LOGIN_ADDRESS),
             admin_failures: Rate::default_of(DEFAULT_ADMIN_FAILURES),
             socket_events: Rate::default_of(DEFAULT_SOCKET_EVENTS),
         }

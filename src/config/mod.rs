@@ -138,6 +138,14 @@ pub struct Settings {
     #[arg(long = "rate-limit-connect-address", env = "RATE_LIMIT_CONNECT_ADDRESS",
           value_name = "RATE_LIMIT_CONNECT_ADDRESS", default_value = DEFAULT_CONNECT_ADDRESS)]
     pub rate_limit_connect_address: Rate,
+    /// Shopper login attempts per account (the email tried).
+    #[arg(long = "rate-limit-login-account", env = "RATE_LIMIT_LOGIN_ACCOUNT",
+          value_name = "RATE_LIMIT_LOGIN_ACCOUNT", default_value = DEFAULT_LOGIN_ACCOUNT)]
+    pub rate_limit_login_account: Rate,
+    /// Shopper login and signup attempts per client address.
+    #[arg(long = "rate-limit-login-address", env = "RATE_LIMIT_LOGIN_ADDRESS",
+          value_name = "RATE_LIMIT_LOGIN_ADDRESS", default_value = DEFAULT_LOGIN_ADDRESS)]
+    pub rate_limit_login_address: Rate,
     /// Wrong admin credentials per client address; past it every admin request from there is
     /// refused until the rate allows one again.
     #[arg(long = "rate-limit-admin-failures", env = "RATE_LIMIT_ADMIN_FAILURES",
@@ -310,6 +318,10 @@ impl Config {
                 connect: PerClient {
                     session: settings.rate_limit_connect_session,
                     address: settings.rate_limit_connect_address,
+                },
+                login: PerClient {
+                    session: settings.rate_limit_login_account,
+                    address: settings.rate_limit_login_address,
                 },
                 admin_failures: settings.rate_limit_admin_failures,
                 socket_events: settings.rate_limit_socket_events,

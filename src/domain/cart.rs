@@ -1,7 +1,8 @@
 //! The shopping cart: one of each item, kept client-side as a signed token of item ids.
 
+use super::account::Ordered;
 use super::catalog::Catalog;
-use super::ids::ItemId;
+use super::ids::{ItemId, ProductId};
 use super::token::{CART_TOKEN_MAX_AGE_MS, Signer};
 
 /// Pairs per cart: generous for a person, small enough that a cart token stays a cookie.
@@ -26,15 +27,18 @@ pub enum CartError {
     SoldOut,
     #[error("Sorry, we couldn't find that size.")]
     InvalidItem,
+    #[error("You have reached this drop's limit per customer.")]
+    LimitReached,
 }
 
 impl CartError {
-    const ALL: [CartError; 5] = [
+    const ALL: [CartError; 6] = [
         CartError::DuplicateItem,
         CartError::NotFound,
         CartError::Full,
         CartError::SoldOut,
         CartError::InvalidItem,
+        CartError::LimitReached,
     ];
 
     /// The wire name (`{error: ...}` replies, `?cart_error=` redirects).
@@ -45,6 +49,7 @@ impl CartError {
             CartError::Full => "cart_full",
             CartError::SoldOut => "sold_out",
             CartError::InvalidItem => "invalid_item",
+            CartError::LimitReached => "limit_reached",
         }
     }
 
@@ -81,14 +86,44 @@ impl Cart {
         Ok(())
     }
 
-    /// Adds a pair a shopper picked: it must be a size of a released product with stock left.
-    pub fn add_from(&mut self, catalog: &Catalog, item_id: ItemId) -> Result<(), CartError> {
-        match catalog.item(item_id) {
-            Some((product, _)) if !product.released => Err(CartError::InvalidItem),
-            Some((_, item)) if item.available_count == 0 => Err(CartError::SoldOut),
-            Some(_) => self.add(item_id),
-            None => Err(CartError::InvalidItem),
+    /// Adds a pair a shopper picked: it must be a size of a released product with stock left,
+    /// and within the product's limit per customer counting what the shopper already ordered.
+    /// (Checkout enforces the limit against the database; this spares a hopeless attempt.)
+    pub fn add_from(
+        &mut self,
+        catalog: &Catalog,
+        item_id: ItemId,
+        ordered: &Ordered,
+    ) -> Result<(), CartError> {
+        let Some((product, item)) = catalog.item(item_id) else {
+            return Err(CartError::InvalidItem);
+        };
+        if !product.released {
+            return Err(CartError::InvalidItem);
         }
+        if item.available_count == 0 {
+            return Err(CartError::SoldOut);
+        }
+        if let Some(max) = product.max_per_customer
+            && !self.contains(item_id)
+        {
+            let carted = self.pairs_of(catalog, product.id);
+            let before = ordered.get(&product.id).copied().unwrap_or(0);
+            if carted.saturating_add(before) >= max {
+                return Err(CartError::LimitReached);
+            }
+        }
+        self.add(item_id)
+    }
+
+    /// Pairs of one product in the cart.
+    pub fn pairs_of(&self, catalog: &Catalog, product_id: ProductId) -> u32 {
+        let pairs = self
+            .items
+            .iter()
+            .filter(|id| catalog.item(**id).is_some_and(|(p, _)| p.id == product_id))
+            .count();
+        u32::try_from(pairs).expect("a cart holds at most MAX_ITEMS pairs")
     }
 
     pub fn remove(&mut self, item_id: ItemId) -> Result<(), CartError> {
@@ -98,6 +133,13 @@ impl Cart {
             Err(CartError::NotFound)
         } else {
             Ok(())
+        }
+    }
+
+    /// Signing in: the guest's pairs join the account's, one of each, while there is room.
+    pub fn merge(&mut self, other: &Cart) {
+        for id in &other.items {
+            let _ = self.add(*id);
         }
     }
 
@@ -198,6 +240,63 @@ mod tests {
             assert!(error.to_string().ends_with('.'));
         }
         assert_eq!(CartError::from_code("nonsense"), None);
+    }
+
+    #[test]
+    fn a_limited_product_counts_the_cart_and_past_orders() {
+        use crate::domain::{Item, Product};
+        let item = |id: i32| Item {
+            id: ItemId(id),
+            product_id: ProductId(1),
+            size: id.to_string(),
+            sku: format!("L-{id}"),
+            available_count: 5,
+            version: 1,
+        };
+        let catalog = Catalog::new([Product {
+            id: ProductId(1),
+            sku: "L".into(),
+            brand: "B".into(),
+            name: "Limited".into(),
+            color: "C".into(),
+            price_cents: 100,
+            main_image_url: String::new(),
+            released: true,
+            release_at: None,
+            max_per_customer: Some(2),
+            items: vec![item(1), item(2), item(3)],
+        }]);
+        let none = Ordered::new();
+        let mut cart = Cart::default();
+        assert_eq!(cart.add_from(&catalog, ItemId(1), &none), Ok(()));
+        assert_eq!(
+            cart.add_from(&catalog, ItemId(1), &none),
+            Err(CartError::DuplicateItem)
+        );
+        assert_eq!(cart.add_from(&catalog, ItemId(2), &none), Ok(()));
+        assert_eq!(
+            cart.add_from(&catalog, ItemId(3), &none),
+            Err(CartError::LimitReached)
+        );
+        let bought_one = Ordered::from([(ProductId(1), 1)]);
+        let mut cart = Cart::default();
+        assert_eq!(cart.add_from(&catalog, ItemId(1), &bought_one), Ok(()));
+        assert_eq!(
+            cart.add_from(&catalog, ItemId(2), &bought_one),
+            Err(CartError::LimitReached)
+        );
+    }
+
+    #[test]
+    fn merging_keeps_one_of_each() {
+        let mut mine = Cart::default();
+        let _ = mine.add(ItemId(1));
+        let _ = mine.add(ItemId(2));
+        let mut guest = Cart::default();
+        let _ = guest.add(ItemId(2));
+        let _ = guest.add(ItemId(3));
+        mine.merge(&guest);
+        assert_eq!(mine.items(), &[ItemId(1), ItemId(2), ItemId(3)]);
     }
 
     #[test]

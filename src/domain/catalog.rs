@@ -18,6 +18,8 @@ pub struct Product {
     pub main_image_url: String,
     pub released: bool,
     pub release_at: Option<DateTime<Utc>>,
+    /// Pairs of this product one account may buy in all (`None`: no limit).
+    pub max_per_customer: Option<u32>,
     /// Sorted by size, as shoppers read a size run.
     pub items: Vec<Item>,
 }
@@ -208,6 +210,7 @@ impl Catalog {
             product.price_cents = fresh.price_cents;
             product.main_image_url.clone_from(&fresh.main_image_url);
             product.release_at = fresh.release_at;
+            product.max_per_customer = fresh.max_per_customer;
         }
     }
 
@@ -251,6 +254,7 @@ mod tests {
             main_image_url: String::new(),
             released,
             release_at,
+            max_per_customer: None,
             items: vec![
                 Item {
                     id: ItemId(id * 10 + 1),

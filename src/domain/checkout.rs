@@ -1,12 +1,14 @@
 //! What a checkout buys: every pair of the cart, at the catalog's prices.
 
+use super::account::Ordered;
 use super::cart::Cart;
 use super::catalog::Catalog;
-use super::ids::ItemId;
+use super::ids::{ItemId, ProductId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
     pub item_id: ItemId,
+    pub product_id: ProductId,
     pub price_cents: i32,
 }
 
@@ -26,6 +28,48 @@ pub enum CheckoutError {
     SoldOut(Vec<ItemId>),
     #[error("an order may total at most {}", super::money::format_cents(i32::MAX.into()))]
     TooLarge,
+    /// The cart holds a product with a limit per customer, and nobody is signed in.
+    #[error("a limited product needs an account")]
+    SignInRequired,
+    /// The account's past pairs of this product plus this cart's exceed its limit.
+    #[error("at most {max} per customer of product {product_id}")]
+    LimitReached { product_id: ProductId, max: u32 },
+}
+
+impl Plan {
+    /// Pairs of each product this order buys.
+    pub fn pairs_per_product(&self) -> Ordered {
+        let mut pairs = Ordered::new();
+        for line in &self.lines {
+            *pairs.entry(line.product_id).or_default() += 1;
+        }
+        pairs
+    }
+}
+
+/// The limit rule, judged on the database's figures inside the checkout's transaction: the
+/// first product whose limit the account's `ordered` pairs plus this order's would exceed.
+/// `limits` holds each product of the order that has one; `None` for `account` is a guest.
+pub fn check_limits(
+    plan: &Plan,
+    limits: &[(ProductId, u32)],
+    ordered: Option<&Ordered>,
+) -> Result<(), CheckoutError> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let Some(ordered) = ordered else {
+        return Err(CheckoutError::SignInRequired);
+    };
+    let buying = plan.pairs_per_product();
+    for &(product_id, max) in limits {
+        let before = ordered.get(&product_id).copied().unwrap_or(0);
+        let now = buying.get(&product_id).copied().unwrap_or(0);
+        if before.saturating_add(now) > max {
+            return Err(CheckoutError::LimitReached { product_id, max });
+        }
+    }
+    Ok(())
 }
 
 /// The order a cart would make, judged on the cache. The database has the last word (a guarded
@@ -41,6 +85,7 @@ pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Plan, CheckoutError> {
             Some((product, item)) if product.released && item.available_count > 0 => {
                 lines.push(OrderLine {
                     item_id,
+                    product_id: product.id,
                     price_cents: product.price_cents,
                 })
             }
@@ -58,7 +103,7 @@ pub fn plan(catalog: &Catalog, cart: &Cart) -> Result<Plan, CheckoutError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Item, Product, ProductId};
+    use crate::domain::{Item, Product};
 
     fn catalog() -> Catalog {
         let item = |id: i32, count| Item {
@@ -80,6 +125,7 @@ mod tests {
                 main_image_url: String::new(),
                 released: true,
                 release_at: None,
+                max_per_customer: None,
                 items: vec![item(10, 5), item(11, 0)],
             },
             Product {
@@ -92,6 +138,7 @@ mod tests {
                 main_image_url: String::new(),
                 released: false,
                 release_at: None,
+                max_per_customer: None,
                 items: vec![Item {
                     product_id: ProductId(2),
                     ..item(20, 50)
@@ -115,9 +162,29 @@ mod tests {
             Ok(Plan {
                 lines: vec![OrderLine {
                     item_id: ItemId(10),
+                    product_id: ProductId(1),
                     price_cents: 12_000
                 }],
                 total_cents: 12_000,
+            })
+        );
+    }
+
+    #[test]
+    fn limits_count_past_orders_and_need_an_account() {
+        let plan = plan(&catalog(), &cart(&[10])).expect("pair 10 is on sale");
+        let limit = [(ProductId(1), 1)];
+        assert_eq!(check_limits(&plan, &[], None), Ok(()));
+        assert_eq!(
+            check_limits(&plan, &limit, None),
+            Err(CheckoutError::SignInRequired)
+        );
+        assert_eq!(check_limits(&plan, &limit, Some(&Ordered::new())), Ok(()));
+        assert_eq!(
+            check_limits(&plan, &limit, Some(&Ordered::from([(ProductId(1), 1)]))),
+            Err(CheckoutError::LimitReached {
+                product_id: ProductId(1),
+                max: 1
             })
         );
     }
@@ -142,6 +209,7 @@ mod tests {
             main_image_url: String::new(),
             released: true,
             release_at: None,
+            max_per_customer: None,
             items: vec![item(30), item(31)],
         }]);
         assert!(plan(&pricey, &cart(&[30])).is_ok());

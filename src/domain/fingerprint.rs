@@ -15,6 +15,8 @@ pub struct Fingerprint {
     /// The sum of released products' ids.
     pub released: i64,
     pub prices: i64,
+    /// Σ (limit per customer, 0 for none) × (product id mod [`WEIGHT_MODULUS`] + 1).
+    pub settings: i64,
     pub items: i64,
     pub versions: i64,
     pub counts: i64,
@@ -31,6 +33,10 @@ impl Fingerprint {
                 print.released = print.released.wrapping_add(i64::from(product.id.0));
             }
             print.prices = print.prices.wrapping_add(i64::from(product.price_cents));
+            let limit = i64::from(product.max_per_customer.unwrap_or(0));
+            print.settings = print
+                .settings
+                .wrapping_add(limit.wrapping_mul(i64::from(product.id.0) % WEIGHT_MODULUS + 1));
             for item in &product.items {
                 let count = i64::from(item.available_count);
                 print.items += 1;
@@ -69,6 +75,7 @@ mod tests {
             main_image_url: String::new(),
             released: true,
             release_at: None,
+            max_per_customer: None,
             items: vec![item(10, counts[0]), item(11, counts[1])],
         }])
     }

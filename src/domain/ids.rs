@@ -52,6 +52,10 @@ id!(
     /// An item: one size of a product, what a cart holds and a checkout sells.
     ItemId
 );
+id!(
+    /// A shopper's account.
+    AccountId
+);
 
 #[cfg(test)]
 mod tests {

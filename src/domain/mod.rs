@@ -1,6 +1,7 @@
 //! The functional core: catalog, availability levels, release rules, the cart, checkout rules,
 //! tokens and the counts admins see. No I/O.
 
+pub mod account;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -13,8 +14,9 @@ pub mod presence;
 pub mod sales;
 pub mod token;
 
+pub use account::Shopper;
 pub use cart::{Cart, CartError};
 pub use catalog::{Catalog, Item, ItemChange, Product};
 pub use fingerprint::Fingerprint;
-pub use ids::{ItemId, ProductId};
+pub use ids::{AccountId, ItemId, ProductId};
 pub use level::Level;

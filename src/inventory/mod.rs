@@ -2,6 +2,7 @@
 //! the database first, then updates the cache with what the database returned, then publishes
 //! an [`Event`] on the node's bus. "What happens when a pair sells" is [`Inventory::sell`].
 
+pub mod accounts;
 pub mod claims;
 pub mod events;
 pub mod heal;
@@ -17,7 +18,7 @@ pub use events::{Event, Published};
 use crate::domain::catalog::Trust;
 use crate::domain::checkout::{self, CheckoutError};
 use crate::domain::order::Order;
-use crate::domain::{Cart, Catalog, Fingerprint, ItemId, ProductId};
+use crate::domain::{Cart, Catalog, Fingerprint, ItemId, ProductId, Shopper};
 use crate::store::orders::PurchaseOutcome;
 use crate::store::{self, Db, StoreError};
 
@@ -46,6 +47,8 @@ pub enum InventoryError {
     InvalidCount(String),
     #[error(transparent)]
     Checkout(#[from] CheckoutError),
+    #[error(transparent)]
+    Account(accounts::AccountError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -255,6 +258,20 @@ impl Inventory {
         Ok(newly)
     }
 
+    /// Sets (or with `None` clears) a product's limit per customer. Every node's pages show it
+    /// within a cache check; checkouts read it from the database, so it holds at once.
+    pub async fn set_limit(
+        &self,
+        product_id: ProductId,
+        max: Option<u32>,
+    ) -> Result<(), InventoryError> {
+        if !store::catalog::set_limit(&self.db, product_id, max).await? {
+            return Err(InventoryError::ProductNotFound(product_id.to_string()));
+        }
+        tracing::info!(%product_id, ?max, "limit per customer set");
+        self.reload().await
+    }
+
     /// Sells `count` pairs of an item, all or none: the guarded decrement never takes stock
     /// below zero, however many buyers race for the last pair.
     pub async fn sell(&self, item_id: ItemId, count: i32) -> Result<StockMove, InventoryError> {
@@ -296,7 +313,11 @@ impl Inventory {
 
     /// Buys every pair of a cart in one transaction, all or nothing. On success every open
     /// page hears of the sales exactly as for any other sale.
-    pub async fn purchase(&self, cart_id: &str, cart: &Cart) -> Result<Purchase, InventoryError> {
+    pub async fn purchase(
+        &self,
+        shopper: &Shopper,
+        cart: &Cart,
+    ) -> Result<Purchase, InventoryError> {
         let plan = self.read(|c| checkout::plan(c, cart))?;
         let items: Vec<ItemId> = plan.lines.iter().map(|l| l.item_id).collect();
         let _claim = self
@@ -304,7 +325,7 @@ impl Inventory {
             .claim(&items, |item| self.read(|c| claims::cached_count(c, item)))
             .await
             .map_err(CheckoutError::SoldOut)?;
-        match store::orders::purchase(&self.db, cart_id, &plan).await? {
+        match store::orders::purchase(&self.db, &shopper.cart_id, shopper.account, &plan).await? {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {
                     self.record(item_id, count, version);
@@ -330,6 +351,7 @@ impl Inventory {
                 }
                 Err(CheckoutError::SoldOut(gone).into())
             }
+            PurchaseOutcome::Refused(why) => Err(why.into()),
         }
     }
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
 
+use crate::domain::account::SignedIn;
 use crate::domain::sales::SalesSeries;
 use crate::domain::token::Tokens;
 use crate::html::fragments::admin::ServerFigures;
@@ -32,7 +33,11 @@ use presence::Presence;
 /// Who is on the other end of a socket, as its token proved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
-    Shopper { cart_id: String },
+    Shopper {
+        cart_id: String,
+        /// Signed in: the account, as it was when the socket connected.
+        account: Option<Arc<SignedIn>>,
+    },
     Admin,
 }
 

@@ -26,6 +26,7 @@ struct ProductRow {
     main_image_url: String,
     released: bool,
     release_at: Option<NaiveDateTime>,
+    max_per_customer: Option<i32>,
 }
 
 type ItemRow = (i32, i32, String, String, i32, i64);
@@ -64,6 +65,8 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
             main_image_url: row.main_image_url,
             released: row.released,
             release_at: row.release_at.map(|at| at.and_utc()),
+            // The column's CHECK keeps it positive.
+            max_per_customer: row.max_per_customer.and_then(|max| u32::try_from(max).ok()),
             items: Vec::new(),
         })
         .collect();
@@ -80,6 +83,23 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
         }
     }
     Ok(products)
+}
+
+/// Sets (or with `None` clears) a product's limit per customer; `false` if there is no such
+/// product.
+pub async fn set_limit(db: &Db, id: ProductId, max: Option<u32>) -> Result<bool, StoreError> {
+    let max = max.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+    let mut conn = db.get().await?;
+    let updated = with_conn!(conn, |c| {
+        diesel::update(products::table.filter(products::id.eq(id.0)))
+            .set((
+                products::max_per_customer.eq(max),
+                products::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(c)
+            .await?
+    });
+    Ok(updated == 1)
 }
 
 /// `true` when this call released the product; `false` when it already was (or is unknown),
@@ -163,6 +183,8 @@ struct FingerprintRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     prices: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
+    settings: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     items: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     versions: i64,
@@ -176,11 +198,13 @@ struct FingerprintRow {
 /// one row back. The same SQL on both backends (PostgreSQL sums bigints as numeric: cast).
 fn fingerprint_sql() -> String {
     format!(
-        "SELECT p.products, p.released, p.prices, \
+        "SELECT p.products, p.released, p.prices, p.settings, \
      a.items, a.versions, a.counts, a.weighted FROM \
      (SELECT COUNT(*) AS products, \
              CAST(COALESCE(SUM(CASE WHEN released THEN id ELSE 0 END), 0) AS BIGINT) AS released, \
-             CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) AS prices FROM products) AS p, \
+             CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) AS prices, \
+             CAST(COALESCE(SUM(CAST(COALESCE(max_per_customer, 0) AS BIGINT) * (id % {WEIGHT_MODULUS} + 1)), 0) AS BIGINT) AS settings \
+      FROM products) AS p, \
      (SELECT COUNT(*) AS items, \
              CAST(COALESCE(SUM(a.version), 0) AS BIGINT) AS versions, \
              CAST(COALESCE(SUM(a.available_count), 0) AS BIGINT) AS counts, \
@@ -199,6 +223,7 @@ pub async fn fingerprint(db: &Db) -> Result<Fingerprint, StoreError> {
         products: row.products,
         released: row.released,
         prices: row.prices,
+        settings: row.settings,
         items: row.items,
         versions: row.versions,
         counts: row.counts,

@@ -1,6 +1,7 @@
 //! Persistence: the database is the source of truth. Queries are written once and run on both
 //! backends through [`with_conn!`]; `backend.rs` is the only place the two differ.
 
+pub mod accounts;
 pub mod backend;
 pub mod catalog;
 pub mod migrate;

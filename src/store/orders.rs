@@ -5,11 +5,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
-use super::schema::{items, order_items, orders, products};
+use super::schema::{accounts, items, order_items, orders, products};
 use super::{Db, StoreError};
-use crate::domain::ItemId;
-use crate::domain::checkout::Plan;
+use crate::domain::checkout::{CheckoutError, Plan, check_limits};
 use crate::domain::order::{Order, OrderedPair};
+use crate::domain::{AccountId, ItemId, ProductId};
 use crate::with_conn;
 
 pub enum PurchaseOutcome {
@@ -20,10 +20,13 @@ pub enum PurchaseOutcome {
     },
     /// A pair was gone: nothing was sold.
     SoldOut,
+    /// A limit per customer said no (or needs an account): nothing was sold.
+    Refused(CheckoutError),
 }
 
 enum TxError {
     SoldOut,
+    Refused(CheckoutError),
     Db(diesel::result::Error),
 }
 
@@ -33,15 +36,59 @@ impl From<diesel::result::Error> for TxError {
     }
 }
 
-/// Decrements every pair (guarded, in item order so concurrent checkouts never deadlock) and
-/// records the order; any pair gone rolls the whole purchase back.
-pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOutcome, StoreError> {
+/// Checks the limits per customer, decrements every pair (guarded, in item order so concurrent
+/// checkouts never deadlock) and records the order; any pair gone rolls the whole purchase back.
+///
+/// Limits are read here, from the database, not from a node's cache: a limit set a moment ago on
+/// another node holds. When the order has a limited product, the account's row is written
+/// first: that write locks it (a row lock on PostgreSQL, the write lock on SQLite) until commit,
+/// so two checkouts of one account, on any nodes, count each other's pairs.
+pub async fn purchase(
+    db: &Db,
+    cart_id: &str,
+    account: Option<AccountId>,
+    plan: &Plan,
+) -> Result<PurchaseOutcome, StoreError> {
     let mut lines = plan.lines.clone();
     lines.sort_by_key(|l| l.item_id);
+    let product_ids: Vec<i32> = plan.pairs_per_product().keys().map(|p| p.0).collect();
     let total = plan.total_cents;
     let mut conn = db.get().await?;
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {
+            let limits: Vec<(i32, Option<i32>)> = products::table
+                .filter(products::id.eq_any(&product_ids))
+                .filter(products::max_per_customer.is_not_null())
+                .select((products::id, products::max_per_customer))
+                .load(c)
+                .await?;
+            let limits: Vec<(ProductId, u32)> = limits
+                .into_iter()
+                .filter_map(|(id, max)| Some((ProductId(id), u32::try_from(max?).ok()?)))
+                .collect();
+            if !limits.is_empty() {
+                let ordered = match account {
+                    Some(account) => {
+                        diesel::update(accounts::table.filter(accounts::id.eq(account.0)))
+                            .set(accounts::updated_at.eq(super::accounts::now()))
+                            .execute(c)
+                            .await?;
+                        let limited: Vec<i32> = limits.iter().map(|(p, _)| p.0).collect();
+                        let rows: Vec<(i32, i64)> = order_items::table
+                            .inner_join(orders::table)
+                            .inner_join(items::table)
+                            .filter(orders::account_id.eq(account.0))
+                            .filter(items::product_id.eq_any(&limited))
+                            .group_by(items::product_id)
+                            .select((items::product_id, diesel::dsl::count_star()))
+                            .load(c)
+                            .await?;
+                        Some(super::accounts::to_ordered(rows))
+                    }
+                    None => None,
+                };
+                check_limits(plan, &limits, ordered.as_ref()).map_err(TxError::Refused)?;
+            }
             let mut counts = Vec::with_capacity(lines.len());
             for line in &lines {
                 match adjust_stock_query!(c, line.item_id, -1)? {
@@ -50,7 +97,11 @@ pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOut
                 }
             }
             let order_id: i32 = diesel::insert_into(orders::table)
-                .values((orders::cart_id.eq(cart_id), orders::total_cents.eq(total)))
+                .values((
+                    orders::cart_id.eq(cart_id),
+                    orders::total_cents.eq(total),
+                    orders::account_id.eq(account.map(|a| a.0)),
+                ))
                 .returning(orders::id)
                 .get_result(c)
                 .await?;
@@ -71,17 +122,53 @@ pub async fn purchase(db: &Db, cart_id: &str, plan: &Plan) -> Result<PurchaseOut
     match result {
         Ok((order_id, counts)) => Ok(PurchaseOutcome::Bought { order_id, counts }),
         Err(TxError::SoldOut) => Ok(PurchaseOutcome::SoldOut),
+        Err(TxError::Refused(why)) => Ok(PurchaseOutcome::Refused(why)),
         Err(TxError::Db(e)) => Err(e.into()),
     }
 }
 
 #[derive(Queryable)]
-struct PairRow {
+pub struct PairRow {
     brand: String,
     name: String,
     size: String,
     price_cents: i32,
 }
+
+impl From<PairRow> for OrderedPair {
+    fn from(row: PairRow) -> OrderedPair {
+        OrderedPair {
+            brand: row.brand,
+            name: row.name,
+            size: row.size,
+            price_cents: row.price_cents,
+        }
+    }
+}
+
+/// The pairs of one order, in the order they were bought, on either backend's connection.
+#[macro_export]
+macro_rules! load_lines {
+    ($c:expr, $order_id:expr) => {{
+        use $crate::store::schema::{items, order_items, products};
+        order_items::table
+            .inner_join(items::table.inner_join(products::table))
+            .filter(order_items::order_id.eq($order_id))
+            .order(order_items::id)
+            .select((
+                products::brand,
+                products::name,
+                items::size,
+                order_items::price_cents,
+            ))
+            .load::<$crate::store::orders::PairRow>($c)
+            .await?
+            .into_iter()
+            .map($crate::domain::order::OrderedPair::from)
+            .collect::<Vec<_>>()
+    }};
+}
+pub use load_lines;
 
 /// An order, if it exists and was placed by this cart.
 pub async fn find(db: &Db, order_id: i32, cart_id: &str) -> Result<Option<Order>, StoreError> {
@@ -97,31 +184,11 @@ pub async fn find(db: &Db, order_id: i32, cart_id: &str) -> Result<Option<Order>
         let Some((id, total_cents, placed_at)) = order else {
             return Ok(None);
         };
-        let lines = order_items::table
-            .inner_join(items::table.inner_join(products::table))
-            .filter(order_items::order_id.eq(id))
-            .order(order_items::id)
-            .select((
-                products::brand,
-                products::name,
-                items::size,
-                order_items::price_cents,
-            ))
-            .load::<PairRow>(c)
-            .await?;
         Ok(Some(Order {
             id,
             total_cents,
             placed_at: placed_at.and_utc(),
-            lines: lines
-                .into_iter()
-                .map(|row| OrderedPair {
-                    brand: row.brand,
-                    name: row.name,
-                    size: row.size,
-                    price_cents: row.price_cents,
-                })
-                .collect(),
+            lines: load_lines!(c, id),
         }))
     })
 }

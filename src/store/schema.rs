@@ -11,6 +11,7 @@ diesel::table! {
         main_image_url -> Text,
         released -> Bool,
         release_at -> Nullable<Timestamp>,
+        max_per_customer -> Nullable<Integer>,
         inserted_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -44,6 +45,7 @@ diesel::table! {
         cart_id -> Text,
         total_cents -> Integer,
         inserted_at -> Timestamp,
+        account_id -> Nullable<Integer>,
     }
 }
 
@@ -57,6 +59,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    accounts (id) {
+        id -> Integer,
+        email -> Text,
+        password_hash -> Text,
+        cart_id -> Text,
+        cart_token -> Nullable<Text>,
+        cart_saved_ms -> BigInt,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(items -> products (product_id));
 diesel::joinable!(item_availabilities -> items (item_id));
 diesel::joinable!(order_items -> orders (order_id));
@@ -67,5 +83,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     items,
     item_availabilities,
     orders,
-    order_items
+    order_items,
+    accounts
 );

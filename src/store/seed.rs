@@ -19,6 +19,13 @@ pub struct SeedProduct {
     pub sizes: &'static [&'static str],
 }
 
+/// The hyped drops are limited per customer, as shops do.
+pub const LIMITED: &[(&str, u32)] = &[("AJ1-HI-CHI", 1), ("AD-GAZ-BLU", 2)];
+
+pub fn limit_of(sku: &str) -> Option<u32> {
+    LIMITED.iter().find(|(s, _)| *s == sku).map(|(_, max)| *max)
+}
+
 pub enum Release {
     Now,
     /// Coming soon, no date yet.
@@ -209,6 +216,8 @@ pub async fn run(db: &Db, reset: bool) -> Result<SeedOutcome, StoreError> {
                         products::main_image_url.eq(format!("/static/images/{}", product.image)),
                         products::released.eq(released),
                         products::release_at.eq(release_at),
+                        products::max_per_customer.eq(limit_of(product.sku)
+                            .map(|m| i32::try_from(m).expect("seed limits are small"))),
                     ))
                     .returning(products::id)
                     .get_result(c)

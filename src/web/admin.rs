@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(dashboard))
         .route("/admin/inventory", get(inventory))
         .route("/admin/products/{id}/release", post(release))
+        .route("/admin/products/{id}/limit", post(set_limit))
         .route("/admin/items/{id}/sell", post(sell))
         .route("/admin/items/{id}/restock", post(restock))
 }
@@ -87,6 +88,45 @@ async fn release(
     Ok(respond(
         &headers,
         json!({ "product_id": product_id, "released": true, "already_released": !newly }),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct LimitForm {
+    max: Option<String>,
+}
+
+/// The most a limit may be: a limit is about a person's pairs, not a wholesaler's.
+const MAX_LIMIT: u32 = 100;
+
+/// `POST /admin/products/:id/limit` (`max`: pairs per customer; empty or 0 clears it).
+async fn set_limit(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let product_id = state.inventory.find_product(&key)?;
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+            format!("max must be empty (no limit) or a whole number from 0 to {MAX_LIMIT}"),
+        )
+    };
+    let form: LimitForm = serde_urlencoded::from_bytes(&body).map_err(|_| invalid())?;
+    let max = match form.max.as_deref().map(str::trim) {
+        None | Some("") | Some("0") => None,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(max) if max <= MAX_LIMIT => Some(max),
+            _ => return Err(invalid()),
+        },
+    };
+    state.inventory.set_limit(product_id, max).await?;
+    Ok(respond(
+        &headers,
+        json!({ "product_id": product_id, "max_per_customer": max }),
     ))
 }
 
@@ -162,6 +202,8 @@ pub struct ProductJson {
     pub name: String,
     pub released: bool,
     pub release_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub max_per_customer: Option<u32>,
     pub items: Vec<ItemJson>,
 }
 
@@ -186,6 +228,7 @@ async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJso
                     name: p.name.clone(),
                     released: p.released,
                     release_at: p.release_at,
+                    max_per_customer: p.max_per_customer,
                     items: p
                         .items
                         .iter()

@@ -28,16 +28,28 @@ pub fn router() -> Router<AppState> {
         .route("/cart/items/{item_id}/delete", post(remove))
 }
 
-/// The cart this request carries (empty if missing or tampered), without unknown items.
-pub fn read_cart(state: &AppState, headers: &HeaderMap) -> Cart {
-    let token = cookie_value(headers, CART_COOKIE);
+/// The shopper's cart, without unknown items: a guest's is the cookie (empty if missing or
+/// tampered); a signed-in shopper's is the account's, which every browser of it shares.
+pub async fn read_cart(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+) -> Result<Cart, PageError> {
+    let token = match session.account {
+        Some(id) => state
+            .inventory
+            .account(id)
+            .await?
+            .and_then(|account| account.cart_token),
+        None => cookie_value(headers, CART_COOKIE),
+    };
     let mut cart = Cart::deserialize(
         token.as_deref(),
         &state.tokens.cart,
         Utc::now().timestamp_millis(),
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
-    cart
+    Ok(cart)
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -52,7 +64,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for a cart.
-fn cart_cookie(token: &str) -> HeaderValue {
+pub fn cart_cookie(token: &str) -> HeaderValue {
     let max_age = CART_TOKEN_MAX_AGE_MS / 1000;
     HeaderValue::from_str(&format!(
         "{CART_COOKIE}={token}; Path=/; Max-Age={max_age}; SameSite=Lax"
@@ -129,13 +141,22 @@ fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
     response
 }
 
-/// Saves a changed cart: the cookie for this browser, a broadcast for its live tabs.
-pub fn save(state: &AppState, session: &Session, cart: &Cart) -> HeaderValue {
-    let token = cart.serialize(&state.tokens.cart, Utc::now().timestamp_millis());
+/// Saves a changed cart: the account's copy when signed in, the cookie for this browser, a
+/// broadcast for its live tabs (every browser's, for an account).
+pub async fn save(
+    state: &AppState,
+    session: &Session,
+    cart: &Cart,
+) -> Result<HeaderValue, PageError> {
+    let now = Utc::now().timestamp_millis();
+    let token = cart.serialize(&state.tokens.cart, now);
+    if let Some(id) = session.account {
+        state.inventory.save_account_cart(id, &token, now).await?;
+    }
     let cookie = cart_cookie(&token);
     // Origin 0: no channel made this change, so every tab takes it.
     state.inventory.cart_changed(&session.cart_id, token, 0);
-    cookie
+    Ok(cookie)
 }
 
 enum Change {
@@ -151,9 +172,9 @@ struct Request<'a> {
     form: &'a CartForm,
 }
 
-fn change(
+async fn change(
     state: &AppState,
-    request: Request,
+    request: Request<'_>,
     item: Option<&str>,
     change: Change,
 ) -> Result<Response, PageError> {
@@ -168,18 +189,27 @@ fn change(
         .limits
         .check(Action::Cart, client, limited, Audience::Page)?;
     check_csrf(state, session, headers, &form.csrf_token)?;
-    let mut cart = read_cart(state, headers);
+    let mut cart = read_cart(state, session, headers).await?;
+    let ordered = match (&change, session.account) {
+        (Change::Add, Some(id)) => state.inventory.ordered_limited(id).await?,
+        _ => Default::default(),
+    };
     let item_id = item
         .unwrap_or(&form.item_id)
         .trim()
         .parse()
         .map_err(|_| CartError::InvalidItem);
     let result = item_id.and_then(|id| match change {
-        Change::Add => state.inventory.read(|catalog| cart.add_from(catalog, id)),
+        Change::Add => state
+            .inventory
+            .read(|catalog| cart.add_from(catalog, id, &ordered)),
         Change::Remove => cart.remove(id),
     });
     Ok(match result {
-        Ok(()) => redirect_with_cart(&back(headers, None), Some(save(state, session, &cart))),
+        Ok(()) => redirect_with_cart(
+            &back(headers, None),
+            Some(save(state, session, &cart).await?),
+        ),
         Err(error) => redirect_with_cart(&back(headers, Some(error.code())), None),
     })
 }
@@ -198,7 +228,7 @@ async fn add(
         headers: &headers,
         form: &form,
     };
-    change(&state, request, None, Change::Add)
+    change(&state, request, None, Change::Add).await
 }
 
 /// `POST /cart/items/:item_id/delete`.
@@ -216,5 +246,5 @@ async fn remove(
         headers: &headers,
         form: &form,
     };
-    change(&state, request, Some(&item_id), Change::Remove)
+    change(&state, request, Some(&item_id), Change::Remove).await
 }

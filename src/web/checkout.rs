@@ -15,6 +15,7 @@ use super::error::{Audience, PageError};
 use super::extract::{Form, Query};
 use super::limits::Action;
 use super::session::Session;
+use crate::domain::ProductId;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
 use crate::html::pages::checkout as view;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
 pub struct ReviewQuery {
     /// Pairs that sold out during the last attempt, `12,15`.
     sold_out: Option<String>,
+    /// The product whose limit per customer the last attempt would have exceeded.
+    limit: Option<String>,
 }
 
 async fn review(
@@ -39,9 +42,9 @@ async fn review(
     session: Session,
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
-) -> Markup {
-    let cart = read_cart(&state, &headers);
-    let mut meta = PageMeta::new(&state.tokens, &session.cart_id);
+) -> Result<Markup, PageError> {
+    let cart = read_cart(&state, &session, &headers).await?;
+    let mut meta = PageMeta::new(&state.tokens, &session);
     let gone: Vec<String> = query
         .sold_out
         .unwrap_or_default()
@@ -54,9 +57,21 @@ async fn review(
             })
         })
         .collect();
+    let limit = query
+        .limit
+        .and_then(|id| id.parse::<ProductId>().ok())
+        .and_then(|id| {
+            state.inventory.read(|c| {
+                let product = c.product(id)?;
+                Some(view::LimitNotice {
+                    product: format!("{} {}", product.brand, product.name),
+                    max: product.max_per_customer?,
+                })
+            })
+        });
     let lines = state.inventory.read(|catalog| lines(catalog, &cart));
     meta.cart_count = lines.len().to_string();
-    view::review(&meta, &lines, &gone)
+    Ok(view::review(&meta, &lines, &gone, limit.as_ref()))
 }
 
 async fn purchase(
@@ -71,19 +86,25 @@ async fn purchase(
         .limits
         .check(Action::Checkout, client, limited, Audience::Page)?;
     check_csrf(&state, &session, &headers, form.csrf_token())?;
-    let mut cart = read_cart(&state, &headers);
+    let mut cart = read_cart(&state, &session, &headers).await?;
     let see_other =
         |location: String| (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-    match state.inventory.purchase(&session.cart_id, &cart).await {
+    match state.inventory.purchase(&session, &cart).await {
         Ok(purchase) => {
             cart = Default::default();
             let mut response = see_other(format!("/checkout/complete?order={}", purchase.order_id));
             response
                 .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &session, &cart));
+                .append(header::SET_COOKIE, save(&state, &session, &cart).await?);
             Ok(response)
         }
         Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout".into())),
+        Err(InventoryError::Checkout(CheckoutError::SignInRequired)) => {
+            Ok(see_other("/account/login?next=/checkout".into()))
+        }
+        Err(InventoryError::Checkout(CheckoutError::LimitReached { product_id, .. })) => {
+            Ok(see_other(format!("/checkout?limit={product_id}")))
+        }
         Err(InventoryError::Checkout(CheckoutError::SoldOut(gone))) => {
             // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
             for id in &gone {
@@ -93,7 +114,7 @@ async fn purchase(
             let mut response = see_other(format!("/checkout?sold_out={}", ids.join(",")));
             response
                 .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &session, &cart));
+                .append(header::SET_COOKIE, save(&state, &session, &cart).await?);
             Ok(response)
         }
         Err(error) => Err(error.into()),
@@ -121,6 +142,6 @@ async fn complete(
         .order(order_id, &session.cart_id)
         .await?
         .ok_or_else(not_found)?;
-    let meta = PageMeta::new(&state.tokens, &session.cart_id);
+    let meta = PageMeta::new(&state.tokens, &session);
     Ok(view::complete(&meta, &order))
 }

@@ -186,6 +186,18 @@ impl From<InventoryError> for PageError {
     }
 }
 
+impl From<crate::store::StoreError> for PageError {
+    fn from(error: crate::store::StoreError) -> PageError {
+        PageError::Unavailable(InventoryError::Store(error))
+    }
+}
+
+impl From<crate::inventory::accounts::AccountError> for PageError {
+    fn from(error: crate::inventory::accounts::AccountError) -> PageError {
+        InventoryError::from(error).into()
+    }
+}
+
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, error_page(status.as_u16(), title, message)).into_response()
 }
@@ -274,6 +286,20 @@ impl From<InventoryError> for ApiError {
             }
             InventoryError::InvalidCount(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_count", message)
+            }
+            InventoryError::Checkout(CheckoutError::SignInRequired) => {
+                ApiError::new(StatusCode::FORBIDDEN, "sign_in_required", message)
+            }
+            InventoryError::Checkout(CheckoutError::LimitReached { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "limit_reached", message)
+            }
+            InventoryError::Account(error) => {
+                tracing::error!(error = %ErrorChain(&error), "admin API failed: account");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong; try again",
+                )
             }
             InventoryError::Store(error) => {
                 tracing::error!(error = %ErrorChain(&error), "admin API failed: database unavailable");

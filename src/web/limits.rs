@@ -24,6 +24,8 @@ pub enum Action {
     Checkout,
     Token,
     Connect,
+    /// Shopper logins and signups; the "session" key is the email tried.
+    Login,
 }
 
 impl Action {
@@ -33,6 +35,7 @@ impl Action {
             Action::Checkout => "checkout",
             Action::Token => "token",
             Action::Connect => "connect",
+            Action::Login => "login",
         }
     }
 }
@@ -63,6 +66,7 @@ pub struct Limits {
     checkout: PerKey,
     token: PerKey,
     connect: PerKey,
+    login: PerKey,
     admin_failures: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses refused admin access until then, whatever credentials they send: otherwise a
     /// blocked guesser would still learn which guess was right.
@@ -82,6 +86,7 @@ impl Limits {
             checkout: PerKey::new(rates.checkout),
             token: PerKey::new(rates.token),
             connect: PerKey::new(rates.connect),
+            login: PerKey::new(rates.login),
             admin_failures: RateLimiter::keyed(quota(rates.admin_failures)),
             admin_blocked: Mutex::new(HashMap::new()),
         }
@@ -93,6 +98,7 @@ impl Limits {
             Action::Checkout => &self.checkout,
             Action::Token => &self.token,
             Action::Connect => &self.connect,
+            Action::Login => &self.login,
         }
     }
 

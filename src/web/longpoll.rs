@@ -24,7 +24,7 @@ use super::error::{ApiError, Audience, Refused};
 use super::extract::read_body;
 use super::limits::Action;
 use super::socket::{Door, origin_allowed};
-use crate::domain::token::{LONGPOLL_TOKEN_MAX_AGE_MS, Tokens};
+use crate::domain::token::{LONGPOLL_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::longpoll::{Answer, LongPolls, Request as LpRequest, SessionRef};
 use crate::live::socket::{MAX_FRAME_BYTES, MAX_TRANSPORT_BYTES};
 use crate::live::{Identity, protocol};
@@ -157,7 +157,17 @@ async fn handle(
     }
     let method = request.method().clone();
     match (method, params.session) {
-        (Method::GET, None) => open(state, client, door, params.socket_token.as_deref(), now),
+        (Method::GET, None) => {
+            let token = params.socket_token.as_deref().unwrap_or_default();
+            match door.identify(state, token).await {
+                Ok(identity) => open(state, client, identity, now),
+                Err(unavailable) => {
+                    let mut error = unavailable;
+                    error.extra = json!({ "status": 500 });
+                    error.into_response()
+                }
+            }
+        }
         (Method::GET, Some((token, session))) => poll(state, &token, session).await,
         (_, Some((_, session))) => send(state, request, session).await,
         // A POST for no (valid) session: it is gone, the client opens another.
@@ -168,13 +178,11 @@ async fn handle(
 fn open(
     state: &AppState,
     client: std::net::IpAddr,
-    door: Door,
-    token: Option<&str>,
+    identity: Result<Identity, TokenError>,
     now: i64,
 ) -> Response {
-    let identity = door.identify(&state.tokens, token.unwrap_or_default(), now);
     let cart = match &identity {
-        Ok(Identity::Shopper { cart_id }) => Some(cart_id.as_str()),
+        Ok(Identity::Shopper { cart_id, .. }) => Some(cart_id.as_str()),
         _ => None,
     };
     if let Err(refusal) = state

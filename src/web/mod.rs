@@ -1,6 +1,7 @@
 //! HTTP: one file per area, each with its `router()` (merged in `router.rs`); sessions, auth,
 //! errors turned into the store's own pages and JSON at this edge.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;

@@ -8,8 +8,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    AppState, admin, assets, cart, checkout, extract, health, longpoll, metrics, session, shop,
-    socket,
+    AppState, account, admin, assets, cart, checkout, extract, health, longpoll, metrics, session,
+    shop, socket,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(cart::router())
         .merge(checkout::router())
+        .merge(account::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::ensure,

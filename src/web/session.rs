@@ -1,5 +1,6 @@
-//! The shopper's session: a signed, HttpOnly, SameSite=Lax cookie holding the cart id, made on
-//! the first visit. Handlers read it from the request extensions.
+//! The shopper's session: a signed, HttpOnly, SameSite=Lax cookie holding the cart id (and the
+//! account, once signed in), made on the first visit. Handlers read it from the request
+//! extensions.
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -19,18 +20,16 @@ use super::limits::Action;
 use crate::html::pages::layout::PageMeta;
 
 pub const SESSION_COOKIE: &str = "_sneakers_session";
-const CART_ID_LEN: usize = 64;
+pub const CART_ID_LEN: usize = 64;
 
-#[derive(Clone, Debug)]
-pub struct Session {
-    pub cart_id: String,
-}
+/// Who the request speaks for: a guest's cart, or a signed-in account's.
+pub use crate::domain::Shopper as Session;
 
 pub fn cookie_key(secret_key_base: &str) -> Key {
     Key::derive_from(secret_key_base.as_bytes())
 }
 
-fn new_cart_id() -> String {
+pub fn new_cart_id() -> String {
     // Alphanumeric is a subset of the URL-safe alphabet; 64 of them carry ~380 bits.
     rand::rng()
         .sample_iter(Alphanumeric)
@@ -39,7 +38,7 @@ fn new_cart_id() -> String {
         .collect()
 }
 
-fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<String> {
+fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<Session> {
     let mut jar = CookieJar::new();
     for value in parts_headers.get_all(header::COOKIE) {
         for cookie in value.to_str().ok()?.split(';') {
@@ -48,9 +47,35 @@ fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<Stri
             }
         }
     }
-    let cart_id = jar.signed(key).get(SESSION_COOKIE)?.value().to_string();
-    (cart_id.len() == CART_ID_LEN && cart_id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then_some(cart_id)
+    let subject = jar.signed(key).get(SESSION_COOKIE)?;
+    Session::from_subject(subject.value(), CART_ID_LEN)
+}
+
+/// `Set-Cookie` for a session (a new visitor's, or one that signed in or out).
+pub fn session_cookie(key: &Key, session: &Session, secure: bool) -> HeaderValue {
+    let mut jar = CookieJar::new();
+    let cookie = Cookie::build((SESSION_COOKIE, session.subject()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::days(365))
+        .build();
+    jar.signed_mut(key).add(cookie);
+    let cookie = jar
+        .delta()
+        .next()
+        .expect("the jar holds the cookie just added")
+        .encoded()
+        .to_string();
+    HeaderValue::from_str(&cookie).expect("a signed cookie is base64 and cookie attributes")
+}
+
+/// Whether the browser reached us over HTTPS (as the proxy in front says).
+pub fn is_secure(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https")
 }
 
 /// `GET /session/token`; the caller adds the session layer.
@@ -62,30 +87,22 @@ pub fn router() -> Router<AppState> {
 pub async fn ensure(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let existing = read_session(request.headers(), &state.cookie_key);
     let is_new = existing.is_none();
-    let cart_id = existing.unwrap_or_else(new_cart_id);
-    let secure = request
-        .headers()
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
-    request.extensions_mut().insert(Session {
-        cart_id: cart_id.clone(),
-    });
+    let session = existing.unwrap_or_else(|| Session::guest(new_cart_id()));
+    let secure = is_secure(request.headers());
+    request.extensions_mut().insert(session.clone());
     let mut response = next.run(request).await;
-    if is_new {
-        let mut jar = CookieJar::new();
-        let cookie = Cookie::build((SESSION_COOKIE, cart_id))
-            .path("/")
-            .http_only(true)
-            .secure(secure)
-            .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::days(365))
-            .build();
-        jar.signed_mut(&state.cookie_key).add(cookie);
-        for cookie in jar.delta() {
-            if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-        }
+    // A handler that signed in or out set its own session cookie.
+    let replaced = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| {
+            v.as_bytes()
+                .starts_with(format!("{SESSION_COOKIE}=").as_bytes())
+        });
+    if is_new && !replaced {
+        let cookie = session_cookie(&state.cookie_key, &session, secure);
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
@@ -113,7 +130,7 @@ async fn token(
     state
         .limits
         .check(Action::Token, client, limited, Audience::Api)?;
-    let meta = PageMeta::new(&state.tokens, &session.cart_id);
+    let meta = PageMeta::new(&state.tokens, &session);
     Ok(axum::Json(
         serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
     ))

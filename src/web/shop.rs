@@ -93,7 +93,7 @@ async fn index(
     session: Session,
     headers: HeaderMap,
     Query(flash): Query<Flash>,
-) -> Response {
+) -> Result<Response, PageError> {
     let now = Utc::now();
     let version = state.inventory.page_version();
     let template = state
@@ -102,7 +102,7 @@ async fn index(
             Some(state.inventory.read(|catalog| render_index(catalog, now)))
         })
         .expect("the index always renders: its render never says there is no such page");
-    answer(&state, &session, &headers, &flash, &template)
+    answer(&state, &session, &headers, &flash, &template).await
 }
 
 async fn show(
@@ -124,19 +124,19 @@ async fn show(
                 .read(|catalog| catalog.product(id).map(|p| render_product(p, now)))
         })
         .ok_or_else(not_found)?;
-    Ok(answer(&state, &session, &headers, &flash, &template))
+    answer(&state, &session, &headers, &flash, &template).await
 }
 
 /// Fills the template with this visitor's tokens, cart and flash.
-fn answer(
+async fn answer(
     state: &AppState,
     session: &Session,
     headers: &HeaderMap,
     flash: &Flash,
     template: &Template,
-) -> Response {
-    let cart = read_cart(state, headers);
-    let meta = PageMeta::new(&state.tokens, &session.cart_id);
+) -> Result<Response, PageError> {
+    let cart = read_cart(state, session, headers).await?;
+    let meta = PageMeta::new(&state.tokens, session);
     let cart_lines = state.inventory.read(|catalog| lines(catalog, &cart));
     let panel = cart_panel(&cart_lines, Some(&meta.csrf_token)).into_string();
     let flash = shop::flash(flash.error()).into_string();
@@ -173,5 +173,5 @@ fn answer(
     if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    response
+    Ok(response)
 }

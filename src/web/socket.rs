@@ -23,7 +23,10 @@ use super::AppState;
 use super::client::ClientAddr;
 use super::error::{ApiError, Audience, Refused};
 use super::limits::Action;
-use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
+use super::session::CART_ID_LEN;
+use crate::domain::Shopper;
+use crate::domain::account::SignedIn;
+use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError};
 use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
 
@@ -62,15 +65,13 @@ async fn shopper(
     ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
-    open(&state, client, request, Door::Shopper)
-}
-
-async fn admin(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    request: Request,
-) -> Response {
-    open(&state, client, request, Door::Admin)
+    let params = SocketParams::parse(request.uri().query());
+    let token = params.token.as_deref().unwrap_or_default();
+    let identity = match Door::Shopper.identify(&state, token).await {
+        Ok(identity) => identity,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    open(&state, client, request, identity)
 }
 
 /// Which socket a client connects to (`/socket/*` or `/admin_socket/*`), and so which token
@@ -82,33 +83,101 @@ pub enum Door {
 }
 
 impl Door {
-    pub fn identify(self, tokens: &Tokens, token: &str, now: i64) -> Result<Identity, TokenError> {
+    /// Who `token` speaks for at this door (`Err` inside: refused, 403); `Err` outside: the
+    /// database is needed (a signed-in shopper) and unreachable.
+    pub async fn identify(
+        self,
+        state: &AppState,
+        token: &str,
+    ) -> Result<Result<Identity, TokenError>, ApiError> {
         match self {
-            Door::Shopper => tokens
-                .socket
-                .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
-                .map(|cart_id| Identity::Shopper { cart_id }),
-            Door::Admin => tokens
-                .admin
-                .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
-                .map(|_| Identity::Admin),
+            Door::Shopper => shopper_identity(state, token).await,
+            Door::Admin => {
+                let now = chrono::Utc::now().timestamp_millis();
+                Ok(state
+                    .tokens
+                    .admin
+                    .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
+                    .map(|_| Identity::Admin))
+            }
         }
     }
 }
 
+/// Who a shopper's socket token speaks for; a signed-in one's account is read now (its cart
+/// and past pairs of limited products), so the channels need not wait on the database.
+pub async fn shopper_identity(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<Identity, TokenError>, ApiError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let shopper = match state
+        .tokens
+        .socket
+        .verify(token, SOCKET_TOKEN_MAX_AGE_MS, now)
+        .and_then(|subject| Shopper::from_subject(&subject, CART_ID_LEN).ok_or(TokenError::Invalid))
+    {
+        Ok(shopper) => shopper,
+        Err(error) => return Ok(Err(error)),
+    };
+    let account = match shopper.account {
+        Some(id) => {
+            let unavailable = |_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store cannot reach its database; try again in a moment",
+                )
+            };
+            let row = state.inventory.account(id).await.map_err(unavailable)?;
+            let ordered = state
+                .inventory
+                .ordered_limited(id)
+                .await
+                .map_err(unavailable)?;
+            Some(Arc::new(SignedIn {
+                id,
+                cart_token: row.and_then(|r| r.cart_token),
+                ordered,
+            }))
+        }
+        None => None,
+    };
+    Ok(Ok(Identity::Shopper {
+        cart_id: shopper.cart_id,
+        account,
+    }))
+}
+
+async fn admin(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    request: Request,
+) -> Response {
+    let params = SocketParams::parse(request.uri().query());
+    let token = params.token.as_deref().unwrap_or_default();
+    let identity = match Door::Admin.identify(&state, token).await {
+        Ok(identity) => identity,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    open(&state, client, request, identity)
+}
+
 /// Checks the request, the connect rate (per address, and per cart for a shopper whose token
 /// holds) and the token, then upgrades and hands the socket to the live layer.
-fn open(state: &AppState, client: std::net::IpAddr, request: Request, door: Door) -> Response {
+fn open(
+    state: &AppState,
+    client: std::net::IpAddr,
+    request: Request,
+    identity: Result<Identity, TokenError>,
+) -> Response {
     let params = SocketParams::parse(request.uri().query());
     let key = match check_request(&params, request.headers()) {
         Ok(key) => key,
         Err(refused) => return refused.into_response(),
     };
-    let now = chrono::Utc::now().timestamp_millis();
-    let token = params.token.as_deref().unwrap_or_default();
-    let identity = door.identify(&state.tokens, token, now);
     let session = match &identity {
-        Ok(Identity::Shopper { cart_id }) => Some(cart_id.as_str()),
+        Ok(Identity::Shopper { cart_id, .. }) => Some(cart_id.as_str()),
         _ => None,
     };
     if let Err(refusal) = state

@@ -12,6 +12,7 @@ mod ws;
 mod ws_violations;
 
 mod acceptance;
+mod accounts;
 mod admin;
 mod admin_api;
 mod admin_sales;

@@ -62,6 +62,14 @@ pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
                         span.muted { "scheduled " (countdown(at, now)) }
                     }
                 }
+                form.admin-limit method="post" action=(format!("/admin/products/{}/limit", product.id)) {
+                    label {
+                        "Limit per customer "
+                        input type="number" name="max" min="0" max="100" size="3"
+                            value=[product.max_per_customer] placeholder="none";
+                    }
+                    button.button type="submit" { "Set" }
+                }
             }
         }
     }

@@ -38,8 +38,18 @@ pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Mark
                 h1.product-name { (product.name) }
                 p.product-color { (product.color) }
                 p.product-price { (format_cents(product.price_cents.into())) }
+                (limit(product))
                 (sizes(product, now, csrf))
             }
+        }
+    }
+}
+
+/// "Limit 1 per customer", for a product that has one.
+pub fn limit(product: &Product) -> Markup {
+    html! {
+        @if let Some(max) = product.max_per_customer {
+            p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer · sign in to buy" }
         }
     }
 }
@@ -171,6 +181,7 @@ mod tests {
             main_image_url: String::new(),
             released: true,
             release_at: None,
+            max_per_customer: None,
             items: (1..=3)
                 .map(|n| Item {
                     id: ItemId(n),

@@ -7,7 +7,18 @@ use crate::domain::money::format_cents;
 use crate::domain::order::Order;
 use crate::html::fragments::cart::{CartLine, total_cents};
 
-pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
+/// A checkout refused by a product's limit per customer.
+pub struct LimitNotice {
+    pub product: String,
+    pub max: u32,
+}
+
+pub fn review(
+    meta: &PageMeta,
+    lines: &[CartLine],
+    gone: &[String],
+    limit: Option<&LimitNotice>,
+) -> Markup {
     let buyable: Vec<&CartLine> = lines.iter().filter(|l| !l.sold_out).collect();
     page(
         "Checkout",
@@ -19,6 +30,11 @@ pub fn review(meta: &PageMeta, lines: &[CartLine], gone: &[String]) -> Markup {
                     div.notice.notice--error role="alert" {
                         p { "Sorry, these pairs sold out before your order went through, so nothing was charged. We took them out of your cart:" }
                         ul { @for name in gone { li { (name) } } }
+                    }
+                }
+                @if let Some(limit) = limit {
+                    div #limit-notice .notice.notice--error role="alert" {
+                        p { (limit.product) " is limited to " (limit.max) " per customer, and this order would go past it (pairs you already bought count). Nothing was charged: remove a pair of it to check out." }
                     }
                 }
                 @if lines.is_empty() {

@@ -1,5 +1,6 @@
 use maud::{DOCTYPE, Markup, html};
 
+use crate::domain::Shopper;
 use crate::domain::token::Tokens;
 use crate::html::assets::asset_url;
 
@@ -13,14 +14,14 @@ pub struct PageMeta {
 }
 
 impl PageMeta {
-    pub fn new(tokens: &Tokens, cart_id: &str) -> PageMeta {
+    pub fn new(tokens: &Tokens, shopper: &Shopper) -> PageMeta {
         PageMeta {
-            cart_id: cart_id.to_string(),
+            cart_id: shopper.cart_id.clone(),
             cart_count: "0".into(),
             socket_token: tokens
                 .socket
-                .sign(cart_id, chrono::Utc::now().timestamp_millis()),
-            csrf_token: tokens.csrf_for(cart_id),
+                .sign(&shopper.subject(), chrono::Utc::now().timestamp_millis()),
+            csrf_token: tokens.csrf_for(&shopper.cart_id),
         }
     }
 }
@@ -62,7 +63,8 @@ pub fn page(title: &str, head: Meta, body: Markup) -> Markup {
                     div.site-header__inner {
                         a.brand href="/" { "Sneakers" }
                         nav.site-nav {
-                            a href="/" { "Drops" }
+                            a.nav-drops href="/" { "Drops" }
+                            a href="/account" { "Account" }
                             a.cart-link href="/checkout" {
                                 "Cart"
                                 @if let Meta::Shopper(meta) = head {

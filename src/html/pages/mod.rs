@@ -1,5 +1,6 @@
 //! Whole pages, one file per area; the fragments inside them live in `super::fragments`.
 
+pub mod account;
 pub mod admin;
 pub mod checkout;
 pub mod errors;

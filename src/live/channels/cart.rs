@@ -7,13 +7,18 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{Ctx, HandleResult, Refusal};
-use crate::domain::{Cart, CartError, ItemId};
+use std::sync::Arc;
+
+use crate::domain::account::{Ordered, SignedIn};
+use crate::domain::{Cart, CartError, ItemId, Shopper};
 use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
 pub struct CartChannel {
     cart_id: String,
+    /// Signed in: the account (its cart is saved for its other browsers).
+    account: Option<Arc<SignedIn>>,
     cart: Cart,
     /// This tab in presence, once joined.
     presence_ref: Option<String>,
@@ -27,8 +32,9 @@ const MAX_PAGE_LEN: usize = 200;
 impl CartChannel {
     pub fn route(rest: &str, identity: &Identity) -> Result<CartChannel, Refusal> {
         match identity {
-            Identity::Shopper { cart_id } if cart_id == rest => Ok(CartChannel {
+            Identity::Shopper { cart_id, account } if cart_id == rest => Ok(CartChannel {
                 cart_id: cart_id.clone(),
+                account: account.clone(),
                 cart: Cart::default(),
                 presence_ref: None,
                 origin: rand::random(),
@@ -39,7 +45,11 @@ impl CartChannel {
 
     pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
         let now = Utc::now().timestamp_millis();
-        self.cart = Cart::deserialize(payload["serialized"].as_str(), &ctx.live.tokens.cart, now);
+        // A signed-in cart starts from the account's copy: another browser may have changed it
+        // since this one's cookie was written.
+        let saved = self.account.as_ref().and_then(|a| a.cart_token.as_deref());
+        let token = saved.or(payload["serialized"].as_str());
+        self.cart = Cart::deserialize(token, &ctx.live.tokens.cart, now);
         self.cart
             .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
         ctx.subscribe_info(&cart_updates_topic(&self.cart_id));
@@ -60,17 +70,19 @@ impl CartChannel {
         // A page may reconnect with a day-old token: hand it a fresh one right away.
         ctx.push(
             "new_token",
-            &json!({ "token": ctx.live.tokens.socket.sign(&self.cart_id, now) }),
+            &json!({ "token": ctx.live.tokens.socket.sign(&self.subject(), now) }),
         );
         Ok(json!({}))
     }
 
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
+        let none = Ordered::new();
+        let ordered = self.account.as_ref().map_or(&none, |a| &a.ordered);
         let change = match event {
             "add_item" => item_id(payload).and_then(|id| {
                 ctx.live
                     .inventory
-                    .read(|catalog| self.cart.add_from(catalog, id))
+                    .read(|catalog| self.cart.add_from(catalog, id, ordered))
             }),
             "remove_item" => item_id(payload).and_then(|id| self.cart.remove(id)),
             _ => return HandleResult::UnknownEvent,
@@ -82,6 +94,14 @@ impl CartChannel {
                 let serialized = reply["serialized"]
                     .as_str()
                     .expect("cart_payload carries the signed cart as a string");
+                if let Some(account) = &self.account {
+                    let signed_ms = Utc::now().timestamp_millis();
+                    ctx.live.inventory.save_account_cart_soon(
+                        account.id,
+                        serialized.to_string(),
+                        signed_ms,
+                    );
+                }
                 ctx.live
                     .inventory
                     .cart_changed(&self.cart_id, serialized.to_string(), self.origin);
@@ -97,7 +117,7 @@ impl CartChannel {
                 .live
                 .tokens
                 .socket
-                .sign(&self.cart_id, Utc::now().timestamp_millis());
+                .sign(&self.subject(), Utc::now().timestamp_millis());
             ctx.push("new_token", &json!({ "token": token }));
             return;
         }
@@ -116,6 +136,15 @@ impl CartChannel {
         }
         // `cart_updated`, or a carted pair sold out / came back: re-render the panel.
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+    }
+
+    /// What this cart's socket tokens carry (see `Shopper::subject`).
+    fn subject(&self) -> String {
+        Shopper {
+            cart_id: self.cart_id.clone(),
+            account: self.account.as_ref().map(|a| a.id),
+        }
+        .subject()
     }
 
     pub fn terminate(&mut self, live: &Live) {

@@ -1,0 +1,169 @@
+//! Shopper accounts: what an email and a password must be, and who a request speaks for (a
+//! guest's cart, or an account's). Hashing is the caller's: this stays pure.
+
+use std::collections::BTreeMap;
+
+use super::ids::{AccountId, ProductId};
+
+/// Long enough to resist guessing, short enough that hashing it costs what we planned.
+pub const MIN_PASSWORD: usize = 10;
+pub const MAX_PASSWORD: usize = 256;
+/// RFC 5321's limit on a path.
+pub const MAX_EMAIL: usize = 254;
+
+/// An email as the store keys it: trimmed and lower-cased, one `@` with text on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+/// Why a signup form is refused; the text is what the shopper reads above the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignupError {
+    #[error("Please enter an email address like you@example.com.")]
+    BadEmail,
+    #[error("Please choose a password of at least {MIN_PASSWORD} characters.")]
+    ShortPassword,
+    #[error("Please choose a password of at most {MAX_PASSWORD} characters.")]
+    LongPassword,
+    #[error("An account with that email already exists. Sign in instead?")]
+    Taken,
+}
+
+impl Email {
+    pub fn parse(text: &str) -> Result<Email, SignupError> {
+        let email = text.trim().to_lowercase();
+        let valid = email.len() <= MAX_EMAIL
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+            });
+        if valid {
+            Ok(Email(email))
+        } else {
+            Err(SignupError::BadEmail)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password a new account may have (counted in characters, as a person types them).
+pub fn check_password(password: &str) -> Result<(), SignupError> {
+    match password.chars().count() {
+        n if n < MIN_PASSWORD => Err(SignupError::ShortPassword),
+        n if n > MAX_PASSWORD => Err(SignupError::LongPassword),
+        _ => Ok(()),
+    }
+}
+
+/// Who a request or a socket speaks for: the cart topic it shares, and the account behind it
+/// when signed in (every browser of an account shares the account's cart id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shopper {
+    pub cart_id: String,
+    pub account: Option<AccountId>,
+}
+
+impl Shopper {
+    pub fn guest(cart_id: String) -> Shopper {
+        Shopper {
+            cart_id,
+            account: None,
+        }
+    }
+
+    /// What session cookies and socket tokens carry: `cart_id` or `cart_id.account_id`.
+    pub fn subject(&self) -> String {
+        match self.account {
+            Some(account) => format!("{}.{account}", self.cart_id),
+            None => self.cart_id.clone(),
+        }
+    }
+
+    /// The inverse of [`Shopper::subject`]; `None` unless it is one exactly.
+    pub fn from_subject(subject: &str, cart_id_len: usize) -> Option<Shopper> {
+        let (cart_id, account) = match subject.split_once('.') {
+            Some((cart_id, account)) => (cart_id, Some(account.parse().ok()?)),
+            None => (subject, None),
+        };
+        let valid =
+            cart_id.len() == cart_id_len && cart_id.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| Shopper {
+            cart_id: cart_id.to_string(),
+            account,
+        })
+    }
+}
+
+/// Pairs of each limited product an account has already ordered.
+pub type Ordered = BTreeMap<ProductId, u32>;
+
+/// What a signed-in socket knows of its account, read when it connects: the account's saved
+/// cart (the truth its tabs start from) and its past pairs of limited products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub id: AccountId,
+    pub cart_token: Option<String>,
+    pub ordered: Ordered,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_keyed_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").map(|e| e.as_str().to_string()),
+            Ok("ada@example.com".to_string())
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a da@x.com",
+            "a@b@c",
+            &format!("{}@x.com", "a".repeat(250)),
+        ] {
+            assert_eq!(Email::parse(bad), Err(SignupError::BadEmail), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_have_ten_characters_at_least() {
+        assert_eq!(check_password("123456789"), Err(SignupError::ShortPassword));
+        assert_eq!(check_password("ééééééééé"), Err(SignupError::ShortPassword));
+        assert_eq!(check_password("1234567890"), Ok(()));
+        assert_eq!(
+            check_password(&"x".repeat(257)),
+            Err(SignupError::LongPassword)
+        );
+    }
+
+    #[test]
+    fn subjects_round_trip_and_refuse_anything_else() {
+        let cart = "a".repeat(8);
+        let guest = Shopper::guest(cart.clone());
+        let signed_in = Shopper {
+            cart_id: cart.clone(),
+            account: Some(AccountId(7)),
+        };
+        assert_eq!(Shopper::from_subject(&guest.subject(), 8), Some(guest));
+        assert_eq!(
+            Shopper::from_subject(&signed_in.subject(), 8),
+            Some(signed_in)
+        );
+        for bad in [
+            "aaaa",
+            "aaaaaaaa.",
+            "aaaaaaaa.07",
+            "aaaaaaaa.7.7",
+            "aaaaaaa!",
+            "aaaaaaaa.x",
+        ] {
+            assert_eq!(Shopper::from_subject(bad, 8), None, "{bad:?}");
+        }
+    }
+}

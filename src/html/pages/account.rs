@@ -1,0 +1,109 @@
+//! Accounts: the signup and login forms, and the account page with the shopper's orders.
+
+use maud::{Markup, html};
+
+use super::layout::{Meta, PageMeta, page};
+use crate::domain::money::format_cents;
+use crate::domain::order::Order;
+
+/// Which form, and where it posts.
+#[derive(Clone, Copy)]
+pub enum Form {
+    Signup,
+    Login,
+}
+
+/// What a form shows again after a refusal.
+pub struct FormState<'a> {
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    /// Login only: where to go afterwards (a same-site path).
+    pub next: Option<&'a str>,
+}
+
+pub fn form(meta: &PageMeta, which: Form, state: &FormState) -> Markup {
+    let (title, action, button, other) = match which {
+        Form::Signup => (
+            "Create an account",
+            "/account/signup",
+            "Create account",
+            html! { "Already have one? " a href="/account/login" { "Sign in" } },
+        ),
+        Form::Login => (
+            "Sign in",
+            "/account/login",
+            "Sign in",
+            html! { "New here? " a href="/account/signup" { "Create an account" } },
+        ),
+    };
+    page(
+        title,
+        Meta::Shopper(meta),
+        html! {
+            section.checkout.account-form {
+                h1 { (title) }
+                @if let Some(error) = state.error {
+                    div #form-error .notice.notice--error role="alert" { (error) }
+                }
+                form method="post" action=(action) {
+                    input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                    @if let Some(next) = state.next {
+                        input type="hidden" name="next" value=(next);
+                    }
+                    p {
+                        label for="email" { "Email" }
+                        input #email type="email" name="email" value=(state.email) required autocomplete="email";
+                    }
+                    p {
+                        label for="password" { "Password" }
+                        @match which {
+                            Form::Signup => input #password type="password" name="password" required minlength="10" autocomplete="new-password";,
+                            Form::Login => input #password type="password" name="password" required autocomplete="current-password";,
+                        }
+                        @if let Form::Signup = which { small { "At least 10 characters." } }
+                    }
+                    button.button.button--primary type="submit" { (button) }
+                }
+                p { (other) }
+            }
+        },
+    )
+}
+
+pub fn show(meta: &PageMeta, email: &str, orders: &[Order]) -> Markup {
+    page(
+        "Your account",
+        Meta::Shopper(meta),
+        html! {
+            section.checkout.account {
+                h1 { "Your account" }
+                p { "Signed in as " strong #account-email { (email) } "." }
+                form method="post" action="/account/logout" {
+                    input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                    button.button type="submit" { "Sign out" }
+                }
+                h2 { "Your orders" }
+                @if orders.is_empty() {
+                    p.orders-empty { "No orders yet. Your pairs will show here." }
+                }
+                @for order in orders {
+                    article.order data-order-id=(order.id) {
+                        h3 {
+                            "Order #" (order.id) " · "
+                            time datetime=(order.placed_at.to_rfc3339()) { (order.placed_at.format("%Y-%m-%d %H:%M UTC")) }
+                        }
+                        table.table {
+                            thead { tr { th { "Pair" } th { "Size" } th { "Price" } } }
+                            tbody {
+                                @for pair in &order.lines {
+                                    tr { td { (pair.brand) " " (pair.name) } td { (pair.size) } td { (format_cents(pair.price_cents.into())) } }
+                                }
+                            }
+                        }
+                        p.checkout__total { "Total " strong { (format_cents(order.total_cents.into())) } }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,387 @@
+//! Shopper accounts and limits per customer, as a browser without JavaScript and as a socket
+//! client see them; the limit under a race of one account's checkouts on two real nodes.
+
+use futures_util::future::join_all;
+use serde_json::json;
+use sneakers::domain::{ItemId, ProductId};
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
+use crate::nodes::two_nodes;
+use crate::on_both_backends;
+use crate::visitor::Visitor;
+use crate::ws::Client;
+
+on_both_backends!(
+    signup_login_and_logout,
+    an_order_placed_signed_in_shows_on_the_account,
+    a_limited_drop_sends_guests_to_login_and_holds_its_limit
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+/// POSTs a form with the page's CSRF token; `(status, Location, body)`.
+async fn submit(visitor: &Visitor, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("_csrf_token", &visitor.csrf));
+    let response = visitor
+        .http
+        .post(format!("{}{path}", visitor.base))
+        .header("referer", format!("{}/", visitor.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, location, response.text().await.unwrap_or_default())
+}
+
+async fn signup(visitor: &mut Visitor, email: &str) {
+    let (status, location, body) = submit(
+        visitor,
+        "/account/signup",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/account"), "{body}");
+    visitor.visit("/").await;
+}
+
+async fn login(visitor: &mut Visitor, email: &str, next: &str) -> String {
+    let (status, location, body) = submit(
+        visitor,
+        "/account/login",
+        &[("email", email), ("password", PASSWORD), ("next", next)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    visitor.visit("/").await;
+    location
+}
+
+/// The status of a GET, without following redirects; `(status, Location)`.
+async fn head(visitor: &Visitor, path: &str) -> (u16, String) {
+    let response = visitor
+        .http
+        .get(format!("{}{path}", visitor.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (response.status().as_u16(), location)
+}
+
+async fn set_limit(base: &str, product: ProductId, max: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/admin/products/{product}/limit"))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .form(&[("max", max)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200, "set the limit");
+}
+
+async fn signup_login_and_logout(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let mut ada = app.visitor().await;
+    assert_eq!(
+        head(&ada, "/account").await,
+        (303, "/account/login?next=/account".to_string())
+    );
+
+    // Refusals keep the form and the email, with a clear message.
+    let (status, _, body) = submit(
+        &ada,
+        "/account/signup",
+        &[("email", "Ada@Example.com"), ("password", "short")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("at least 10 characters"), "{body}");
+    assert!(body.contains("value=\"Ada@Example.com\""), "{body}");
+
+    signup(&mut ada, "  Ada@Example.com ").await;
+    let page = ada.visit("/account").await;
+    assert!(page.contains("ada@example.com"), "{page}");
+
+    let mut copycat = app.visitor().await;
+    let (status, _, body) = submit(
+        &copycat,
+        "/account/signup",
+        &[("email", "ada@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("already exists"), "{body}");
+
+    // One answer for a wrong password and for an unknown email.
+    let mut answers = Vec::new();
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let (status, _, body) = submit(
+            &copycat,
+            "/account/login",
+            &[("email", email), ("password", "wrong password!")],
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        let start = body
+            .find("id=\"form-error\"")
+            .unwrap_or_else(|| panic!("{body}"));
+        answers.push(body[start..start + 120].to_string());
+    }
+    assert_eq!(answers[0], answers[1]);
+
+    // Logging in elsewhere; `next` only goes to this site.
+    let location = login(&mut copycat, "ADA@example.com", "/checkout").await;
+    assert_eq!(location, "/checkout");
+    assert!(copycat.visit("/account").await.contains("ada@example.com"));
+    let mut third = app.visitor().await;
+    assert_eq!(
+        login(&mut third, "ada@example.com", "//evil.example/").await,
+        "/account"
+    );
+
+    let (status, location, _) = submit(&ada, "/account/logout", &[]).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    ada.visit("/").await;
+    assert_eq!(head(&ada, "/account").await.0, 303);
+}
+
+async fn an_order_placed_signed_in_shows_on_the_account(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let product = app.product(true).await;
+    let item = product
+        .items
+        .iter()
+        .find(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("nothing in stock"));
+    let mut shopper = app.visitor().await;
+    signup(&mut shopper, "orders@example.com").await;
+    assert!(shopper.visit("/account").await.contains("No orders yet"));
+    assert_eq!(shopper.add(item).await.0, 303);
+    let location = shopper.checkout().await;
+    let order_id = location
+        .strip_prefix("/checkout/complete?order=")
+        .unwrap_or_else(|| panic!("checkout went to {location}"))
+        .to_string();
+    let page = shopper.visit("/account").await;
+    assert!(
+        page.contains(&format!("data-order-id=\"{order_id}\"")),
+        "{page}"
+    );
+    assert!(page.contains(&product.name), "{page}");
+    // Another shopper sees neither the order page nor the account.
+    let stranger = app.visitor().await;
+    let (status, _) = head(&stranger, &format!("/checkout/complete?order={order_id}")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_cart_follows_the_shopper_across_browsers() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let product = app.product(true).await;
+    let ids: Vec<ItemId> = product
+        .items
+        .iter()
+        .filter(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .take(2)
+        .collect();
+    let (x, y) = (ids[0], ids[1]);
+
+    // A guest carts a pair, then signs up: the pair stays.
+    let mut laptop = app.visitor().await;
+    assert_eq!(laptop.add(x).await.0, 303);
+    signup(&mut laptop, "cart@example.com").await;
+    assert!(
+        laptop
+            .visit("/checkout")
+            .await
+            .contains(&format!("data-item-id=\"{x}\""))
+    );
+
+    // A second browser signs in: same cart topic, same pairs, live.
+    let mut phone = app.visitor().await;
+    login(&mut phone, "cart@example.com", "/").await;
+    assert_eq!(phone.cart_id, laptop.cart_id);
+    let (token, cart_id) = crate::ws::socket_token(&phone.http, &app.url).await;
+    let mut socket = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|status| panic!("refused: {status}"));
+    // Its cookie holds nothing: the account's cart is what it gets.
+    socket
+        .join_ok(&format!("cart:{cart_id}"), json!({ "serialized": "" }))
+        .await;
+    let pushed = socket.expect(&format!("cart:{cart_id}"), "cart").await;
+    assert_eq!(pushed.payload["count"], 1, "{:?}", pushed.payload);
+    socket.expect(&format!("cart:{cart_id}"), "new_token").await;
+
+    assert_eq!(laptop.add(y).await.0, 303);
+    let pushed = socket.expect(&format!("cart:{cart_id}"), "cart").await;
+    assert_eq!(pushed.payload["count"], 2);
+    let html = pushed.payload["html"].as_str().unwrap_or_default();
+    assert!(html.contains(&format!("data-item-id=\"{y}\"")), "{html}");
+
+    // The phone removes a pair over its socket; the laptop's next page shows it gone.
+    let topic = format!("cart:{cart_id}");
+    let msg_ref = socket
+        .push(None, &topic, "remove_item", json!({ "item_id": x.0 }))
+        .await;
+    assert_eq!(socket.reply_to(&msg_ref).await.0, "ok");
+    let mut gone = false;
+    for _ in 0..50 {
+        let page = laptop.visit("/checkout").await;
+        if !page.contains(&format!("data-item-id=\"{x}\"")) {
+            gone = true;
+            break;
+        }
+        // The socket saves the account's cart a moment after it replies.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the laptop still shows the removed pair");
+
+    // Signing out leaves an empty guest cart.
+    let (status, _, _) = submit(&phone, "/account/logout", &[]).await;
+    assert_eq!(status, 303);
+    let page = phone.visit("/checkout").await;
+    assert!(page.contains("Your cart is empty"), "{page}");
+    assert_ne!(phone.cart_id, laptop.cart_id);
+}
+
+async fn a_limited_drop_sends_guests_to_login_and_holds_its_limit(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let product = app.product(true).await;
+    set_limit(&app.url, product.id, "1").await;
+    let shown = app.inventory_json().await;
+    let limited = shown
+        .products
+        .iter()
+        .find(|p| p.id == product.id)
+        .unwrap_or_else(|| panic!("product gone"));
+    assert_eq!(limited.max_per_customer, Some(1));
+    let page = app.get(&format!("/products/{}", product.id)).await.1;
+    assert!(page.contains("Limit 1 per customer"), "{page}");
+    let ids: Vec<ItemId> = product
+        .items
+        .iter()
+        .filter(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .take(2)
+        .collect();
+
+    // A guest may cart a pair but must sign in to buy it.
+    let mut guest = app.visitor().await;
+    assert_eq!(guest.add(ids[0]).await.0, 303);
+    assert_eq!(guest.checkout().await, "/account/login?next=/checkout");
+    signup(&mut guest, "limit@example.com").await;
+    // The second size of the product is over the limit already in the cart.
+    let (status, location) = guest.add(ids[1]).await;
+    assert_eq!(status, 303);
+    assert!(
+        location.ends_with("?cart_error=limit_reached"),
+        "{location}"
+    );
+    let location = guest.checkout().await;
+    assert!(
+        location.starts_with("/checkout/complete?order="),
+        "{location}"
+    );
+
+    // Bought one: the next is refused by the form, the socket and the checkout.
+    let (_, location) = guest.add(ids[1]).await;
+    assert!(
+        location.ends_with("?cart_error=limit_reached"),
+        "{location}"
+    );
+    let (token, cart_id) = crate::ws::socket_token(&guest.http, &app.url).await;
+    let mut socket = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|status| panic!("refused: {status}"));
+    let topic = format!("cart:{cart_id}");
+    socket.join_ok(&topic, json!({})).await;
+    socket.expect(&topic, "cart").await;
+    socket.expect(&topic, "new_token").await;
+    let msg_ref = socket
+        .push(None, &topic, "add_item", json!({ "item_id": ids[1].0 }))
+        .await;
+    let (status, response) = socket.reply_to(&msg_ref).await;
+    assert_eq!(
+        (status.as_str(), &response["error"]),
+        ("error", &json!("limit_reached"))
+    );
+
+    // Raised to 2, a second pair may go; past it the checkout says which product and why.
+    set_limit(&app.url, product.id, "2").await;
+    assert_eq!(guest.add(ids[1]).await.1, "/");
+    set_limit(&app.url, product.id, "1").await;
+    let location = guest.checkout().await;
+    assert_eq!(location, format!("/checkout?limit={}", product.id));
+    let page = guest.visit(&location).await;
+    assert!(page.contains("is limited to 1 per customer"), "{page}");
+    assert!(page.contains(&product.name), "{page}");
+
+    // Cleared, the pair can be bought.
+    set_limit(&app.url, product.id, "").await;
+    assert!(
+        guest
+            .checkout()
+            .await
+            .starts_with("/checkout/complete?order=")
+    );
+}
+
+/// Two browsers of one account, on two nodes, check out the same limited pair at once, round
+/// after round: each round sells exactly one pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
+    let (_url, _db, a, b) = two_nodes().await;
+    let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
+    let product = inventory
+        .products
+        .iter()
+        .find(|p| p.released && p.items.iter().any(|i| i.available_count >= 10))
+        .unwrap_or_else(|| panic!("no stocked product"));
+    let item = product
+        .items
+        .iter()
+        .find(|i| i.available_count >= 10)
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("no stocked size"));
+    set_limit(&a.url, product.id, "1").await;
+    let stock = a.available_count(item).await.unwrap_or_default();
+    const ROUNDS: usize = 5;
+    for round in 0..ROUNDS {
+        let email = format!("racer{round}@example.com");
+        let mut on_a = Visitor::open(&a.url).await;
+        signup(&mut on_a, &email).await;
+        let mut on_b = Visitor::open(&b.url).await;
+        login(&mut on_b, &email, "/").await;
+        assert_eq!(on_a.add(item).await.0, 303);
+        let outcomes = join_all([on_a.checkout(), on_b.checkout()]).await;
+        let bought = outcomes
+            .iter()
+            .filter(|l| l.starts_with("/checkout/complete?order="))
+            .count();
+        assert_eq!(bought, 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .any(|l| l == &format!("/checkout?limit={}", product.id) || l == "/checkout"),
+            "round {round}: {outcomes:?}"
+        );
+    }
+    let left = a.available_count(item).await.unwrap_or_default();
+    assert_eq!(stock - left, ROUNDS as i32);
+}
