@@ -69,6 +69,8 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         Database::Sqlite { .. } => Arc::new(cluster::local::Local),
     };
     let inventory = Inventory::load(db).await?;
+    inventory.set_admission_window(config.line_admission);
+    inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let live = Live::new(
         Arc::clone(&inventory),
@@ -79,6 +81,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.push(live::fanout::spawn(&live));
     background.extend(cluster::replicate::spawn(&live, config.presence_down_after));
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
+    background.push(inventory::line::spawn(Arc::clone(&inventory)));
     background.push(inventory::heal::spawn(
         Arc::clone(&inventory),
         config.cache_check,

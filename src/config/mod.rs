@@ -74,6 +74,11 @@ pub struct Settings {
           default_value_t = DEFAULT_CACHE_CHECK_MS,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub cache_check_ms: u64,
+    /// An admitted shopper may cart a lined drop's pairs this long (10 s to 1 day).
+    #[arg(long = "line-admission-ms", env = "LINE_ADMISSION_MS", value_name = "LINE_ADMISSION_MS",
+          default_value_t = 600_000,
+          value_parser = clap::value_parser!(u64).range(10_000..=86_400_000))]
+    pub line_admission_ms: u64,
     /// A request head must arrive within this; also how long an idle keep-alive connection
     /// stays open (500 ms to 2 min).
     #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS",
@@ -207,6 +212,8 @@ pub struct Config {
     pub shutdown_spread: Duration,
     /// How often the cache is compared with the database.
     pub cache_check: Duration,
+    /// How long an admitted shopper may cart a lined drop's pairs.
+    pub line_admission: Duration,
     pub connections: Connections,
     pub rates: Rates,
 }
@@ -293,6 +300,7 @@ impl Config {
             presence_down_after: Duration::from_millis(settings.presence_down_ms),
             shutdown_spread: Duration::from_millis(settings.shutdown_spread_ms),
             cache_check: Duration::from_millis(settings.cache_check_ms),
+            line_admission: Duration::from_millis(settings.line_admission_ms),
             connections: Connections {
                 header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(settings.body_timeout_ms),

@@ -29,16 +29,19 @@ pub enum CartError {
     InvalidItem,
     #[error("You have reached this drop's limit per customer.")]
     LimitReached,
+    #[error("This drop has a waiting line: you can add its pairs once you are let in.")]
+    NotAdmitted,
 }
 
 impl CartError {
-    const ALL: [CartError; 6] = [
+    const ALL: [CartError; 7] = [
         CartError::DuplicateItem,
         CartError::NotFound,
         CartError::Full,
         CartError::SoldOut,
         CartError::InvalidItem,
         CartError::LimitReached,
+        CartError::NotAdmitted,
     ];
 
     /// The wire name (`{error: ...}` replies, `?cart_error=` redirects).
@@ -50,6 +53,7 @@ impl CartError {
             CartError::SoldOut => "sold_out",
             CartError::InvalidItem => "invalid_item",
             CartError::LimitReached => "limit_reached",
+            CartError::NotAdmitted => "not_admitted",
         }
     }
 
@@ -264,6 +268,7 @@ mod tests {
             released: true,
             release_at: None,
             max_per_customer: Some(2),
+            line_per_minute: None,
             items: vec![item(1), item(2), item(3)],
         }]);
         let none = Ordered::new();

@@ -20,6 +20,8 @@ pub struct Product {
     pub release_at: Option<DateTime<Utc>>,
     /// Pairs of this product one account may buy in all (`None`: no limit).
     pub max_per_customer: Option<u32>,
+    /// With a waiting line: how many of it are let in per minute once it drops.
+    pub line_per_minute: Option<u32>,
     /// Sorted by size, as shoppers read a size run.
     pub items: Vec<Item>,
 }
@@ -211,6 +213,7 @@ impl Catalog {
             product.main_image_url.clone_from(&fresh.main_image_url);
             product.release_at = fresh.release_at;
             product.max_per_customer = fresh.max_per_customer;
+            product.line_per_minute = fresh.line_per_minute;
         }
     }
 
@@ -255,6 +258,7 @@ mod tests {
             released,
             release_at,
             max_per_customer: None,
+            line_per_minute: None,
             items: vec![
                 Item {
                     id: ItemId(id * 10 + 1),

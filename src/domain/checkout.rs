@@ -126,6 +126,7 @@ mod tests {
                 released: true,
                 release_at: None,
                 max_per_customer: None,
+                line_per_minute: None,
                 items: vec![item(10, 5), item(11, 0)],
             },
             Product {
@@ -139,6 +140,7 @@ mod tests {
                 released: false,
                 release_at: None,
                 max_per_customer: None,
+                line_per_minute: None,
                 items: vec![Item {
                     product_id: ProductId(2),
                     ..item(20, 50)
@@ -210,6 +212,7 @@ mod tests {
             released: true,
             release_at: None,
             max_per_customer: None,
+            line_per_minute: None,
             items: vec![item(30), item(31)],
         }]);
         assert!(plan(&pricey, &cart(&[30])).is_ok());

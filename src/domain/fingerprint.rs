@@ -15,7 +15,8 @@ pub struct Fingerprint {
     /// The sum of released products' ids.
     pub released: i64,
     pub prices: i64,
-    /// Σ (limit per customer, 0 for none) × (product id mod [`WEIGHT_MODULUS`] + 1).
+    /// Σ (limit per customer + 1000 × line rate, 0 for none) × (product id mod
+    /// [`WEIGHT_MODULUS`] + 1).
     pub settings: i64,
     pub items: i64,
     pub versions: i64,
@@ -33,7 +34,8 @@ impl Fingerprint {
                 print.released = print.released.wrapping_add(i64::from(product.id.0));
             }
             print.prices = print.prices.wrapping_add(i64::from(product.price_cents));
-            let limit = i64::from(product.max_per_customer.unwrap_or(0));
+            let limit = i64::from(product.max_per_customer.unwrap_or(0))
+                + 1000 * i64::from(product.line_per_minute.unwrap_or(0));
             print.settings = print
                 .settings
                 .wrapping_add(limit.wrapping_mul(i64::from(product.id.0) % WEIGHT_MODULUS + 1));
@@ -76,6 +78,7 @@ mod tests {
             released: true,
             release_at: None,
             max_per_customer: None,
+            line_per_minute: None,
             items: vec![item(10, counts[0]), item(11, counts[1])],
         }])
     }

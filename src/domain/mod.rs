@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod fingerprint;
 pub mod ids;
 pub mod level;
+pub mod line;
 pub mod money;
 pub mod order;
 pub mod presence;

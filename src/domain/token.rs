@@ -32,7 +32,7 @@ fn keyed(key: &[u8]) -> HmacSha256 {
 /// A signer for one purpose (the salt).
 #[derive(Clone)]
 pub struct Signer {
-    key: [u8; 32],
+    pub(crate) key: [u8; 32],
 }
 
 impl Signer {
@@ -155,6 +155,8 @@ pub struct Tokens {
     pub csrf: Signer,
     /// LongPoll sessions: `node|session_id`, the node that holds the session.
     pub longpoll: Signer,
+    /// The key of waiting lines' draws.
+    pub line_draw: [u8; 32],
 }
 
 pub const SOCKET_TOKEN_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
@@ -174,6 +176,7 @@ impl Tokens {
             cart: Signer::new(secret, "cart"),
             csrf: Signer::new(secret, "csrf"),
             longpoll: Signer::new(secret, "longpoll session"),
+            line_draw: Signer::new(secret, "line draw").key,
         }
     }
 

@@ -14,7 +14,8 @@ use crate::domain::AccountId;
 use crate::domain::account::{Email, Ordered, SignupError, check_password};
 use crate::domain::order::Order;
 use crate::store::StoreError;
-use crate::store::accounts::{self, AccountRow, Taken};
+pub use crate::store::accounts::AccountRow;
+use crate::store::accounts::{self, Taken};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -111,17 +112,17 @@ impl Inventory {
             .ok_or(AccountError::BadCredentials)
     }
 
-    pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, StoreError> {
-        accounts::find(&self.db, id).await
+    pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, InventoryError> {
+        Ok(accounts::find(&self.db, id).await?)
     }
 
-    pub async fn account_orders(&self, id: AccountId) -> Result<Vec<Order>, StoreError> {
-        accounts::orders(&self.db, id).await
+    pub async fn account_orders(&self, id: AccountId) -> Result<Vec<Order>, InventoryError> {
+        Ok(accounts::orders(&self.db, id).await?)
     }
 
     /// Pairs of each limited product the account has ordered.
-    pub async fn ordered_limited(&self, id: AccountId) -> Result<Ordered, StoreError> {
-        accounts::ordered_limited(&self.db, id).await
+    pub async fn ordered_limited(&self, id: AccountId) -> Result<Ordered, InventoryError> {
+        Ok(accounts::ordered_limited(&self.db, id).await?)
     }
 
     /// Keeps the account's cart (signed at `signed_ms`) for its other browsers.
@@ -130,8 +131,8 @@ impl Inventory {
         id: AccountId,
         token: &str,
         signed_ms: i64,
-    ) -> Result<(), StoreError> {
-        accounts::save_cart(&self.db, id, token, signed_ms).await
+    ) -> Result<(), InventoryError> {
+        Ok(accounts::save_cart(&self.db, id, token, signed_ms).await?)
     }
 
     /// [`Inventory::save_account_cart`] from code that cannot wait (a channel's callback); a

@@ -18,6 +18,10 @@ pub enum Event {
         serialized: String,
         origin: u64,
     },
+    /// A line was read again: places may have moved (each node's own, never replicated).
+    LineMoved {
+        product_id: ProductId,
+    },
 }
 
 /// An event as the bus carries it: `local` when this node made the change (so it is

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod claims;
 pub mod events;
 pub mod heal;
+pub mod line;
 pub mod scheduler;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,13 @@ pub struct Inventory {
     /// Grows whenever something a shopper's page shows changes (a release, a level, the
     /// catalog itself), so pages rendered for one version can be shared until the next.
     page_version: AtomicU64,
+    /// Every waiting line, as last read (see `line`).
+    lines: RwLock<crate::domain::line::Lines>,
+    /// How long an admitted shopper may cart a lined drop's pairs, in ms.
+    admission_window_ms: AtomicU64,
+    /// One reload at a time: a reload that read the database before a change must not apply
+    /// its older details after the reload that read the change.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Inventory {
@@ -89,6 +97,9 @@ impl Inventory {
             events,
             page_version: AtomicU64::new(0),
             claims: claims::Claims::default(),
+            lines: RwLock::default(),
+            admission_window_ms: AtomicU64::new(600_000),
+            reloading: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -114,7 +125,7 @@ impl Inventory {
         let shown = match &event {
             Event::Released { .. } => true,
             Event::StockChanged(change) => change.announce(),
-            Event::CartChanged { .. } => false,
+            Event::CartChanged { .. } | Event::LineMoved { .. } => false,
         };
         if shown {
             self.page_version.fetch_add(1, Ordering::AcqRel);
@@ -188,6 +199,7 @@ impl Inventory {
     /// [`Inventory::reload`], taking counts as `trust` says; returns how many changes it
     /// announced.
     pub async fn reload_trusting(&self, trust: Trust) -> Result<usize, InventoryError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let fresh = Catalog::new(store::catalog::load(&self.db).await?);
         let events = self.write(|cached| {
             let same_shape = cached.products().count() == fresh.products().count()

@@ -23,6 +23,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::Live;
 use super::presence::{Diff, FLUSH_EVERY};
+use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Cart, Item, ItemId, Product, ProductId};
 use crate::html::fragments::{admin, admin_sales, cart, product};
@@ -36,6 +37,11 @@ pub const TOKEN_REFRESH_TOPIC: &str = "token_refresh";
 /// A product page's size selector.
 pub fn product_topic(product_id: ProductId) -> String {
     format!("product:{product_id}")
+}
+
+/// A product's waiting line, for the cart channels standing in it.
+pub fn line_topic(product_id: ProductId) -> String {
+    format!("line:{product_id}")
 }
 
 /// An item going out of (or back into) stock, for the carts holding it.
@@ -161,6 +167,11 @@ fn on_event(live: &Live, event: &Event) {
             live.hub
                 .broadcast(&cart_updates_topic(cart_id), "cart_updated", payload);
         }
+        // Each cart channel in the line looks up its own place.
+        Event::LineMoved { product_id } => {
+            live.hub
+                .broadcast(&line_topic(*product_id), "line_moved", json!({}));
+        }
     }
 }
 
@@ -206,6 +217,8 @@ fn record_sales(live: &Live, event: &Event) -> bool {
         // A restock moves the bars' "left" figure.
         Event::StockChanged(_) => true,
         Event::CartChanged { .. } => false,
+        // The bars show each line's length.
+        Event::LineMoved { .. } => true,
     }
 }
 
@@ -226,10 +239,15 @@ fn on_sales_tick(live: &Live, dirty: bool) {
     );
 }
 
-/// Shoppers waiting per product. The store has no waiting lines yet: this is where their
-/// lengths come in, and the bars show them as soon as this returns any.
-pub fn line_lengths(_live: &Live) -> std::collections::HashMap<ProductId, usize> {
-    std::collections::HashMap::new()
+/// Each waiting line's figures: waiting, let in, rate.
+pub fn line_lengths(live: &Live) -> std::collections::HashMap<ProductId, LineFigures> {
+    live.inventory.read_lines(|lines| {
+        lines
+            .lines
+            .iter()
+            .map(|(id, line)| (*id, line.figures()))
+            .collect()
+    })
 }
 
 /// `#admin-sales-chart` and `#admin-sell-through`, rendered from the series and the cache.

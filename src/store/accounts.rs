@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 
+use super::orders::load_lines;
 use super::schema::{accounts, items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::account::{Email, Ordered};
 use crate::domain::order::Order;
 use crate::domain::{AccountId, ProductId};
-use crate::load_lines;
 use crate::with_conn;
 
 /// An account as a signed-in request needs it.

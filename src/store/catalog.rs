@@ -27,6 +27,8 @@ struct ProductRow {
     released: bool,
     release_at: Option<NaiveDateTime>,
     max_per_customer: Option<i32>,
+    queue_enabled: bool,
+    admit_per_minute: i32,
 }
 
 type ItemRow = (i32, i32, String, String, i32, i64);
@@ -67,6 +69,10 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
             release_at: row.release_at.map(|at| at.and_utc()),
             // The column's CHECK keeps it positive.
             max_per_customer: row.max_per_customer.and_then(|max| u32::try_from(max).ok()),
+            line_per_minute: row
+                .queue_enabled
+                .then(|| u32::try_from(row.admit_per_minute).ok())
+                .flatten(),
             items: Vec::new(),
         })
         .collect();
@@ -113,7 +119,11 @@ pub async fn release(db: &Db, id: ProductId) -> Result<bool, StoreError> {
                 .filter(products::id.eq(id.0))
                 .filter(products::released.eq(false)),
         )
-        .set((products::released.eq(true), products::updated_at.eq(now)))
+        .set((
+            products::released.eq(true),
+            products::released_at.eq(now),
+            products::updated_at.eq(now),
+        ))
         .execute(c)
         .await?
     });
@@ -203,7 +213,7 @@ fn fingerprint_sql() -> String {
      (SELECT COUNT(*) AS products, \
              CAST(COALESCE(SUM(CASE WHEN released THEN id ELSE 0 END), 0) AS BIGINT) AS released, \
              CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) AS prices, \
-             CAST(COALESCE(SUM(CAST(COALESCE(max_per_customer, 0) AS BIGINT) * (id % {WEIGHT_MODULUS} + 1)), 0) AS BIGINT) AS settings \
+             CAST(COALESCE(SUM((CAST(COALESCE(max_per_customer, 0) AS BIGINT) + CASE WHEN queue_enabled THEN 1000 * CAST(admit_per_minute AS BIGINT) ELSE 0 END) * (id % {WEIGHT_MODULUS} + 1)), 0) AS BIGINT) AS settings \
       FROM products) AS p, \
      (SELECT COUNT(*) AS items, \
              CAST(COALESCE(SUM(a.version), 0) AS BIGINT) AS versions, \

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod backend;
 pub mod catalog;
+pub mod lines;
 pub mod migrate;
 pub mod notify;
 pub mod orders;

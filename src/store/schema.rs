@@ -12,6 +12,9 @@ diesel::table! {
         released -> Bool,
         release_at -> Nullable<Timestamp>,
         max_per_customer -> Nullable<Integer>,
+        queue_enabled -> Bool,
+        admit_per_minute -> Integer,
+        released_at -> Nullable<Timestamp>,
         inserted_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -72,6 +75,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    line_entries (id) {
+        id -> Integer,
+        product_id -> Integer,
+        holder -> Text,
+        early -> Bool,
+        shuffle_key -> Nullable<Text>,
+        joined_at -> Timestamp,
+        admitted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(line_entries -> products (product_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(items -> products (product_id));
 diesel::joinable!(item_availabilities -> items (item_id));
@@ -84,5 +100,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     item_availabilities,
     orders,
     order_items,
-    accounts
+    accounts,
+    line_entries
 );

@@ -22,6 +22,9 @@ pub struct SeedProduct {
 /// The hyped drops are limited per customer, as shops do.
 pub const LIMITED: &[(&str, u32)] = &[("AJ1-HI-CHI", 1), ("AD-GAZ-BLU", 2)];
 
+/// The scheduled Jordan drop has a waiting line, letting in this many a minute.
+pub const LINED: &[(&str, i32)] = &[("AJ1-HI-CHI", 30)];
+
 pub fn limit_of(sku: &str) -> Option<u32> {
     LIMITED.iter().find(|(s, _)| *s == sku).map(|(_, max)| *max)
 }

@@ -21,7 +21,7 @@ use crate::domain::Cart;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::AccountError;
-use crate::store::accounts::AccountRow;
+use crate::inventory::accounts::AccountRow;
 
 /// Account routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {
@@ -188,6 +188,10 @@ async fn sign_in(
         account: Some(account.id),
     };
     let cart_cookie = save(state, &signed_in, &cart).await?;
+    state
+        .inventory
+        .move_places(&guest.cart_id, &signed_in.cart_id)
+        .await?;
     let mut response = see_other(next);
     let cookies = response.headers_mut();
     cookies.append(

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/inventory", get(inventory))
         .route("/admin/products/{id}/release", post(release))
         .route("/admin/products/{id}/limit", post(set_limit))
+        .route("/admin/products/{id}/queue", post(set_queue))
         .route("/admin/items/{id}/sell", post(sell))
         .route("/admin/items/{id}/restock", post(restock))
 }
@@ -130,6 +131,59 @@ async fn set_limit(
     ))
 }
 
+#[derive(Deserialize, Default)]
+pub struct QueueForm {
+    enabled: Option<String>,
+    admit_per_minute: Option<String>,
+}
+
+/// Bounds of a line's rate: at least one a minute, at most a thousand.
+const MAX_ADMIT_PER_MINUTE: u32 = 1000;
+
+/// `POST /admin/products/:id/queue` (`enabled` 1/0, `admit_per_minute`).
+async fn set_queue(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let product_id = state.inventory.find_product(&key)?;
+    let invalid = |what: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_queue",
+            format!(
+                "{what}: enabled is 1 or 0, admit_per_minute a whole number from 1 to {MAX_ADMIT_PER_MINUTE}"
+            ),
+        )
+    };
+    let form: QueueForm = serde_urlencoded::from_bytes(&body).map_err(|_| invalid("not a form"))?;
+    let enabled = match form.enabled.as_deref().map(str::trim) {
+        Some("1" | "true" | "on") => true,
+        Some("0" | "false" | "off") | None => false,
+        Some(other) => return Err(invalid(&format!("enabled={other:?}"))),
+    };
+    let current = state
+        .inventory
+        .read(|c| c.product(product_id).and_then(|p| p.line_per_minute));
+    let per_minute = match form.admit_per_minute.as_deref().map(str::trim) {
+        None | Some("") => current.unwrap_or(60),
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_ADMIT_PER_MINUTE).contains(&n) => n,
+            _ => return Err(invalid(&format!("admit_per_minute={raw:?}"))),
+        },
+    };
+    state
+        .inventory
+        .configure_line(product_id, enabled, per_minute)
+        .await?;
+    Ok(respond(
+        &headers,
+        json!({ "product_id": product_id, "queue": enabled, "admit_per_minute": per_minute }),
+    ))
+}
+
 /// JSON for tools; a browser's form post goes back to the dashboard.
 fn respond(headers: &HeaderMap, body: Value) -> Response {
     let wants_html = headers
@@ -204,6 +258,15 @@ pub struct ProductJson {
     pub release_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub max_per_customer: Option<u32>,
+    /// Whether the product has a waiting line, its rate, and the line's figures.
+    #[serde(default)]
+    pub queue: bool,
+    #[serde(default)]
+    pub admit_per_minute: Option<u32>,
+    #[serde(default)]
+    pub line_waiting: u32,
+    #[serde(default)]
+    pub line_admitted: u32,
     pub items: Vec<ItemJson>,
 }
 
@@ -217,6 +280,7 @@ pub struct ItemJson {
 }
 
 async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
+    let lines = line_lengths(&state.live);
     Json(state.inventory.read(|catalog| {
         InventoryJson {
             products: catalog
@@ -229,6 +293,10 @@ async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJso
                     released: p.released,
                     release_at: p.release_at,
                     max_per_customer: p.max_per_customer,
+                    queue: p.line_per_minute.is_some(),
+                    admit_per_minute: p.line_per_minute,
+                    line_waiting: lines.get(&p.id).map_or(0, |l| l.waiting),
+                    line_admitted: lines.get(&p.id).map_or(0, |l| l.admitted),
                     items: p
                         .items
                         .iter()

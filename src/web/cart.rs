@@ -202,7 +202,12 @@ async fn change(
     let result = item_id.and_then(|id| match change {
         Change::Add => state
             .inventory
-            .read(|catalog| cart.add_from(catalog, id, &ordered)),
+            .admission(id, &session.cart_id)
+            .and_then(|()| {
+                state
+                    .inventory
+                    .read(|catalog| cart.add_from(catalog, id, &ordered))
+            }),
         Change::Remove => cart.remove(id),
     });
     Ok(match result {

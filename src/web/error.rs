@@ -186,12 +186,6 @@ impl From<InventoryError> for PageError {
     }
 }
 
-impl From<crate::store::StoreError> for PageError {
-    fn from(error: crate::store::StoreError) -> PageError {
-        PageError::Unavailable(InventoryError::Store(error))
-    }
-}
-
 impl From<crate::inventory::accounts::AccountError> for PageError {
     fn from(error: crate::inventory::accounts::AccountError) -> PageError {
         InventoryError::from(error).into()

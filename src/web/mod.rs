@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod limits;
+pub mod line;
 pub mod longpoll;
 pub mod metrics;
 pub mod page_cache;

@@ -8,8 +8,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    AppState, account, admin, assets, cart, checkout, extract, health, longpoll, metrics, session,
-    shop, socket,
+    AppState, account, admin, assets, cart, checkout, extract, health, line, longpoll, metrics,
+    session, shop, socket,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cart::router())
         .merge(checkout::router())
         .merge(account::router())
+        .merge(line::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::ensure,

@@ -102,7 +102,7 @@ async fn index(
             Some(state.inventory.read(|catalog| render_index(catalog, now)))
         })
         .expect("the index always renders: its render never says there is no such page");
-    answer(&state, &session, &headers, &flash, &template).await
+    answer(&state, &session, &headers, &flash, &template, None).await
 }
 
 async fn show(
@@ -124,7 +124,7 @@ async fn show(
                 .read(|catalog| catalog.product(id).map(|p| render_product(p, now)))
         })
         .ok_or_else(not_found)?;
-    answer(&state, &session, &headers, &flash, &template).await
+    answer(&state, &session, &headers, &flash, &template, Some(id)).await
 }
 
 /// Fills the template with this visitor's tokens, cart and flash.
@@ -134,12 +134,17 @@ async fn answer(
     headers: &HeaderMap,
     flash: &Flash,
     template: &Template,
+    product: Option<ProductId>,
 ) -> Result<Response, PageError> {
     let cart = read_cart(state, session, headers).await?;
     let meta = PageMeta::new(&state.tokens, session);
     let cart_lines = state.inventory.read(|catalog| lines(catalog, &cart));
     let panel = cart_panel(&cart_lines, Some(&meta.csrf_token)).into_string();
-    let flash = shop::flash(flash.error()).into_string();
+    let mut flash = shop::flash(flash.error()).into_string();
+    // A lined drop's panel is this shopper's own place: it rides in the flash slot.
+    if let Some(panel) = product.and_then(|id| super::line::panel(state, session, id)) {
+        flash.push_str(&panel.into_string());
+    }
     let count = cart.len().to_string();
     let fill = Fill {
         socket_token: &meta.socket_token,

@@ -68,6 +68,7 @@ pub fn test_config(database: Database) -> Config {
         presence_down_after: Duration::from_secs(15),
         shutdown_spread: Duration::from_millis(200),
         cache_check: Duration::from_secs(5),
+        line_admission: Duration::from_secs(600),
         connections: Connections::default(),
         rates: Rates::default(),
     }

@@ -26,6 +26,7 @@ mod fuzz;
 mod heal;
 mod hostile;
 mod limits;
+mod lines;
 mod live_products;
 mod live_protocol;
 mod longpoll;

@@ -70,6 +70,25 @@ pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
                     }
                     button.button type="submit" { "Set" }
                 }
+                form.admin-limit method="post" action=(format!("/admin/products/{}/queue", product.id)) {
+                    @if let Some(rate) = product.line_per_minute {
+                        input type="hidden" name="enabled" value="1";
+                        label {
+                            "Line, per minute "
+                            input type="number" name="admit_per_minute" min="1" max="1000" size="4" value=(rate);
+                        }
+                        button.button type="submit" { "Set" }
+                    } @else {
+                        input type="hidden" name="enabled" value="1";
+                        button.button type="submit" { "Add a waiting line" }
+                    }
+                }
+                @if product.line_per_minute.is_some() {
+                    form.admin-limit method="post" action=(format!("/admin/products/{}/queue", product.id)) {
+                        input type="hidden" name="enabled" value="0";
+                        button.button type="submit" { "Remove line" }
+                    }
+                }
             }
         }
     }

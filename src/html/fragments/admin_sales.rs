@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::domain::line::LineFigures;
+
 use maud::{Markup, html};
 
 use crate::domain::sales::{SalesSeries, WINDOW_SECS, sell_through_permille};
@@ -104,7 +106,7 @@ fn duration(secs: i64) -> String {
 pub fn sell_through(
     series: &SalesSeries,
     catalog: &Catalog,
-    line_lengths: &HashMap<ProductId, usize>,
+    line_lengths: &HashMap<ProductId, LineFigures>,
 ) -> Markup {
     html! {
         section #admin-sell-through .panel.sell-through data-no-flash {
@@ -133,8 +135,10 @@ pub fn sell_through(
                     }
                     div.sell-through__meta {
                         span { strong { (sold) } " sold · " strong { (left) } " left" }
-                        @if let Some(waiting) = line_lengths.get(&product.id) {
-                            span.sell-through__line { strong { (waiting) } " in line" }
+                        @if let Some(line) = line_lengths.get(&product.id) {
+                            span.sell-through__line data-waiting=(line.waiting) data-admitted=(line.admitted) {
+                                strong { (line.waiting) } " waiting · " strong { (line.admitted) } " let in · " (line.per_minute) "/min"
+                            }
                         }
                     }
                     ul.sizes-out {

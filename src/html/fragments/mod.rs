@@ -4,4 +4,5 @@
 pub mod admin;
 pub mod admin_sales;
 pub mod cart;
+pub mod line;
 pub mod product;

@@ -182,6 +182,7 @@ mod tests {
             released: true,
             release_at: None,
             max_per_customer: None,
+            line_per_minute: None,
             items: (1..=3)
                 .map(|n| Item {
                     id: ItemId(n),

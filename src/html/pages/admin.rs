@@ -15,7 +15,7 @@ use crate::html::fragments::admin_sales::{sales_chart, sell_through};
 /// What the drop panels are drawn from.
 pub struct Drop<'a> {
     pub sales: &'a SalesSeries,
-    pub line_lengths: &'a HashMap<ProductId, usize>,
+    pub line_lengths: &'a HashMap<ProductId, crate::domain::line::LineFigures>,
 }
 
 pub fn dashboard(

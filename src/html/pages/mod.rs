@@ -5,4 +5,5 @@ pub mod admin;
 pub mod checkout;
 pub mod errors;
 pub mod layout;
+pub mod line;
 pub mod shop;

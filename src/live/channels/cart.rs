@@ -10,8 +10,11 @@ use super::{Ctx, HandleResult, Refusal};
 use std::sync::Arc;
 
 use crate::domain::account::{Ordered, SignedIn};
-use crate::domain::{Cart, CartError, ItemId, Shopper};
-use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
+use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
+use crate::html::fragments::line::queue_panel;
+use crate::live::fanout::{
+    TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic, line_topic,
+};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
@@ -24,6 +27,8 @@ pub struct CartChannel {
     presence_ref: Option<String>,
     /// Tells this channel's own change apart from other tabs' when it comes back.
     origin: u64,
+    /// The last `queue` push per lined product: `(position, admitted)`.
+    places: Vec<(ProductId, Option<(u32, bool)>)>,
 }
 
 /// Pages are paths; a longer one is cut, not refused.
@@ -38,6 +43,7 @@ impl CartChannel {
                 cart: Cart::default(),
                 presence_ref: None,
                 origin: rand::random(),
+                places: Vec::new(),
             }),
             _ => Err("unauthorized"),
         }
@@ -67,6 +73,18 @@ impl CartChannel {
             self.cart.items().to_vec(),
         ));
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+        // Every lined drop: the shopper may join its line from any page, any tab.
+        let lined: Vec<ProductId> = ctx.live.inventory.read(|c| {
+            c.products()
+                .filter(|p| p.line_per_minute.is_some())
+                .map(|p| p.id)
+                .collect()
+        });
+        for product_id in lined {
+            ctx.subscribe_info(&line_topic(product_id));
+            self.places.push((product_id, None));
+            self.push_place(ctx, product_id);
+        }
         // A page may reconnect with a day-old token: hand it a fresh one right away.
         ctx.push(
             "new_token",
@@ -80,9 +98,9 @@ impl CartChannel {
         let ordered = self.account.as_ref().map_or(&none, |a| &a.ordered);
         let change = match event {
             "add_item" => item_id(payload).and_then(|id| {
-                ctx.live
-                    .inventory
-                    .read(|catalog| self.cart.add_from(catalog, id, ordered))
+                let inventory = &ctx.live.inventory;
+                inventory.admission(id, &self.cart_id)?;
+                inventory.read(|catalog| self.cart.add_from(catalog, id, ordered))
             }),
             "remove_item" => item_id(payload).and_then(|id| self.cart.remove(id)),
             _ => return HandleResult::UnknownEvent,
@@ -121,6 +139,16 @@ impl CartChannel {
             ctx.push("new_token", &json!({ "token": token }));
             return;
         }
+        if message.event == "line_moved" {
+            if let Some(product_id) = message
+                .topic
+                .strip_prefix("line:")
+                .and_then(|id| id.parse().ok())
+            {
+                self.push_place(ctx, product_id);
+            }
+            return;
+        }
         if message.event == "cart_updated" {
             if message.payload["origin"].as_u64() == Some(self.origin) {
                 return;
@@ -136,6 +164,39 @@ impl CartChannel {
         }
         // `cart_updated`, or a carted pair sold out / came back: re-render the panel.
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+    }
+
+    /// Pushes `queue` with the shopper's place in a product's line, if it changed.
+    fn push_place(&mut self, ctx: &mut Ctx, product_id: ProductId) {
+        let inventory = &ctx.live.inventory;
+        let place = inventory.place(product_id, &self.cart_id);
+        let seen = place.map(|p| (p.position, p.admitted_at.is_some()));
+        let Some(slot) = self.places.iter_mut().find(|(id, _)| *id == product_id) else {
+            return;
+        };
+        if slot.1 == seen {
+            return;
+        }
+        slot.1 = seen;
+        let Some((position, admitted)) = seen else {
+            return;
+        };
+        let window = inventory.admission_window();
+        let html = inventory.read(|c| {
+            c.product(product_id)
+                .map(|p| queue_panel(p, place, Utc::now(), window, None).into_string())
+        });
+        if let Some(html) = html {
+            ctx.push(
+                "queue",
+                &json!({
+                    "product_id": product_id,
+                    "position": position,
+                    "admitted": admitted,
+                    "html": html,
+                }),
+            );
+        }
     }
 
     /// What this cart's socket tokens carry (see `Shopper::subject`).

@@ -56,6 +56,8 @@ async fn forward_local_events(live: Arc<Live>) {
                     serialized,
                     origin,
                 },
+                // Never local: each node reads the lines itself.
+                Event::LineMoved { .. } => continue,
             }),
             Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {

@@ -1,0 +1,135 @@
+//! Waiting lines: joining, the admission tick (every node runs it each second; the database
+//! makes the cluster admit at the line's rate however many nodes tick) and each node's view of
+//! every line, which channels and forms read without waiting on the database.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::{Event, Inventory, InventoryError};
+use crate::domain::line::{Line, Lines, Place};
+use crate::domain::{CartError, ItemId, ProductId};
+use crate::error_chain::ErrorChain;
+use crate::store;
+
+/// Positions are pushed at most this often.
+pub const TICK: Duration = Duration::from_secs(1);
+
+impl Inventory {
+    /// Reads the node's view of the lines.
+    pub fn read_lines<R>(&self, f: impl FnOnce(&Lines) -> R) -> R {
+        f(&self.lines.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn place(&self, product_id: ProductId, holder: &str) -> Option<Place> {
+        self.read_lines(|lines| lines.place(product_id, holder))
+    }
+
+    /// Joins a product's line (keeping the place if already in it); `Ok(false)` if it has
+    /// none. The view is refreshed at once, so the place shows right away.
+    pub async fn join_line(
+        &self,
+        product_id: ProductId,
+        holder: &str,
+        shuffle_key: &str,
+    ) -> Result<bool, InventoryError> {
+        let joined = store::lines::join(&self.db, product_id, holder, shuffle_key).await?;
+        if joined {
+            self.refresh_lines().await?;
+        }
+        Ok(joined)
+    }
+
+    /// May this holder cart this pair now? A lined drop's pairs only while admitted.
+    pub fn admission(&self, item_id: ItemId, holder: &str) -> Result<(), CartError> {
+        let lined = self.read(|c| {
+            c.item(item_id)
+                .and_then(|(p, _)| p.line_per_minute.map(|_| p.id))
+        });
+        let Some(product_id) = lined else {
+            return Ok(());
+        };
+        match self.place(product_id, holder) {
+            Some(place) if place.may_cart(Utc::now(), self.admission_window()) => Ok(()),
+            _ => Err(CartError::NotAdmitted),
+        }
+    }
+
+    pub fn admission_window(&self) -> Duration {
+        Duration::from_millis(
+            self.admission_window_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_admission_window(&self, window: Duration) {
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        self.admission_window_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Turns a product's line on or off, with its rate per minute.
+    pub async fn configure_line(
+        &self,
+        product_id: ProductId,
+        enabled: bool,
+        per_minute: u32,
+    ) -> Result<(), InventoryError> {
+        if !store::lines::configure(&self.db, product_id, enabled, per_minute).await? {
+            return Err(InventoryError::ProductNotFound(product_id.to_string()));
+        }
+        tracing::info!(%product_id, enabled, per_minute, "line configured");
+        self.reload().await?;
+        self.refresh_lines().await
+    }
+
+    /// A guest signing in brings their places to the account.
+    pub async fn move_places(&self, from: &str, to: &str) -> Result<(), InventoryError> {
+        store::lines::move_places(&self.db, from, to).await?;
+        self.refresh_lines().await
+    }
+
+    /// Reads every line again and tells the channels that places may have moved.
+    pub async fn refresh_lines(&self) -> Result<(), InventoryError> {
+        let stored = store::lines::load(&self.db).await?;
+        let fresh = Lines {
+            lines: stored
+                .into_iter()
+                .map(|l| {
+                    let line = Line::from_ordered(l.per_minute, l.released, l.entries);
+                    (l.product_id, line)
+                })
+                .collect(),
+        };
+        let products: Vec<ProductId> = fresh.lines.keys().copied().collect();
+        *self.lines.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        for product_id in products {
+            // Each node ticks by itself: nothing to replicate.
+            self.publish(Event::LineMoved { product_id }, false);
+        }
+        Ok(())
+    }
+}
+
+/// Every second: let in whom the rate allows, then read the lines again.
+pub fn spawn(inventory: Arc<Inventory>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if inventory.read(|c| c.products().all(|p| p.line_per_minute.is_none())) {
+                continue;
+            }
+            if let Err(error) = store::lines::admit(&inventory.db, Utc::now()).await {
+                tracing::warn!(error = %ErrorChain(&error), "line admission failed; retrying");
+            }
+            if let Err(error) = inventory.refresh_lines().await {
+                tracing::warn!(error = %ErrorChain(&error), "cannot read the lines; retrying");
+            }
+        }
+    })
+}

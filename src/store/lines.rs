@@ -1,0 +1,203 @@
+//! Waiting lines in the database, so they survive restarts and every node sees one line.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::schema::{line_entries, products};
+use super::{Db, StoreError};
+use crate::domain::ProductId;
+use crate::domain::line::admitted_by;
+use crate::with_conn;
+
+/// A queued product and its entries, in line order: `(holder, admitted_at)`.
+pub struct StoredLine {
+    pub product_id: ProductId,
+    pub per_minute: u32,
+    pub released: bool,
+    pub entries: Vec<(String, Option<DateTime<Utc>>)>,
+}
+
+/// Joins the line (once per holder: joining again keeps the place). `false` when the product
+/// has no line. Who joins before the drop gets `shuffle_key` for the draw; after it, arrival
+/// order.
+pub async fn join(
+    db: &Db,
+    product_id: ProductId,
+    holder: &str,
+    shuffle_key: &str,
+) -> Result<bool, StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let product: Option<(bool, bool)> = products::table
+            .filter(products::id.eq(product_id.0))
+            .select((products::queue_enabled, products::released))
+            .first(c)
+            .await
+            .optional()?;
+        let Some((true, released)) = product else {
+            return Ok(false);
+        };
+        let early = !released;
+        diesel::insert_into(line_entries::table)
+            .values((
+                line_entries::product_id.eq(product_id.0),
+                line_entries::holder.eq(holder),
+                line_entries::early.eq(early),
+                line_entries::shuffle_key.eq(early.then_some(shuffle_key)),
+                line_entries::joined_at.eq(Utc::now().naive_utc()),
+            ))
+            .on_conflict((line_entries::product_id, line_entries::holder))
+            .do_nothing()
+            .execute(c)
+            .await?;
+        Ok(true)
+    })
+}
+
+/// Lets in whoever the rate allows by `now`, for every released line. Safe to run on every
+/// node at once: each product's row is written first in the transaction (a lock on both
+/// backends), and the count let in is a function of the time, so a second run lets in nobody.
+pub async fn admit(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let queued: Vec<(i32, i32, Option<NaiveDateTime>)> = products::table
+            .filter(products::queue_enabled.eq(true))
+            .filter(products::released.eq(true))
+            .select((
+                products::id,
+                products::admit_per_minute,
+                products::released_at,
+            ))
+            .load(c)
+            .await?;
+        let mut let_in = 0;
+        for (product_id, per_minute, released_at) in queued {
+            let Some(released_at) = released_at else {
+                continue;
+            };
+            let per_minute = u32::try_from(per_minute).unwrap_or(1);
+            let stamp = now.naive_utc();
+            let admitted = c
+                .transaction::<_, diesel::result::Error, _>(async |c| {
+                    diesel::update(products::table.filter(products::id.eq(product_id)))
+                        .set(products::admit_per_minute.eq(products::admit_per_minute))
+                        .execute(c)
+                        .await?;
+                    let already: i64 = line_entries::table
+                        .filter(line_entries::product_id.eq(product_id))
+                        .filter(line_entries::admitted_at.is_not_null())
+                        .count()
+                        .get_result(c)
+                        .await?;
+                    let allowed = admitted_by(released_at.and_utc(), now, per_minute);
+                    let room = i64::try_from(allowed).unwrap_or(i64::MAX) - already;
+                    if room <= 0 {
+                        return Ok(0);
+                    }
+                    let next: Vec<i32> = line_entries::table
+                        .filter(line_entries::product_id.eq(product_id))
+                        .filter(line_entries::admitted_at.is_null())
+                        .order((
+                            line_entries::early.desc(),
+                            line_entries::shuffle_key.asc(),
+                            line_entries::id.asc(),
+                        ))
+                        .limit(room)
+                        .select(line_entries::id)
+                        .load(c)
+                        .await?;
+                    if next.is_empty() {
+                        return Ok(0);
+                    }
+                    let n =
+                        diesel::update(line_entries::table.filter(line_entries::id.eq_any(&next)))
+                            .set(line_entries::admitted_at.eq(stamp))
+                            .execute(c)
+                            .await?;
+                    Ok(n as u64)
+                })
+                .await?;
+            let_in += admitted;
+        }
+        Ok(let_in)
+    })
+}
+
+/// Every product with a line, with its entries in line order.
+pub async fn load(db: &Db) -> Result<Vec<StoredLine>, StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let queued: Vec<(i32, i32, bool)> = products::table
+            .filter(products::queue_enabled.eq(true))
+            .select((products::id, products::admit_per_minute, products::released))
+            .load(c)
+            .await?;
+        let mut lines = Vec::with_capacity(queued.len());
+        for (product_id, per_minute, released) in queued {
+            let entries: Vec<(String, Option<NaiveDateTime>)> = line_entries::table
+                .filter(line_entries::product_id.eq(product_id))
+                .order((
+                    line_entries::early.desc(),
+                    line_entries::shuffle_key.asc(),
+                    line_entries::id.asc(),
+                ))
+                .select((line_entries::holder, line_entries::admitted_at))
+                .load(c)
+                .await?;
+            lines.push(StoredLine {
+                product_id: ProductId(product_id),
+                per_minute: u32::try_from(per_minute).unwrap_or(1),
+                released,
+                entries: entries
+                    .into_iter()
+                    .map(|(holder, at)| (holder, at.map(|at| at.and_utc())))
+                    .collect(),
+            });
+        }
+        Ok(lines)
+    })
+}
+
+/// Turns a product's line on or off and sets its rate; `false` if there is no such product.
+pub async fn configure(
+    db: &Db,
+    product_id: ProductId,
+    enabled: bool,
+    per_minute: u32,
+) -> Result<bool, StoreError> {
+    let per_minute = i32::try_from(per_minute).unwrap_or(i32::MAX);
+    let mut conn = db.get().await?;
+    let updated = with_conn!(conn, |c| {
+        diesel::update(products::table.filter(products::id.eq(product_id.0)))
+            .set((
+                products::queue_enabled.eq(enabled),
+                products::admit_per_minute.eq(per_minute),
+                products::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(c)
+            .await?
+    });
+    Ok(updated == 1)
+}
+
+/// A guest who signs in brings their places along (unless the account already has one there).
+pub async fn move_places(db: &Db, from: &str, to: &str) -> Result<(), StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let taken: Vec<i32> = line_entries::table
+            .filter(line_entries::holder.eq(to))
+            .select(line_entries::product_id)
+            .load(c)
+            .await?;
+        diesel::update(
+            line_entries::table
+                .filter(line_entries::holder.eq(from))
+                .filter(line_entries::product_id.ne_all(&taken)),
+        )
+        .set(line_entries::holder.eq(to))
+        .execute(c)
+        .await?
+    });
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Waiting lines over HTTP: `POST /products/:id/line` joins, `GET /products/:id/line` shows the
+//! shopper's place (live with the shim, refreshing itself without it).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use maud::Markup;
+
+use super::AppState;
+use super::cart::{CartForm, check_csrf};
+use super::client::ClientAddr;
+use super::error::{Audience, PageError};
+use super::extract::{Form, Path};
+use super::limits::Action;
+use super::session::Session;
+use crate::domain::ProductId;
+use crate::domain::line::shuffle_key;
+use crate::html::fragments::line::queue_panel;
+use crate::html::pages::layout::PageMeta;
+use crate::html::pages::line as view;
+
+/// Line routes; the caller adds the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/products/{id}/line", get(show).post(join))
+}
+
+fn lined_product(state: &AppState, id: &str) -> Result<ProductId, PageError> {
+    let not_found = || PageError::NotFound("a waiting line for that product".into());
+    let id: ProductId = id.parse().map_err(|_| not_found())?;
+    state
+        .inventory
+        .read(|c| c.product(id).and_then(|p| p.line_per_minute.map(|_| p.id)))
+        .ok_or_else(not_found)
+}
+
+/// The shopper's panel for a lined product, as pages show it.
+pub fn panel(state: &AppState, session: &Session, product_id: ProductId) -> Option<Markup> {
+    let place = state.inventory.place(product_id, &session.cart_id);
+    let csrf = state.tokens.csrf_for(&session.cart_id);
+    let window = state.inventory.admission_window();
+    state.inventory.read(|c| {
+        let product = c.product(product_id)?;
+        product.line_per_minute?;
+        Some(queue_panel(product, place, Utc::now(), window, Some(&csrf)))
+    })
+}
+
+async fn join(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CartForm>,
+) -> Result<Response, PageError> {
+    let limited = Some(session.cart_id.as_str());
+    state
+        .limits
+        .check(Action::Cart, client, limited, Audience::Page)?;
+    check_csrf(&state, &session, &headers, form.csrf_token())?;
+    let product_id = lined_product(&state, &id)?;
+    let key = shuffle_key(&state.tokens.line_draw, product_id, &session.cart_id);
+    state
+        .inventory
+        .join_line(product_id, &session.cart_id, &key)
+        .await?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/products/{product_id}/line"))],
+    )
+        .into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Markup, PageError> {
+    let product_id = lined_product(&state, &id)?;
+    let panel = panel(&state, &session, product_id)
+        .ok_or_else(|| PageError::NotFound("a waiting line for that product".into()))?;
+    let meta = PageMeta::new(&state.tokens, &session);
+    state
+        .inventory
+        .read(|c| c.product(product_id).map(|p| view::show(&meta, p, panel)))
+        .ok_or_else(|| PageError::NotFound("that product".into()))
+}

@@ -1,0 +1,234 @@
+//! Waiting lines: the draw of who joined before the drop, arrival order after it, admission at
+//! the line's rate, `not_admitted` before and success after, the cart channel's `queue` pushes
+//! and the page that works without JavaScript.
+
+use std::time::Instant;
+
+use serde_json::json;
+use sneakers::domain::ProductId;
+use sneakers::domain::line::shuffle_key;
+use sneakers::domain::token::Tokens;
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, SECRET, TestApp};
+use crate::on_both_backends;
+use crate::visitor::Visitor;
+use crate::ws::Client;
+
+on_both_backends!(
+    the_draw_orders_early_joiners_and_late_ones_queue_behind,
+    the_line_is_let_in_at_its_rate
+);
+
+/// An unreleased product with no schedule, given a line letting in `per_minute`.
+async fn lined_product(app: &TestApp, per_minute: u32) -> ProductId {
+    let product = app.product(false).await;
+    let response = app
+        .http
+        .post(format!("{}/admin/products/{}/queue", app.url, product.id))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .form(&[
+            ("enabled", "1"),
+            ("admit_per_minute", &per_minute.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    product.id
+}
+
+async fn join(visitor: &Visitor, product: ProductId) {
+    let (status, location) = visitor
+        .post(&format!("/products/{product}/line"), &[])
+        .await;
+    assert_eq!(
+        (status, location),
+        (303, format!("/products/{product}/line"))
+    );
+}
+
+/// `data-position` and `data-admitted` of the shopper's panel on a page.
+fn panel(html: &str, product: ProductId) -> (u32, bool) {
+    let start = html
+        .find(&format!("id=\"queue-{product}\""))
+        .unwrap_or_else(|| panic!("no queue panel: {html}"));
+    let tag = &html[start..start + html[start..].find('>').unwrap_or(0)];
+    let attr = |name: &str| {
+        let prefix = format!("{name}=\"");
+        let at = tag
+            .find(&prefix)
+            .unwrap_or_else(|| panic!("no {name}: {tag}"))
+            + prefix.len();
+        tag[at..at + tag[at..].find('"').unwrap_or(0)].to_string()
+    };
+    (
+        attr("data-position")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}")),
+        attr("data-admitted") == "true",
+    )
+}
+
+async fn release(app: &TestApp, product: ProductId) {
+    app.admin
+        .release(&product.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A socket on the visitor's cart channel; returns it and the topic.
+async fn cart_socket(app: &TestApp, visitor: &Visitor) -> (Client, String) {
+    let (token, cart_id) = crate::ws::socket_token(&visitor.http, &app.url).await;
+    let mut socket = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|status| panic!("refused: {status}"));
+    let topic = format!("cart:{cart_id}");
+    socket.join_ok(&topic, json!({})).await;
+    (socket, topic)
+}
+
+/// The next `queue` push for `product` (other pushes skipped): `(position, admitted)`.
+async fn next_place(socket: &mut Client, product: ProductId) -> (u32, bool) {
+    loop {
+        let frame = socket.frame().await;
+        if frame.event == "queue" && frame.payload["product_id"] == json!(product.0) {
+            let html = frame.payload["html"].as_str().unwrap_or_default();
+            let (position, admitted) = panel(html, product);
+            assert_eq!(frame.payload["position"], json!(position));
+            assert_eq!(frame.payload["admitted"], json!(admitted));
+            return (position, admitted);
+        }
+    }
+}
+
+async fn the_draw_orders_early_joiners_and_late_ones_queue_behind(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // One a minute: after the drop only the first of the line is in during this test.
+    let product = lined_product(&app, 1).await;
+    let mut early = Vec::new();
+    for _ in 0..6 {
+        let mut visitor = app.visitor().await;
+        join(&visitor, product).await;
+        // Joining twice keeps the place.
+        join(&visitor, product).await;
+        let page = visitor.visit(&format!("/products/{product}/line")).await;
+        assert!(page.contains("Places are drawn at random"), "{page}");
+        assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+        early.push(visitor);
+    }
+    // The first of the draw watches for the moment the line opens.
+    let tokens = Tokens::new(SECRET);
+    let key = |v: &Visitor| shuffle_key(&tokens.line_draw, product, &v.cart_id);
+    early.sort_by_key(key);
+    let (mut first, _) = cart_socket(&app, &early[0]).await;
+    assert_eq!(next_place(&mut first, product).await, (0, false));
+    release(&app, product).await;
+    while next_place(&mut first, product).await != (0, true) {}
+
+    let mut late = Vec::new();
+    for _ in 0..2 {
+        let visitor = app.visitor().await;
+        join(&visitor, product).await;
+        late.push(visitor);
+    }
+    for (place, visitor) in early.iter_mut().chain(late.iter_mut()).enumerate() {
+        let page = visitor.visit(&format!("/products/{product}/line")).await;
+        let expected = (u32::try_from(place).unwrap_or(u32::MAX), place == 0);
+        assert_eq!(panel(&page, product), expected, "place {place}");
+        // The product page carries the same panel.
+        let page = visitor.visit(&format!("/products/{product}")).await;
+        assert_eq!(
+            panel(&page, product),
+            expected,
+            "place {place} on the product page"
+        );
+    }
+    let inventory = app.inventory_json().await;
+    let shown = inventory
+        .products
+        .iter()
+        .find(|p| p.id == product)
+        .unwrap_or_else(|| panic!("product gone"));
+    assert_eq!(
+        (shown.queue, shown.line_waiting, shown.line_admitted),
+        (true, 7, 1)
+    );
+}
+
+async fn the_line_is_let_in_at_its_rate(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // One every half second.
+    let product = lined_product(&app, 120).await;
+    let mut visitors = Vec::new();
+    for _ in 0..5 {
+        let visitor = app.visitor().await;
+        join(&visitor, product).await;
+        visitors.push(visitor);
+    }
+    let tokens = Tokens::new(SECRET);
+    visitors.sort_by_key(|v| shuffle_key(&tokens.line_draw, product, &v.cart_id));
+    let last = visitors.last().unwrap_or_else(|| panic!("five visitors"));
+    let (mut socket, topic) = cart_socket(&app, last).await;
+    assert_eq!(
+        next_place(&mut socket, product).await,
+        (0, false),
+        "before the drop nobody has a number"
+    );
+    let item = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .find(|p| p.id == product)
+        .and_then(|p| p.items.into_iter().find(|i| i.available_count > 0))
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("nothing in stock"));
+    release(&app, product).await;
+    let released = Instant::now();
+
+    // Not let in yet: the form and the socket refuse the pair.
+    let (_, location) = last.add(item).await;
+    assert!(location.ends_with("?cart_error=not_admitted"), "{location}");
+    let msg_ref = socket
+        .push(None, &topic, "add_item", json!({ "item_id": item.0 }))
+        .await;
+    let refused = loop {
+        let frame = socket.frame().await;
+        if frame.event == "phx_reply" && frame.msg_ref == json!(msg_ref) {
+            break frame.payload;
+        }
+    };
+    assert_eq!(refused["response"]["error"], "not_admitted", "{refused}");
+
+    // Its place falls as the line moves, then it is let in.
+    let mut positions = Vec::new();
+    let admitted_after = loop {
+        let (position, admitted) = next_place(&mut socket, product).await;
+        positions.push(position);
+        if admitted {
+            break released.elapsed();
+        }
+    };
+    assert!(
+        positions.windows(2).all(|w| w[1] < w[0]),
+        "positions only fall: {positions:?}"
+    );
+    assert!(positions.len() >= 2, "{positions:?}");
+    // The fifth of the line is let in 4 × 0.5 s after the drop, give or take a tick.
+    let expected = std::time::Duration::from_millis(2000);
+    assert!(
+        admitted_after + std::time::Duration::from_millis(600) >= expected
+            && admitted_after <= expected + std::time::Duration::from_millis(2500),
+        "let in after {admitted_after:?}"
+    );
+    let msg_ref = socket
+        .push(None, &topic, "add_item", json!({ "item_id": item.0 }))
+        .await;
+    let ok = loop {
+        let frame = socket.frame().await;
+        if frame.event == "phx_reply" && frame.msg_ref == json!(msg_ref) {
+            break frame.payload;
+        }
+    };
+    assert_eq!(ok["status"], "ok", "{ok}");
+}
