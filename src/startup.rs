@@ -70,6 +70,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     };
     let inventory = Inventory::load(db).await?;
     inventory.set_admission_window(config.line_admission);
+    inventory.set_line_grace(config.line_grace);
     inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let live = Live::new(
@@ -79,6 +80,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         &config,
     );
     background.push(live::fanout::spawn(&live));
+    background.push(live::lines::spawn(&live));
     background.extend(cluster::replicate::spawn(&live, config.presence_down_after));
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
     background.push(inventory::line::spawn(Arc::clone(&inventory)));

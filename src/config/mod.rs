@@ -79,6 +79,12 @@ pub struct Settings {
           default_value_t = 600_000,
           value_parser = clap::value_parser!(u64).range(10_000..=86_400_000))]
     pub line_admission_ms: u64,
+    /// A waiting shopper whose pages are all closed keeps the place this long once the line
+    /// moves (10 s to 1 day).
+    #[arg(long = "line-grace-ms", env = "LINE_GRACE_MS", value_name = "LINE_GRACE_MS",
+          default_value_t = 120_000,
+          value_parser = clap::value_parser!(u64).range(10_000..=86_400_000))]
+    pub line_grace_ms: u64,
     /// A request head must arrive within this; also how long an idle keep-alive connection
     /// stays open (500 ms to 2 min).
     #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS",
@@ -214,6 +220,8 @@ pub struct Config {
     pub cache_check: Duration,
     /// How long an admitted shopper may cart a lined drop's pairs.
     pub line_admission: Duration,
+    /// How long a waiting shopper who left keeps the place.
+    pub line_grace: Duration,
     pub connections: Connections,
     pub rates: Rates,
 }
@@ -301,6 +309,7 @@ impl Config {
             shutdown_spread: Duration::from_millis(settings.shutdown_spread_ms),
             cache_check: Duration::from_millis(settings.cache_check_ms),
             line_admission: Duration::from_millis(settings.line_admission_ms),
+            line_grace: Duration::from_millis(settings.line_grace_ms),
             connections: Connections {
                 header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(settings.body_timeout_ms),

@@ -65,6 +65,40 @@ impl Inventory {
         )
     }
 
+    /// How long a waiting shopper who left keeps the place once the line is moving.
+    pub fn line_grace(&self) -> Duration {
+        Duration::from_millis(
+            self.line_grace_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_line_grace(&self, grace: Duration) {
+        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self.line_grace_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// These holders are still here (their pages are open): they keep their places.
+    pub async fn touch_places(&self, holders: &[String]) -> Result<(), InventoryError> {
+        let waiting: Vec<String> = self.read_lines(|lines| {
+            holders
+                .iter()
+                .filter(|h| {
+                    lines
+                        .lines
+                        .values()
+                        .any(|l| l.places.get(*h).is_some_and(|p| p.admitted_at.is_none()))
+                })
+                .cloned()
+                .collect()
+        });
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        Ok(store::lines::touch(&self.db, &waiting).await?)
+    }
+
     pub fn set_admission_window(&self, window: Duration) {
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         self.admission_window_ms
@@ -124,7 +158,8 @@ pub fn spawn(inventory: Arc<Inventory>) -> JoinHandle<()> {
             if inventory.read(|c| c.products().all(|p| p.line_per_minute.is_none())) {
                 continue;
             }
-            if let Err(error) = store::lines::admit(&inventory.db, Utc::now()).await {
+            let grace = inventory.line_grace();
+            if let Err(error) = store::lines::admit(&inventory.db, Utc::now(), grace).await {
                 tracing::warn!(error = %ErrorChain(&error), "line admission failed; retrying");
             }
             if let Err(error) = inventory.refresh_lines().await {

@@ -14,6 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
 
+pub use crate::store::orders::{OrderFilter, PlacedOrder};
 pub use events::{Event, Published};
 
 use crate::domain::catalog::Trust;
@@ -82,6 +83,8 @@ pub struct Inventory {
     lines: RwLock<crate::domain::line::Lines>,
     /// How long an admitted shopper may cart a lined drop's pairs, in ms.
     admission_window_ms: AtomicU64,
+    /// How long a waiting shopper who left keeps the place, in ms.
+    line_grace_ms: AtomicU64,
     /// One reload at a time: a reload that read the database before a change must not apply
     /// its older details after the reload that read the change.
     reloading: tokio::sync::Mutex<()>,
@@ -99,6 +102,7 @@ impl Inventory {
             claims: claims::Claims::default(),
             lines: RwLock::default(),
             admission_window_ms: AtomicU64::new(600_000),
+            line_grace_ms: AtomicU64::new(120_000),
             reloading: tokio::sync::Mutex::new(()),
         }))
     }
@@ -329,6 +333,7 @@ impl Inventory {
         &self,
         shopper: &Shopper,
         cart: &Cart,
+        node: &str,
     ) -> Result<Purchase, InventoryError> {
         let plan = self.read(|c| checkout::plan(c, cart))?;
         let items: Vec<ItemId> = plan.lines.iter().map(|l| l.item_id).collect();
@@ -337,7 +342,9 @@ impl Inventory {
             .claim(&items, |item| self.read(|c| claims::cached_count(c, item)))
             .await
             .map_err(CheckoutError::SoldOut)?;
-        match store::orders::purchase(&self.db, &shopper.cart_id, shopper.account, &plan).await? {
+        match store::orders::purchase(&self.db, &shopper.cart_id, shopper.account, node, &plan)
+            .await?
+        {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {
                     self.record(item_id, count, version);
@@ -374,6 +381,15 @@ impl Inventory {
         cart_id: &str,
     ) -> Result<Option<Order>, InventoryError> {
         Ok(store::orders::find(&self.db, order_id, cart_id).await?)
+    }
+
+    /// Orders as admins list them (see `OrderFilter`).
+    pub async fn orders(
+        &self,
+        filter: OrderFilter<'_>,
+        limit: i64,
+    ) -> Result<Vec<PlacedOrder>, InventoryError> {
+        Ok(store::orders::list(&self.db, filter, limit).await?)
     }
 
     /// Adds `count` pairs to an item.

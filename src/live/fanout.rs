@@ -26,8 +26,8 @@ use super::presence::{Diff, FLUSH_EVERY};
 use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Cart, Item, ItemId, Product, ProductId};
-use crate::html::fragments::{admin, admin_sales, cart, product};
-use crate::inventory::{Event, Published};
+use crate::html::fragments::{admin, admin_orders, admin_sales, cart, product};
+use crate::inventory::{Event, OrderFilter, PlacedOrder, Published};
 
 /// Admins' topic: presence, counts, stock rows, server figures.
 pub const ADMIN_TOPIC: &str = "admin:cart_tracker";
@@ -224,9 +224,12 @@ fn record_sales(live: &Live, event: &Event) -> bool {
 
 /// The chart and the bars, once a second while anything sold in the window (the chart
 /// scrolls) or the bars moved.
-fn on_sales_tick(live: &Live, dirty: bool) {
+fn on_sales_tick(live: &Arc<Live>, dirty: bool) {
     if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
         return;
+    }
+    if dirty {
+        push_latest_orders(live);
     }
     let now = Utc::now().timestamp();
     if !dirty && !live.with_sales(|s| s.active(now)) {
@@ -237,6 +240,46 @@ fn on_sales_tick(live: &Live, dirty: bool) {
         "sales",
         json!({ "html": sales_html(live, now) }),
     );
+}
+
+/// How many orders the dashboard lists.
+pub const LATEST_ORDERS: i64 = 15;
+
+/// The orders table's rows, from the inventory's orders.
+pub fn order_rows(orders: &[PlacedOrder]) -> Vec<admin_orders::OrderLine<'_>> {
+    orders
+        .iter()
+        .map(|o| admin_orders::OrderLine {
+            id: o.id,
+            placed_at: o.placed_at,
+            email: o.email.as_deref(),
+            total_cents: o.total_cents,
+            node: o.node.as_deref(),
+            lines: &o.lines,
+        })
+        .collect()
+}
+
+/// Sales went on (here or on another node): the dashboard's latest orders again, read from the
+/// database (every node's orders are there), at most once a second.
+fn push_latest_orders(live: &Arc<Live>) {
+    let live = Arc::clone(live);
+    tokio::spawn(async move {
+        match live
+            .inventory
+            .orders(OrderFilter::Latest, LATEST_ORDERS)
+            .await
+        {
+            Ok(orders) => {
+                let html = admin_orders::latest_orders(&order_rows(&orders)).into_string();
+                live.hub
+                    .broadcast(ADMIN_TOPIC, "orders", json!({ "html": html }));
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cannot read the latest orders");
+            }
+        }
+    });
 }
 
 /// Each waiting line's figures: waiting, let in, rate.

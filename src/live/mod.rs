@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod flood;
 pub mod hub;
+pub mod lines;
 pub mod longpoll;
 pub mod outbox;
 pub mod presence;

@@ -1,5 +1,7 @@
 //! Waiting lines in the database, so they survive restarts and every node sees one line.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -46,9 +48,11 @@ pub async fn join(
                 line_entries::early.eq(early),
                 line_entries::shuffle_key.eq(early.then_some(shuffle_key)),
                 line_entries::joined_at.eq(Utc::now().naive_utc()),
+                line_entries::last_seen_at.eq(Utc::now().naive_utc()),
             ))
             .on_conflict((line_entries::product_id, line_entries::holder))
-            .do_nothing()
+            .do_update()
+            .set(line_entries::last_seen_at.eq(Utc::now().naive_utc()))
             .execute(c)
             .await?;
         Ok(true)
@@ -58,7 +62,12 @@ pub async fn join(
 /// Lets in whoever the rate allows by `now`, for every released line. Safe to run on every
 /// node at once: each product's row is written first in the transaction (a lock on both
 /// backends), and the count let in is a function of the time, so a second run lets in nobody.
-pub async fn admit(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
+///
+/// A waiting shopper not seen for `grace` after the drop loses the place (everyone behind moves
+/// up); before the drop nobody does, so a pre-queue can be joined in advance.
+pub async fn admit(db: &Db, now: DateTime<Utc>, grace: Duration) -> Result<u64, StoreError> {
+    let cutoff =
+        (now - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX)).naive_utc();
     let mut conn = db.get().await?;
     with_conn!(conn, |c| {
         let queued: Vec<(i32, i32, Option<NaiveDateTime>)> = products::table
@@ -84,6 +93,16 @@ pub async fn admit(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
                         .set(products::admit_per_minute.eq(products::admit_per_minute))
                         .execute(c)
                         .await?;
+                    if released_at < cutoff {
+                        diesel::delete(
+                            line_entries::table
+                                .filter(line_entries::product_id.eq(product_id))
+                                .filter(line_entries::admitted_at.is_null())
+                                .filter(line_entries::last_seen_at.lt(cutoff)),
+                        )
+                        .execute(c)
+                        .await?;
+                    }
                     let already: i64 = line_entries::table
                         .filter(line_entries::product_id.eq(product_id))
                         .filter(line_entries::admitted_at.is_not_null())
@@ -122,6 +141,25 @@ pub async fn admit(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
         }
         Ok(let_in)
     })
+}
+
+/// These holders were seen waiting (an open page): they keep their places.
+pub async fn touch(db: &Db, holders: &[String]) -> Result<(), StoreError> {
+    let now = Utc::now().naive_utc();
+    let mut conn = db.get().await?;
+    for chunk in holders.chunks(500) {
+        with_conn!(conn, |c| {
+            diesel::update(
+                line_entries::table
+                    .filter(line_entries::holder.eq_any(chunk))
+                    .filter(line_entries::admitted_at.is_null()),
+            )
+            .set(line_entries::last_seen_at.eq(now))
+            .execute(c)
+            .await?
+        });
+    }
+    Ok(())
 }
 
 /// Every product with a line, with its entries in line order.

@@ -47,6 +47,7 @@ pub async fn purchase(
     db: &Db,
     cart_id: &str,
     account: Option<AccountId>,
+    node: &str,
     plan: &Plan,
 ) -> Result<PurchaseOutcome, StoreError> {
     let mut lines = plan.lines.clone();
@@ -101,6 +102,7 @@ pub async fn purchase(
                     orders::cart_id.eq(cart_id),
                     orders::total_cents.eq(total),
                     orders::account_id.eq(account.map(|a| a.0)),
+                    orders::node.eq(node),
                 ))
                 .returning(orders::id)
                 .get_result(c)
@@ -203,4 +205,106 @@ pub async fn pairs_sold(db: &Db, item_id: ItemId) -> Result<i64, StoreError> {
             .get_result::<i64>(c)
             .await?
     }))
+}
+
+/// An order as admins list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedOrder {
+    pub id: i32,
+    pub placed_at: chrono::DateTime<chrono::Utc>,
+    /// The account's email; `None` for a guest's order.
+    pub email: Option<String>,
+    pub total_cents: i32,
+    /// The node that took it (`None` for orders from before nodes were recorded).
+    pub node: Option<String>,
+    pub lines: Vec<OrderedPair>,
+}
+
+/// Which orders an admin asks for.
+pub enum OrderFilter<'a> {
+    /// The newest first.
+    Latest,
+    /// One order by its number.
+    Id(i32),
+    /// Orders of accounts whose email contains this (lower-cased).
+    Email(&'a str),
+    /// Oldest first, after this order id (a page of the export).
+    After(i32),
+}
+
+type HeadRow = (i32, NaiveDateTime, Option<String>, i32, Option<String>);
+
+/// Up to `limit` orders with their pairs: one query for the orders, one for all their pairs.
+pub async fn list(
+    db: &Db,
+    filter: OrderFilter<'_>,
+    limit: i64,
+) -> Result<Vec<PlacedOrder>, StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        let query = orders::table
+            .left_join(accounts::table)
+            .select((
+                orders::id,
+                orders::inserted_at,
+                accounts::email.nullable(),
+                orders::total_cents,
+                orders::node,
+            ))
+            .limit(limit)
+            .into_boxed();
+        let query = match filter {
+            OrderFilter::Latest => query.order(orders::id.desc()),
+            OrderFilter::Id(id) => query.filter(orders::id.eq(id)),
+            OrderFilter::Email(part) => query
+                .filter(
+                    accounts::email
+                        .like(format!("%{}%", escape_like(part)))
+                        .escape('\\'),
+                )
+                .order(orders::id.desc()),
+            OrderFilter::After(id) => query.filter(orders::id.gt(id)).order(orders::id.asc()),
+        };
+        let heads: Vec<HeadRow> = query.load(c).await?;
+        let ids: Vec<i32> = heads.iter().map(|h| h.0).collect();
+        let pairs: Vec<(i32, PairRow)> = order_items::table
+            .inner_join(items::table.inner_join(products::table))
+            .filter(order_items::order_id.eq_any(&ids))
+            .order(order_items::id)
+            .select((
+                order_items::order_id,
+                (
+                    products::brand,
+                    products::name,
+                    items::size,
+                    order_items::price_cents,
+                ),
+            ))
+            .load(c)
+            .await?;
+        let mut placed: Vec<PlacedOrder> = heads
+            .into_iter()
+            .map(|(id, at, email, total_cents, node)| PlacedOrder {
+                id,
+                placed_at: at.and_utc(),
+                email,
+                total_cents,
+                node,
+                lines: Vec::new(),
+            })
+            .collect();
+        for (order_id, pair) in pairs {
+            if let Some(order) = placed.iter_mut().find(|o| o.id == order_id) {
+                order.lines.push(pair.into());
+            }
+        }
+        Ok(placed)
+    })
+}
+
+/// `%` and `_` in a search are plain characters.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -49,6 +49,7 @@ diesel::table! {
         total_cents -> Integer,
         inserted_at -> Timestamp,
         account_id -> Nullable<Integer>,
+        node -> Nullable<Text>,
     }
 }
 
@@ -84,6 +85,7 @@ diesel::table! {
         shuffle_key -> Nullable<Text>,
         joined_at -> Timestamp,
         admitted_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
     }
 }
 

@@ -13,11 +13,13 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::{Body, Path};
+use super::extract::{Body, Path, Query};
 use crate::domain::{ItemId, Level, ProductId};
+use crate::html::fragments::admin_orders::{items_text, latest_orders, orders_table};
+use crate::html::pages::admin::orders_search;
 use crate::html::pages::admin::{Drop, dashboard as dashboard_view};
-use crate::inventory::{InventoryError, StockMove};
-use crate::live::fanout::line_lengths;
+use crate::inventory::{InventoryError, OrderFilter, PlacedOrder, StockMove};
+use crate::live::fanout::{LATEST_ORDERS, line_lengths, order_rows};
 
 /// The dashboard and the admin API (HTTP Basic: every handler takes [`Admin`]).
 pub fn router() -> Router<AppState> {
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/products/{id}/release", post(release))
         .route("/admin/products/{id}/limit", post(set_limit))
         .route("/admin/products/{id}/queue", post(set_queue))
+        .route("/admin/orders", get(orders))
+        .route("/admin/orders.csv", get(orders_csv))
         .route("/admin/items/{id}/sell", post(sell))
         .route("/admin/items/{id}/restock", post(restock))
 }
@@ -198,8 +202,13 @@ fn respond(headers: &HeaderMap, body: Value) -> Response {
 }
 
 /// `GET /admin`: the dashboard.
-async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
+async fn dashboard(_: Admin, State(state): State<AppState>) -> Result<Markup, ApiError> {
     let live = &state.live;
+    let latest = state
+        .inventory
+        .orders(OrderFilter::Latest, LATEST_ORDERS)
+        .await?;
+    let orders_panel = latest_orders(&order_rows(&latest));
     let token = state
         .tokens
         .admin
@@ -207,15 +216,122 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Markup {
     let counts = live.presence.counts();
     let figures = live.figures(0);
     let line_lengths = line_lengths(live);
-    live.with_sales(|sales| {
+    Ok(live.with_sales(|sales| {
         let drop = Drop {
             sales,
             line_lengths: &line_lengths,
         };
         state.inventory.read(|catalog| {
-            dashboard_view(&token, catalog, &counts, figures, &live.node_name, drop)
+            dashboard_view(
+                &token,
+                catalog,
+                &counts,
+                figures,
+                &live.node_name,
+                drop,
+                orders_panel,
+            )
         })
-    })
+    }))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OrdersQuery {
+    q: Option<String>,
+}
+
+/// How many orders a search shows.
+const SEARCH_LIMIT: i64 = 100;
+
+/// `GET /admin/orders?q=`: by order number (`42` or `#42`) or a part of an email.
+async fn orders(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<OrdersQuery>,
+) -> Result<Markup, ApiError> {
+    let q = query.q.unwrap_or_default();
+    let term = q.trim();
+    let filter = match term.trim_start_matches('#').parse::<i32>() {
+        Ok(id) => OrderFilter::Id(id),
+        Err(_) if term.is_empty() => OrderFilter::Latest,
+        Err(_) => OrderFilter::Email(term),
+    };
+    let lowered = term.to_lowercase();
+    let filter = match filter {
+        OrderFilter::Email(_) => OrderFilter::Email(&lowered),
+        other => other,
+    };
+    let found = state.inventory.orders(filter, SEARCH_LIMIT).await?;
+    Ok(orders_search(term, orders_table(&order_rows(&found))))
+}
+
+/// Orders per page of the export: each page is one query for the orders and one for their
+/// pairs, and goes out before the next is read.
+const CSV_PAGE: i64 = 500;
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv_rows(orders: &[PlacedOrder]) -> String {
+    let mut out = String::new();
+    for o in orders {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\r\n",
+            o.id,
+            o.placed_at.to_rfc3339(),
+            csv_field(o.email.as_deref().unwrap_or_default()),
+            csv_field(&items_text(&o.lines)),
+            o.total_cents,
+            csv_field(o.node.as_deref().unwrap_or_default()),
+        ));
+    }
+    out
+}
+
+/// `GET /admin/orders.csv`: every order, oldest first, streamed a page at a time. A database
+/// failure mid-way ends the body with an error (the client sees a truncated download, not a
+/// complete-looking file).
+async fn orders_csv(_: Admin, State(state): State<AppState>) -> Response {
+    let inventory = std::sync::Arc::clone(&state.inventory);
+    let header = futures_util::stream::once(async {
+        Ok::<_, InventoryError>(String::from(
+            "order_id,placed_at,email,items,total_cents,node\r\n",
+        ))
+    });
+    let pages = futures_util::stream::try_unfold(Some(0), move |after| {
+        let inventory = std::sync::Arc::clone(&inventory);
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let page = inventory
+                .orders(OrderFilter::After(after), CSV_PAGE)
+                .await?;
+            let next = match page.last() {
+                Some(last) if page.len() as i64 == CSV_PAGE => Some(last.id),
+                Some(_) => None,
+                None => return Ok(None),
+            };
+            Ok(Some((csv_rows(&page), next)))
+        }
+    });
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(header, pages));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn sell(

@@ -89,7 +89,11 @@ async fn purchase(
     let mut cart = read_cart(&state, &session, &headers).await?;
     let see_other =
         |location: String| (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-    match state.inventory.purchase(&session, &cart).await {
+    match state
+        .inventory
+        .purchase(&session, &cart, &state.config.node_name)
+        .await
+    {
         Ok(purchase) => {
             cart = Default::default();
             let mut response = see_other(format!("/checkout/complete?order={}", purchase.order_id));

@@ -80,6 +80,11 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
     let product_id = lined_product(&state, &id)?;
+    // Watching the line page (it refreshes itself without JavaScript) keeps the place.
+    state
+        .inventory
+        .touch_places(std::slice::from_ref(&session.cart_id))
+        .await?;
     let panel = panel(&state, &session, product_id)
         .ok_or_else(|| PageError::NotFound("a waiting line for that product".into()))?;
     let meta = PageMeta::new(&state.tokens, &session);

@@ -33,7 +33,7 @@ fn migrate_and_seed_a_fresh_sqlite_file() {
     let out = sneakers(&["migrate"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("3 migration(s) applied"),
+        text(&out.stdout).contains("4 migration(s) applied"),
         "{}",
         text(&out.stdout)
     );

@@ -69,6 +69,7 @@ pub fn test_config(database: Database) -> Config {
         shutdown_spread: Duration::from_millis(200),
         cache_check: Duration::from_secs(5),
         line_admission: Duration::from_secs(600),
+        line_grace: Duration::from_secs(120),
         connections: Connections::default(),
         rates: Rates::default(),
     }

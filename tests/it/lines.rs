@@ -16,7 +16,8 @@ use crate::ws::Client;
 
 on_both_backends!(
     the_draw_orders_early_joiners_and_late_ones_queue_behind,
-    the_line_is_let_in_at_its_rate
+    the_line_is_let_in_at_its_rate,
+    who_left_loses_the_place_after_the_grace_period
 );
 
 /// An unreleased product with no schedule, given a line letting in `per_minute`.
@@ -231,4 +232,40 @@ async fn the_line_is_let_in_at_its_rate(backend: Backend) {
         }
     };
     assert_eq!(ok["status"], "ok", "{ok}");
+}
+
+async fn who_left_loses_the_place_after_the_grace_period(backend: Backend) {
+    let app = TestApp::start_with(backend, |config| {
+        config.line_grace = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let product = lined_product(&app, 1).await;
+    // Three join; only one keeps a page open.
+    let mut visitors = Vec::new();
+    for _ in 0..3 {
+        let visitor = app.visitor().await;
+        join(&visitor, product).await;
+        visitors.push(visitor);
+    }
+    let tokens = Tokens::new(SECRET);
+    visitors.sort_by_key(|v| shuffle_key(&tokens.line_draw, product, &v.cart_id));
+    // The last of the draw stays; the first is let in at the drop (and keeps that).
+    let stays = visitors.last().unwrap_or_else(|| panic!("three visitors"));
+    let (mut socket, _) = cart_socket(&app, stays).await;
+    assert_eq!(next_place(&mut socket, product).await, (0, false));
+    release(&app, product).await;
+    // Third at the drop, then second, then first in line once the one who left is dropped.
+    let mut last = (u32::MAX, false);
+    while last != (1, false) {
+        last = next_place(&mut socket, product).await;
+        assert!(!last.1, "only one is let in a minute");
+    }
+    let shown = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .find(|p| p.id == product)
+        .unwrap_or_else(|| panic!("product gone"));
+    assert_eq!((shown.line_waiting, shown.line_admitted), (1, 1));
 }

@@ -15,6 +15,7 @@ mod acceptance;
 mod accounts;
 mod admin;
 mod admin_api;
+mod admin_orders;
 mod admin_sales;
 mod cart;
 mod catalog;

@@ -14,5 +14,7 @@ CREATE TABLE line_entries (
   shuffle_key TEXT,
   joined_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
   admitted_at TIMESTAMP,
+  -- When the shopper was last seen waiting (an open page, a refresh of the line page).
+  last_seen_at TIMESTAMP,
   UNIQUE (product_id, holder)
 );

@@ -25,6 +25,7 @@ pub fn dashboard(
     figures: ServerFigures,
     node: &str,
     drop: Drop<'_>,
+    orders: Markup,
 ) -> Markup {
     let now = Utc::now();
     page(
@@ -39,6 +40,7 @@ pub fn dashboard(
                     (sales_chart(drop.sales, catalog, now.timestamp()))
                     (sell_through(drop.sales, catalog, drop.line_lengths))
                 }
+                (orders)
                 h2 { "Drops" }
                 table.table.admin-products {
                     thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }
@@ -49,6 +51,26 @@ pub fn dashboard(
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// `/admin/orders?q=`: orders found by number or email.
+pub fn orders_search(query: &str, orders: Markup) -> Markup {
+    page(
+        "Orders",
+        Meta::None,
+        html! {
+            section.admin {
+                h1 { "Orders" }
+                form.admin-orders__search method="get" action="/admin/orders" {
+                    input type="search" name="q" value=(query) placeholder="Order number or email" aria-label="Search orders";
+                    button.button type="submit" { "Search" }
+                    " " a.button href="/admin/orders.csv" download { "Export CSV" }
+                }
+                (orders)
+                p { a href="/admin" { "← Dashboard" } }
             }
         },
     )

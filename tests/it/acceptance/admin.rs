@@ -3,7 +3,7 @@
 use super::chrome::Browser;
 use super::harness::run;
 use super::{add_to_cart, admin_url, in_stock, open_live, released};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
 
 /// Waits until the dashboard (the current window) shows these shoppers, pages and carted pairs.
 async fn wait_counts(browser: &Browser, when: &str, shoppers: u32, pages: u32, items: u32) {
@@ -99,4 +99,64 @@ async fn s08_admin_dashboard_counts_shoppers_live() {
         admin.assert_not_reloaded("the dashboard").await;
     })
     .await
+}
+
+/// Scenario 12: `/admin` while `sneakers sell-random --until-gone --rate 50` runs: the sales
+/// chart moves and the drop's sell-through bar fills to sold out, without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_admin_watches_a_drop_sell_out() {
+    run("s12_admin_watches_a_drop_sell_out", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let products = released(&app).await;
+        // A small drop: four pairs a size of the first product, nothing left elsewhere.
+        for (i, product) in products.iter().enumerate() {
+            for item in &product.items {
+                app.set_stock(item.id, if i == 0 { 4 } else { 0 }).await;
+            }
+        }
+        let watched = products[0].id;
+        let admin = ctx.browser(&app).await;
+        admin.goto_url(&admin_url(&app)).await;
+        admin.wait_for_path("/admin").await;
+        admin.wait_joined("admin:cart_tracker", 1).await;
+        admin.mark_document().await;
+        let points = "document.querySelector('#admin-sales-chart polyline.series--all').getAttribute('points')";
+        let before = admin.js(&format!("return {points};")).await;
+        let bar = format!("#admin-sell-through [data-product-id=\"{watched}\"]");
+        let filled = admin
+            .js(&format!("return document.querySelector('{bar}').getAttribute('data-permille');"))
+            .await;
+        assert_ne!(filled, serde_json::json!("1000"), "pairs are left before the run");
+
+        let seller = tokio::process::Command::new(env!("CARGO_BIN_EXE_sneakers"))
+            .args(["sell-random", "--until-gone", "--rate", "50", "--url", &app.url])
+            .env("ADMIN_USERNAME", ADMIN_USER)
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run sell-random: {e}"));
+        admin
+            .wait_for(
+                "the sales chart moves",
+                &format!("{points} !== {before}"),
+            )
+            .await;
+        let out = seller.wait_with_output().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        admin
+            .wait_for(
+                "the drop's bar fills to sold out",
+                &format!("document.querySelector('{bar}[data-permille=\"1000\"]')"),
+            )
+            .await;
+        admin.assert_not_reloaded("the dashboard").await;
+        admin
+            .wait_for(
+                "the latest orders panel is on the page",
+                "document.querySelector('#admin-orders')",
+            )
+            .await;
+    })
+    .await;
 }

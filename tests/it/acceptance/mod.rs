@@ -11,6 +11,7 @@ mod cart;
 mod checkout;
 mod chrome;
 mod console;
+mod fair;
 mod harness;
 mod live;
 mod longpoll;

@@ -1,0 +1,120 @@
+//! The admin's orders: the latest live on the dashboard, a search by number or email, and the
+//! CSV export, streamed.
+
+use sneakers::domain::ItemId;
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
+use crate::on_both_backends;
+use crate::visitor::Visitor;
+
+on_both_backends!(orders_are_listed_searched_and_exported);
+
+async fn admin_get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, kind, response.text().await.unwrap_or_default())
+}
+
+async fn buy(visitor: &Visitor, item: ItemId) -> i32 {
+    assert_eq!(visitor.add(item).await.0, 303);
+    let location = visitor.checkout().await;
+    location
+        .strip_prefix("/checkout/complete?order=")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("checkout went to {location}"))
+}
+
+async fn orders_are_listed_searched_and_exported(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let product = app.product(true).await;
+    let items: Vec<ItemId> = product
+        .items
+        .iter()
+        .filter(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .take(2)
+        .collect();
+    let (mut admin, _) = app.admin_watching().await;
+
+    let guest = app.visitor().await;
+    let guest_order = buy(&guest, items[0]).await;
+    let mut member = app.visitor().await;
+    let (status, location) = member
+        .post(
+            "/account/signup",
+            &[
+                ("email", "Buyer@Example.com"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/account"));
+    member.visit("/").await;
+    let member_order = buy(&member, items[1]).await;
+
+    // The dashboard's panel follows the sales.
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "orders" {
+            let html = frame.payload["html"].as_str().unwrap_or_default();
+            if html.contains(&format!("data-order-id=\"{member_order}\"")) {
+                assert!(html.contains("id=\"admin-orders\""), "{html}");
+                break;
+            }
+        }
+    }
+    let (_, _, page) = admin_get(&app, "/admin").await;
+    for id in [guest_order, member_order] {
+        assert!(
+            page.contains(&format!("data-order-id=\"{id}\"")),
+            "order {id} on /admin"
+        );
+    }
+
+    // Search by number and by a part of the email.
+    let (status, _, found) = admin_get(&app, &format!("/admin/orders?q=%23{guest_order}")).await;
+    assert_eq!(status, 200);
+    assert!(found.contains(&format!("data-order-id=\"{guest_order}\"")));
+    assert!(!found.contains(&format!("data-order-id=\"{member_order}\"")));
+    let (_, _, found) = admin_get(&app, "/admin/orders?q=BUYER@").await;
+    assert!(found.contains(&format!("data-order-id=\"{member_order}\"")));
+    assert!(!found.contains(&format!("data-order-id=\"{guest_order}\"")));
+    let (_, _, none) = admin_get(&app, "/admin/orders?q=%25").await;
+    assert!(none.contains("No orders yet"), "a % is not a wildcard");
+
+    // The export: the header, then one line per order, oldest first.
+    let (status, kind, csv) = admin_get(&app, "/admin/orders.csv").await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "order_id,placed_at,email,items,total_cents,node");
+    assert_eq!(lines.len(), 3, "{csv}");
+    let guest_row: Vec<&str> = lines[1].splitn(4, ',').collect();
+    assert_eq!(guest_row[0], guest_order.to_string());
+    assert_eq!(guest_row[2], "", "a guest has no email");
+    assert!(lines[2].starts_with(&format!("{member_order},")), "{csv}");
+    assert!(lines[2].contains(",buyer@example.com,"), "{csv}");
+    assert!(lines[2].contains(&product.name), "{csv}");
+    assert!(lines[2].ends_with(",test-node"), "{csv}");
+
+    // Admins only.
+    let response = app
+        .http
+        .get(format!("{}/admin/orders.csv", app.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 401);
+}
