@@ -96,7 +96,9 @@ async fn run(live: Arc<Live>) {
             () = sleep_until(flush_at), if !flush_due => flush_due = true,
             _ = figures.tick() => {
                 let pushes = live.hub.pushes();
-                on_figures(&live, pushes.saturating_sub(last_pushes));
+                let per_second = pushes.saturating_sub(last_pushes);
+                live.pushes_per_second.store(per_second, std::sync::atomic::Ordering::Relaxed);
+                on_figures(&live, per_second);
                 last_pushes = pushes;
                 on_sales_tick(&live, std::mem::take(&mut sales_dirty));
             }
@@ -192,6 +194,9 @@ fn on_figures(live: &Live, pushes_per_second: u64) {
     let html = admin::server(live.figures(pushes_per_second), &live.node_name).into_string();
     live.hub
         .broadcast(ADMIN_TOPIC, "server", json!({ "html": html }));
+    let html = admin::cluster(&live.cluster_rows()).into_string();
+    live.hub
+        .broadcast(ADMIN_TOPIC, "cluster", json!({ "html": html }));
 }
 
 /// Feeds the sales series; `true` when the chart or the bars changed. Every node hears every

@@ -66,6 +66,20 @@ pub struct Live {
     /// Pairs sold per second (this node's sales and the others', as the bus brings them), for
     /// the admin's chart; `fanout` feeds it and pushes it.
     pub sales: std::sync::Mutex<SalesSeries>,
+    /// Pushes this node made in the last second (`fanout` measures it).
+    pub pushes_per_second: std::sync::atomic::AtomicU64,
+    /// The other nodes as their heartbeats describe them.
+    pub peers: std::sync::Mutex<std::collections::BTreeMap<String, Peer>>,
+    /// A node silent this long is shown down.
+    pub peer_down_after: Duration,
+}
+
+/// Another node, as its last heartbeat said.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub figures: ServerFigures,
+    pub feed: String,
+    pub heard_at: std::time::Instant,
 }
 
 impl Live {
@@ -90,6 +104,9 @@ impl Live {
             longpoll: longpoll::LongPolls::new(config.longpoll_window),
             channels: AtomicI64::new(0),
             sales: std::sync::Mutex::new(SalesSeries::new()),
+            pushes_per_second: std::sync::atomic::AtomicU64::new(0),
+            peers: std::sync::Mutex::default(),
+            peer_down_after: config.presence_down_after,
         })
     }
 
@@ -98,6 +115,40 @@ impl Live {
     pub fn with_sales<T>(&self, f: impl FnOnce(&mut SalesSeries) -> T) -> T {
         let mut sales = self.sales.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut sales)
+    }
+
+    pub fn heard_heartbeat(&self, node: &str, figures: ServerFigures, feed: String) {
+        let peer = Peer {
+            figures,
+            feed,
+            heard_at: std::time::Instant::now(),
+        };
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        peers.insert(node.to_string(), peer);
+    }
+
+    /// Every node for the admin's cluster panel: this one first, then the others (a silent one
+    /// marked down).
+    pub fn cluster_rows(&self) -> Vec<crate::html::fragments::admin::NodeRow> {
+        use crate::html::fragments::admin::NodeRow;
+        let mut rows = vec![NodeRow {
+            name: self.node_name.clone(),
+            figures: self.figures(self.pushes_per_second.load(Ordering::Relaxed)),
+            feed: self.cluster.status().as_str().to_string(),
+            up: true,
+            this: true,
+        }];
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, peer) in peers.iter() {
+            rows.push(NodeRow {
+                name: name.clone(),
+                figures: peer.figures,
+                feed: peer.feed.clone(),
+                up: peer.heard_at.elapsed() < self.peer_down_after,
+                this: false,
+            });
+        }
+        rows
     }
 
     /// This node's figures for the admin's server panel.

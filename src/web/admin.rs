@@ -209,6 +209,7 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Result<Markup, Ap
         .orders(OrderFilter::Latest, LATEST_ORDERS)
         .await?;
     let orders_panel = latest_orders(&order_rows(&latest));
+    let cluster_rows = live.cluster_rows();
     let token = state
         .tokens
         .admin
@@ -220,17 +221,11 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Result<Markup, Ap
         let drop = Drop {
             sales,
             line_lengths: &line_lengths,
+            orders: orders_panel,
+            cluster: &cluster_rows,
         };
         state.inventory.read(|catalog| {
-            dashboard_view(
-                &token,
-                catalog,
-                &counts,
-                figures,
-                &live.node_name,
-                drop,
-                orders_panel,
-            )
+            dashboard_view(&token, catalog, &counts, figures, &live.node_name, drop)
         })
     }))
 }

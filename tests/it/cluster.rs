@@ -385,3 +385,56 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
     );
     assert_nodes_match_db(&db, &[&a, &b]).await;
 }
+
+/// The admin's cluster panel: every node with its sockets, from the heartbeats; a node that
+/// goes silent is marked down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down() {
+    let (_url, _db, a, mut b) = two_nodes().await;
+    let token = a.admin_token().await;
+    let mut admin =
+        Client::connect(&a.ws_url(&format!("/admin_socket/websocket?vsn=2.0.0&token={token}")))
+            .await
+            .unwrap_or_else(|s| panic!("refused {s}"));
+    admin.join_ok("admin:cart_tracker", json!({})).await;
+    // A shopper on b, so b's heartbeat has a socket to report.
+    let _shopper = shopper_on(&b).await;
+    let row = |html: &str, node: &str| -> Option<String> {
+        let start = html.find(&format!("data-node=\"{node}\""))?;
+        let end = html[start..]
+            .find("</tr>")
+            .map_or(html.len(), |e| start + e);
+        Some(html[start..end].to_string())
+    };
+    loop {
+        let frame = admin.frame().await;
+        if frame.event != "cluster" {
+            continue;
+        }
+        let html = frame.payload["html"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(b_row) = row(&html, "b")
+            && b_row.contains("data-up=\"true\"")
+            && b_row.contains("<td class=\"num\">1</td>")
+        {
+            assert!(
+                row(&html, "a").is_some_and(|r| r.contains("this one")),
+                "{html}"
+            );
+            assert!(b_row.contains(">live<"), "{b_row}");
+            break;
+        }
+    }
+    b.kill_hard();
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "cluster"
+            && row(frame.payload["html"].as_str().unwrap_or_default(), "b")
+                .is_some_and(|r| r.contains("data-up=\"false\""))
+        {
+            break;
+        }
+    }
+}

@@ -114,6 +114,45 @@ pub struct ServerFigures {
     pub pushes_per_second: u64,
 }
 
+/// One node of the cluster panel.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub name: String,
+    pub figures: ServerFigures,
+    pub feed: String,
+    /// Heard from within the presence timeout.
+    pub up: bool,
+    /// The node serving this dashboard.
+    pub this: bool,
+}
+
+/// `#admin-cluster`: every node's sockets, channels, pushes per second and feed.
+pub fn cluster(rows: &[NodeRow]) -> Markup {
+    html! {
+        section #admin-cluster .panel.admin-cluster data-no-flash {
+            div.panel__head { h2 { "Cluster" } span.muted { (rows.len()) @if rows.len() == 1 { " node" } @else { " nodes" } } }
+            table.table {
+                thead { tr { th { "Node" } th.num { "Sockets" } th.num { "Channels" } th.num { "Pushes/s" } th { "Feed" } th { "State" } } }
+                tbody {
+                    @for row in rows {
+                        tr data-node=(row.name) data-up=(row.up) {
+                            td { code { (row.name) } @if row.this { " " span.muted { "(this one)" } } }
+                            td.num { (row.figures.sockets) }
+                            td.num { (row.figures.channels) }
+                            td.num { (row.figures.pushes_per_second) }
+                            td { (row.feed) }
+                            td {
+                                @if row.up { span.badge.badge--released { "up" } }
+                                @else { span.badge.badge--out { "down" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn server(figures: ServerFigures, node: &str) -> Markup {
     html! {
         div #admin-server .admin-server {

@@ -9,13 +9,18 @@ use std::collections::HashMap;
 use crate::domain::presence::Counts;
 use crate::domain::sales::SalesSeries;
 use crate::domain::{Catalog, ProductId};
-use crate::html::fragments::admin::{ServerFigures, counts, item_row, product_row, server};
+use crate::html::fragments::admin::{
+    NodeRow, ServerFigures, cluster, counts, item_row, product_row, server,
+};
 use crate::html::fragments::admin_sales::{sales_chart, sell_through};
 
 /// What the drop panels are drawn from.
 pub struct Drop<'a> {
     pub sales: &'a SalesSeries,
     pub line_lengths: &'a HashMap<ProductId, crate::domain::line::LineFigures>,
+    /// The latest orders panel.
+    pub orders: Markup,
+    pub cluster: &'a [NodeRow],
 }
 
 pub fn dashboard(
@@ -25,7 +30,6 @@ pub fn dashboard(
     figures: ServerFigures,
     node: &str,
     drop: Drop<'_>,
-    orders: Markup,
 ) -> Markup {
     let now = Utc::now();
     page(
@@ -36,11 +40,12 @@ pub fn dashboard(
                 h1 { "Dashboard" }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
+                (cluster(drop.cluster))
                 div.admin-drop {
                     (sales_chart(drop.sales, catalog, now.timestamp()))
                     (sell_through(drop.sales, catalog, drop.line_lengths))
                 }
-                (orders)
+                (drop.orders)
                 h2 { "Drops" }
                 table.table.admin-products {
                     thead { tr { th { "Size" } th.num { "Stock" } th { "Level" } } }

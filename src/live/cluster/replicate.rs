@@ -6,6 +6,7 @@
 //! shows.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::NodeEvent;
 use super::wire::{Message, chunk_entries};
+use crate::html::fragments::admin::ServerFigures;
 use crate::inventory::{Event, Published};
 use crate::live::Live;
 use crate::live::longpoll::LongPolls;
@@ -89,7 +91,13 @@ async fn ship_presence(live: Arc<Live>, down_after: Duration) {
         }
         if last_heartbeat.elapsed() >= heartbeat {
             last_heartbeat = tokio::time::Instant::now();
-            live.cluster.publish(Message::Heartbeat);
+            let figures = live.figures(live.pushes_per_second.load(Ordering::Relaxed));
+            live.cluster.publish(Message::Heartbeat {
+                sockets: figures.sockets,
+                channels: figures.channels,
+                pushes: figures.pushes_per_second,
+                feed: live.cluster.status().as_str().to_string(),
+            });
             for node in live.presence.expire(down_after) {
                 tracing::warn!(%node, "node went silent: its shoppers left");
             }
@@ -145,7 +153,20 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
             Message::State { entries, first } => {
                 live.presence.apply_remote_state(node, entries, first)
             }
-            Message::Heartbeat => {}
+            Message::Heartbeat {
+                sockets,
+                channels,
+                pushes,
+                feed,
+            } => live.heard_heartbeat(
+                node,
+                ServerFigures {
+                    sockets,
+                    channels,
+                    pushes_per_second: pushes,
+                },
+                feed,
+            ),
             Message::Relay {
                 to,
                 id,

@@ -35,7 +35,17 @@ pub enum Message {
         entries: Entries,
         first: bool,
     },
-    Heartbeat,
+    /// "Still here", with what the node carries (older nodes sent none: zeros).
+    Heartbeat {
+        #[serde(default)]
+        sockets: i64,
+        #[serde(default)]
+        channels: i64,
+        #[serde(default)]
+        pushes: u64,
+        #[serde(default)]
+        feed: String,
+    },
     /// A piece of a longpoll request for the node `to` that holds the session, or of its
     /// answer (`reply`), cut to fit NOTIFY payloads; `last` ends one (see `live::longpoll`).
     Relay {
@@ -158,10 +168,10 @@ mod tests {
             serialized: "x".repeat(9_000),
             origin: 1,
         };
-        let small = Message::Heartbeat;
+        let small = Message::Hello;
         let payloads = pack("n", vec![huge, small]);
         assert_eq!(payloads.len(), 1);
-        assert!(payloads[0].contains("heartbeat") && !payloads[0].contains("xxxx"));
+        assert!(payloads[0].contains("hello") && !payloads[0].contains("xxxx"));
     }
 
     #[test]
