@@ -8,6 +8,9 @@
   var HEARTBEAT_MS = 30000, MAX_BACKOFF_MS = 30000, RESTART_WINDOW_MS = 5000;
   var STATUS_DELAY_MS = 1000, REPLY_TIMEOUT_MS = 10000, UPDATED_MS = 1200, FLASH_MS = 4000;
   var CART_COOKIE = "sneakers_cart";
+  // WebSocket upgrades failing this long (none ever opened) -> Phoenix's LongPoll, as
+  // phoenix.js's `longPollFallbackMs`; once it works, the tab keeps it (sessionStorage).
+  var LONGPOLL_FALLBACK_MS = 2500, TRANSPORT_KEY = "sneakers:transport";
   // The server words its own refusals (the reply's `message`); these are the shim's own: no
   // answer, or no socket.
   var NO_REPLY_TEXT = {
@@ -135,12 +138,77 @@
   var refusals = 0;        // consecutive sockets that closed before they ever opened
   var reconnectTimer = null, heartbeatTimer = null, statusTimer = null;
   var suspended = false;   // the page is hidden in the back/forward cache
+  var longPoll = remembered() === "longpoll" || typeof WebSocket === "undefined";
+  var wsOpened = false, wsFailingSince = null;
+
+  function remembered() {
+    try { return sessionStorage.getItem(TRANSPORT_KEY); } catch (e) { return null; }
+  }
 
   function nextRef() { lastRef += 1; return String(lastRef); }
 
   function socketUrl() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     return scheme + location.host + socketPath + "?vsn=2.0.0&token=" + encodeURIComponent(token);
+  }
+
+  // Phoenix's LongPoll behind a WebSocket's face (onopen, onmessage, onclose, send, close):
+  // GET polls (410 opens the session, 200 brings frames, 204 an empty window), POST sends
+  // frames as ndjson, one request at a time so they keep their order.
+  function LongPollSocket(url) {
+    var self = this, lpToken = null, done = false, posting = false, queue = [];
+    var abort = typeof AbortController === "function" ? new AbortController() : null;
+    function request(method, body) {
+      var headers = { accept: "application/json" };
+      if (lpToken) headers["x-phoenix-longpoll-token"] = lpToken;
+      if (body !== undefined) headers["content-type"] = "application/x-ndjson";
+      return fetch(url, { method: method, headers: headers, body: body, cache: "no-store",
+        credentials: "same-origin", signal: abort && abort.signal }).then(function (res) { return res.json(); });
+    }
+    function finish(code) {
+      if (done) return;
+      done = true;
+      if (abort) abort.abort();
+      self.onclose({ code: code });
+    }
+    function poll() {
+      if (done) return;
+      request("GET").then(function (resp) {
+        var status = resp && resp.status;
+        if (done) return;
+        if (status === 410 && lpToken) return finish(3410);   // the session is gone: rejoin
+        if (status === 410 && resp.token) { lpToken = resp.token; self.onopen(); }
+        else if (status === 200) resp.messages.forEach(function (m) { self.onmessage({ data: m }); });
+        else if (status !== 204) return finish(status === 403 ? 1008 : 1011);
+        poll();
+      }, function () { finish(1006); });
+    }
+    function flush() {
+      if (posting || done || queue.length === 0) return;
+      posting = true;
+      request("POST", queue.splice(0, 100).join("\n")).then(function (resp) {
+        posting = false;
+        if (!resp || resp.status !== 200) return finish(1011);
+        flush();
+      }, function () { finish(1006); });
+    }
+    self.send = function (data) { queue.push(data); setTimeout(flush, 0); };
+    self.close = function () { finish(1000); };
+    setTimeout(poll, 0);
+  }
+
+  function openSocket() {
+    if (!longPoll) return new WebSocket(socketUrl());
+    var path = socketPath.replace(/\/websocket$/, "/longpoll");
+    return new LongPollSocket(location.origin + path + "?vsn=2.0.0&token=" + encodeURIComponent(token));
+  }
+
+  // A WebSocket that never opened on this page, failing for a few seconds: switch.
+  function noteClosed(opened) {
+    if (longPoll || wsOpened) return;
+    if (opened) { wsOpened = true; return; }
+    if (wsFailingSince === null) wsFailingSince = Date.now();
+    else if (Date.now() - wsFailingSince >= LONGPOLL_FALLBACK_MS) { longPoll = true; attempt = 0; }
   }
 
   function send(joinRef, ref, topic, event, payload) {
@@ -171,7 +239,7 @@
     if (ws) return;
     state = "connecting";
     var sock, opened = false;
-    try { sock = new WebSocket(socketUrl()); } catch (e) { return handleClosed(0, false); }
+    try { sock = openSocket(); } catch (e) { return handleClosed(0, false); }
     ws = sock;
     sock.onopen = function () { if (sock === ws) { opened = true; handleOpen(); } };
     sock.onmessage = function (ev) { if (sock === ws) handleFrame(ev.data); };
@@ -184,6 +252,8 @@
   function handleOpen() {
     state = "open";
     refusals = 0;
+    if (longPoll) { try { sessionStorage.setItem(TRANSPORT_KEY, "longpoll"); } catch (e) { /* private mode */ } }
+    else wsOpened = true;
     forEachChannel(join);
     scheduleHeartbeat();
   }
@@ -210,6 +280,7 @@
       ch.rejoinTimer = null;
     });
     refusals = opened ? 0 : refusals + 1;
+    noteClosed(opened);
     startStatusTimer();
     scheduleReconnect(code === 1012);
   }
@@ -478,7 +549,10 @@
     startLive();
   }
 
-  window.Sneakers = { socketState: function () { return state; } };
+  window.Sneakers = {
+    socketState: function () { return state; },
+    transport: function () { return longPoll ? "longpoll" : "websocket"; }
+  };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

@@ -53,6 +53,12 @@ pub struct Settings {
           value_name = "SOCKET_IDLE_TIMEOUT_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
     pub socket_idle_timeout_ms: u64,
+    /// A longpoll request waits this long for something to say before answering 204; a
+    /// session not polled for 1.5 times this is dropped (100 ms to 2 min).
+    #[arg(long = "longpoll-window-ms", env = "LONGPOLL_WINDOW_MS",
+          value_name = "LONGPOLL_WINDOW_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    pub longpoll_window_ms: u64,
     /// Another node silent this long has its shoppers dropped (0.5 s to 10 min).
     #[arg(long = "presence-down-ms", env = "PRESENCE_DOWN_MS", value_name = "PRESENCE_DOWN_MS",
           default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(500..=600_000))]
@@ -204,6 +210,8 @@ pub struct Config {
     pub node_name: String,
     /// A socket silent this long is closed.
     pub socket_idle_timeout: Duration,
+    /// A longpoll request waits this long for frames; 1.5 of it unpolled ends a session.
+    pub longpoll_window: Duration,
     /// Another node silent this long has its shoppers dropped from presence.
     pub presence_down_after: Duration,
     /// On shutdown, sockets are closed at random moments within this window.
@@ -296,6 +304,7 @@ impl Config {
             admin,
             node_name,
             socket_idle_timeout: Duration::from_millis(settings.socket_idle_timeout_ms),
+            longpoll_window: Duration::from_millis(settings.longpoll_window_ms),
             presence_down_after: Duration::from_millis(settings.presence_down_ms),
             shutdown_spread: Duration::from_millis(settings.shutdown_spread_ms),
             cache_check: Duration::from_millis(settings.cache_check_ms),

@@ -153,6 +153,8 @@ pub struct Tokens {
     pub cart: Signer,
     /// Form CSRF tokens: bound to the session's cart id.
     pub csrf: Signer,
+    /// LongPoll sessions: `node|session_id`, the node that holds the session.
+    pub longpoll: Signer,
     /// The key of waiting lines' draws.
     pub line_draw: [u8; 32],
 }
@@ -161,6 +163,9 @@ pub const SOCKET_TOKEN_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 /// Short, and renewed over the admin channel while the dashboard stays open.
 pub const ADMIN_TOKEN_MAX_AGE_MS: i64 = 12 * 3600 * 1000;
 pub const CART_TOKEN_MAX_AGE_MS: i64 = 7 * 24 * 3600 * 1000;
+/// As Phoenix's (two weeks): the token lives as long as its session, which an idle client
+/// loses long before.
+pub const LONGPOLL_TOKEN_MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;
 
 impl Tokens {
     pub fn new(secret: &str) -> Tokens {
@@ -170,6 +175,7 @@ impl Tokens {
             admin: Signer::new(secret, "admin socket"),
             cart: Signer::new(secret, "cart"),
             csrf: Signer::new(secret, "csrf"),
+            longpoll: Signer::new(secret, "longpoll session"),
             line_draw: Signer::new(secret, "line draw").key,
         }
     }

@@ -8,9 +8,11 @@ pub mod fanout;
 pub mod flood;
 pub mod hub;
 pub mod lines;
+pub mod longpoll;
 pub mod outbox;
 pub mod presence;
 pub mod protocol;
+pub mod session;
 pub mod socket;
 pub mod violation;
 
@@ -55,8 +57,10 @@ pub struct Live {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Sockets close at random moments within this window on shutdown, not all at once.
     pub shutdown_spread: Duration,
-    /// Every open socket's task, so shutdown can wait for them to close.
+    /// Every open socket's task (and longpoll session's), so shutdown can wait for them.
     pub sockets: TaskTracker,
+    /// This node's longpoll sessions (Phoenix's LongPoll transport).
+    pub longpoll: longpoll::LongPolls,
     /// Joined channels on this node, for the admin's server panel.
     pub channels: AtomicI64,
     /// Pairs sold per second (this node's sales and the others', as the bus brings them), for
@@ -97,6 +101,7 @@ impl Live {
             shutdown: tokio_util::sync::CancellationToken::new(),
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),
+            longpoll: longpoll::LongPolls::new(config.longpoll_window),
             channels: AtomicI64::new(0),
             sales: std::sync::Mutex::new(SalesSeries::new()),
             pushes_per_second: std::sync::atomic::AtomicU64::new(0),

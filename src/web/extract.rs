@@ -76,26 +76,31 @@ impl FromRequest<AppState> for Body {
     type Rejection = Refusal;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Refusal> {
-        let audience = Audience::of(request.uri().path());
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(Refused::BodyTooLarge.to(audience));
+        read_body(request, state, MAX_BODY).await.map(Body)
+    }
+}
+
+/// The whole body, at most `limit` bytes, read within the body timeout.
+pub async fn read_body(request: Request, state: &AppState, limit: usize) -> Result<Bytes, Refusal> {
+    let audience = Audience::of(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Refused::BodyTooLarge.to(audience));
+    }
+    let timeout = state.config.connections.body_timeout;
+    let read = axum::body::to_bytes(request.into_body(), limit);
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) if is_length_limit(&error) => Err(Refused::BodyTooLarge.to(audience)),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "request body unreadable");
+            Err(Refused::BadRequest.to(audience))
         }
-        let timeout = state.config.connections.body_timeout;
-        let read = axum::body::to_bytes(request.into_body(), MAX_BODY);
-        match tokio::time::timeout(timeout, read).await {
-            Ok(Ok(bytes)) => Ok(Body(bytes)),
-            Ok(Err(error)) if is_length_limit(&error) => Err(Refused::BodyTooLarge.to(audience)),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "request body unreadable");
-                Err(Refused::BadRequest.to(audience))
-            }
-            Err(_) => Err(Refused::BodyTimeout.to(audience)),
-        }
+        Err(_) => Err(Refused::BodyTimeout.to(audience)),
     }
 }
 

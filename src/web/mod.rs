@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod line;
+pub mod longpoll;
 pub mod metrics;
 pub mod page_cache;
 pub mod page_template;

@@ -8,8 +8,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    AppState, account, admin, assets, cart, checkout, extract, health, line, metrics, session,
-    shop, socket,
+    AppState, account, admin, assets, cart, checkout, extract, health, line, longpoll, metrics,
+    session, shop, socket,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(shopper)
         .merge(socket::router())
+        .merge(longpoll::router())
         .merge(admin::router())
         .merge(metrics::router())
         .merge(health::router())

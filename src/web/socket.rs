@@ -26,7 +26,7 @@ use super::limits::Action;
 use super::session::CART_ID_LEN;
 use crate::domain::Shopper;
 use crate::domain::account::SignedIn;
-use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError, Tokens};
+use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError};
 use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
 
@@ -67,11 +67,41 @@ async fn shopper(
 ) -> Response {
     let params = SocketParams::parse(request.uri().query());
     let token = params.token.as_deref().unwrap_or_default();
-    let identity = match shopper_identity(&state, token).await {
+    let identity = match Door::Shopper.identify(&state, token).await {
         Ok(identity) => identity,
         Err(unavailable) => return unavailable.into_response(),
     };
-    open(&state, client, request, |_, _, _| identity)
+    open(&state, client, request, identity)
+}
+
+/// Which socket a client connects to (`/socket/*` or `/admin_socket/*`), and so which token
+/// it must show; the WebSocket and the longpoll transport share the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    Shopper,
+    Admin,
+}
+
+impl Door {
+    /// Who `token` speaks for at this door (`Err` inside: refused, 403); `Err` outside: the
+    /// database is needed (a signed-in shopper) and unreachable.
+    pub async fn identify(
+        self,
+        state: &AppState,
+        token: &str,
+    ) -> Result<Result<Identity, TokenError>, ApiError> {
+        match self {
+            Door::Shopper => shopper_identity(state, token).await,
+            Door::Admin => {
+                let now = chrono::Utc::now().timestamp_millis();
+                Ok(state
+                    .tokens
+                    .admin
+                    .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
+                    .map(|_| Identity::Admin))
+            }
+        }
+    }
 }
 
 /// Who a shopper's socket token speaks for; a signed-in one's account is read now (its cart
@@ -124,12 +154,13 @@ async fn admin(
     ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
-    open(&state, client, request, |tokens, token, now| {
-        tokens
-            .admin
-            .verify(token, ADMIN_TOKEN_MAX_AGE_MS, now)
-            .map(|_| Identity::Admin)
-    })
+    let params = SocketParams::parse(request.uri().query());
+    let token = params.token.as_deref().unwrap_or_default();
+    let identity = match Door::Admin.identify(&state, token).await {
+        Ok(identity) => identity,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    open(&state, client, request, identity)
 }
 
 /// Checks the request, the connect rate (per address, and per cart for a shopper whose token
@@ -138,16 +169,13 @@ fn open(
     state: &AppState,
     client: std::net::IpAddr,
     request: Request,
-    identify: impl FnOnce(&Tokens, &str, i64) -> Result<Identity, TokenError>,
+    identity: Result<Identity, TokenError>,
 ) -> Response {
     let params = SocketParams::parse(request.uri().query());
     let key = match check_request(&params, request.headers()) {
         Ok(key) => key,
         Err(refused) => return refused.into_response(),
     };
-    let now = chrono::Utc::now().timestamp_millis();
-    let token = params.token.as_deref().unwrap_or_default();
-    let identity = identify(&state.tokens, token, now);
     let session = match &identity {
         Ok(Identity::Shopper { cart_id, .. }) => Some(cart_id.as_str()),
         _ => None,
@@ -238,7 +266,7 @@ pub fn check_request(params: &SocketParams, headers: &HeaderMap) -> Result<Strin
 
 /// Like Phoenix's `check_origin`: a browser's `Origin` must name the host it connects to, so
 /// another site cannot open sockets with a visitor's cookies. Non-browser clients send none.
-fn origin_allowed(headers: &HeaderMap) -> bool {
+pub fn origin_allowed(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

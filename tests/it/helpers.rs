@@ -64,6 +64,7 @@ pub fn test_config(database: Database) -> Config {
         },
         node_name: "test-node".into(),
         socket_idle_timeout: Duration::from_secs(60),
+        longpoll_window: Duration::from_secs(10),
         presence_down_after: Duration::from_secs(15),
         shutdown_spread: Duration::from_millis(200),
         cache_check: Duration::from_secs(5),

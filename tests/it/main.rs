@@ -2,8 +2,10 @@
 //! databases (SQLite and a throwaway PostgreSQL).
 
 mod helpers;
+mod js;
 mod nodes;
 mod pg;
+mod proxy;
 mod raw;
 mod visitor;
 mod ws;
@@ -28,5 +30,6 @@ mod limits;
 mod lines;
 mod live_products;
 mod live_protocol;
+mod longpoll;
 mod sales;
 mod tls;

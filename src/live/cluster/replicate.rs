@@ -17,6 +17,7 @@ use super::wire::{Message, chunk_entries};
 use crate::html::fragments::admin::ServerFigures;
 use crate::inventory::{Event, Published};
 use crate::live::Live;
+use crate::live::longpoll::LongPolls;
 use crate::live::presence::{Diff, Entries};
 
 /// How often this node's presence changes are shipped.
@@ -128,7 +129,7 @@ async fn receive(live: Arc<Live>) {
 }
 
 /// Applies what another node said.
-async fn apply(live: &Live, node: &str, messages: Vec<Message>) {
+async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
     let unknown = live.presence.heard_from(node);
     let mut resync = false;
     for message in messages {
@@ -166,6 +167,17 @@ async fn apply(live: &Live, node: &str, messages: Vec<Message>) {
                 },
                 feed,
             ),
+            Message::Relay {
+                to,
+                id,
+                reply,
+                last,
+                data,
+            } => {
+                if to == live.node_name {
+                    LongPolls::on_relay(live, node, id, reply, last, &data);
+                }
+            }
             Message::Hello => send_state(live),
             Message::Bye => live.presence.drop_node(node),
         }

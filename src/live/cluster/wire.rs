@@ -46,6 +46,15 @@ pub enum Message {
         #[serde(default)]
         feed: String,
     },
+    /// A piece of a longpoll request for the node `to` that holds the session, or of its
+    /// answer (`reply`), cut to fit NOTIFY payloads; `last` ends one (see `live::longpoll`).
+    Relay {
+        to: String,
+        id: u64,
+        reply: bool,
+        last: bool,
+        data: String,
+    },
     /// "I am new here (or back): send me your state."
     Hello,
     Bye,

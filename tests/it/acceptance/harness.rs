@@ -40,7 +40,16 @@ impl Ctx {
     }
 
     async fn launch(&self, app: &TestApp, javascript: bool) -> Browser {
-        let browser = Browser::launch(&app.url, javascript).await;
+        self.launch_at(&app.url, javascript).await
+    }
+
+    /// A browser with JavaScript on that reaches the store at `base` (through a proxy).
+    pub async fn browser_at(&self, base: &str) -> Browser {
+        self.launch_at(base, true).await
+    }
+
+    async fn launch_at(&self, base: &str, javascript: bool) -> Browser {
+        let browser = Browser::launch(base, javascript).await;
         self.inner
             .clients
             .lock()

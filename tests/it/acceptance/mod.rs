@@ -14,6 +14,7 @@ mod console;
 mod fair;
 mod harness;
 mod live;
+mod longpoll;
 mod screenshots;
 
 use sneakers::domain::{ItemId, ProductId};
