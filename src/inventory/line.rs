@@ -45,8 +45,10 @@ impl Inventory {
 
     /// May this holder cart this pair now? A lined drop's pairs only while admitted.
     pub fn admission(&self, item_id: ItemId, holder: &str) -> Result<(), CartError> {
+        // An unreleased pair is the cart's refusal (`invalid_item`), not the line's.
         let lined = self.read(|c| {
             c.item(item_id)
+                .filter(|(p, _)| p.released)
                 .and_then(|(p, _)| p.line_per_minute.map(|_| p.id))
         });
         let Some(product_id) = lined else {

@@ -25,6 +25,10 @@ pub const LIMITED: &[(&str, u32)] = &[("AJ1-HI-CHI", 1), ("AD-GAZ-BLU", 2)];
 /// The scheduled Jordan drop has a waiting line, letting in this many a minute.
 pub const LINED: &[(&str, i32)] = &[("AJ1-HI-CHI", 30)];
 
+pub fn line_of(sku: &str) -> Option<i32> {
+    LINED.iter().find(|(s, _)| *s == sku).map(|(_, rate)| *rate)
+}
+
 pub fn limit_of(sku: &str) -> Option<u32> {
     LIMITED.iter().find(|(s, _)| *s == sku).map(|(_, max)| *max)
 }
@@ -221,6 +225,8 @@ pub async fn run(db: &Db, reset: bool) -> Result<SeedOutcome, StoreError> {
                         products::release_at.eq(release_at),
                         products::max_per_customer.eq(limit_of(product.sku)
                             .map(|m| i32::try_from(m).expect("seed limits are small"))),
+                        products::queue_enabled.eq(line_of(product.sku).is_some()),
+                        products::admit_per_minute.eq(line_of(product.sku).unwrap_or(60)),
                     ))
                     .returning(products::id)
                     .get_result(c)

@@ -88,6 +88,34 @@ async fn screenshots_of_every_page() {
         super::wait_live(&browser).await;
         shoot(&browser, "checkout").await;
 
+        browser.goto("/account/signup").await;
+        shoot(&browser, "signup").await;
+        browser
+            .js("document.querySelector('#email').value = 'shots@example.com'; document.querySelector('#password').value = 'a long enough password'; return null;")
+            .await;
+        browser.click(".account-form button[type=\"submit\"]").await;
+        browser.wait_for_path("/account").await;
+        shoot(&browser, "account").await;
+
+        // The seeded drop with a waiting line, before it drops: join, then the line's page.
+        let lined = app
+            .inventory_json()
+            .await
+            .products
+            .into_iter()
+            .find(|p| p.queue)
+            .unwrap_or_else(|| panic!("the seed has a drop with a line"));
+        open_live(&browser, &format!("/products/{}", lined.id)).await;
+        shoot(&browser, "line-join").await;
+        browser
+            .click(&format!("#queue-{} button[type=\"submit\"]", lined.id))
+            .await;
+        browser
+            .wait_for_path(&format!("/products/{}/line", lined.id))
+            .await;
+        super::wait_live(&browser).await;
+        shoot(&browser, "line").await;
+
         browser.goto_url(&admin_url(&app)).await;
         browser.wait_for_path("/admin").await;
         browser.wait_joined("admin:cart_tracker", 1).await;
