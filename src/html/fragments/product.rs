@@ -49,7 +49,7 @@ pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Mark
 pub fn limit(product: &Product) -> Markup {
     html! {
         @if let Some(max) = product.max_per_customer {
-            p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer · sign in to buy" }
+            p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer" }
         }
     }
 }
