@@ -88,10 +88,15 @@ pub async fn read_body(request: Request, state: &AppState, limit: usize) -> Resu
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    let timeout = state.config.connections.body_timeout;
+    if let Some(declared) = declared.filter(|n| *n > limit as u64) {
+        if declared <= DRAIN_MAX {
+            // Closing with the client's bytes unread makes the kernel reset the connection, and
+            // the client may lose our 413 with it: a modest body is read to its end and dropped.
+            let _ = tokio::time::timeout(timeout, drain(request.into_body())).await;
+        }
         return Err(Refused::BodyTooLarge.to(audience));
     }
-    let timeout = state.config.connections.body_timeout;
     let read = axum::body::to_bytes(request.into_body(), limit);
     match tokio::time::timeout(timeout, read).await {
         Ok(Ok(bytes)) => Ok(bytes),
@@ -102,6 +107,14 @@ pub async fn read_body(request: Request, state: &AppState, limit: usize) -> Resu
         }
         Err(_) => Err(Refused::BodyTimeout.to(audience)),
     }
+}
+
+/// The largest refused body still read to its end (see [`read_body`]).
+const DRAIN_MAX: u64 = 4 << 20;
+
+async fn drain(mut body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {
