@@ -23,6 +23,16 @@ fn dir() -> PathBuf {
 impl PhoenixJs {
     /// Connects to `endpoint` (`http://host/socket`) with `token` and joins `topics`.
     pub fn start(endpoint: &str, token: &str, topics: &[(String, Value)]) -> PhoenixJs {
+        PhoenixJs::start_with(endpoint, token, topics, None)
+    }
+
+    /// As [`PhoenixJs::start`], but WebSocket first with `longPollFallbackMs: fallback_ms`.
+    pub fn start_with(
+        endpoint: &str,
+        token: &str,
+        topics: &[(String, Value)],
+        fallback_ms: Option<u64>,
+    ) -> PhoenixJs {
         let dir = dir();
         assert!(
             dir.join("node_modules/phoenix").is_dir(),
@@ -32,6 +42,10 @@ impl PhoenixJs {
         let mut child = tokio::process::Command::new("node")
             .arg(dir.join("client.mjs"))
             .args([endpoint, token, &topics])
+            .env(
+                "PHX_FALLBACK",
+                fallback_ms.map_or(String::new(), |ms| ms.to_string()),
+            )
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -447,12 +447,18 @@ async fn longpoll_across_two_nodes_behind_a_round_robin_balancer() {
         "requests per node: {served:?}"
     );
     // The official client over LongPoll, through the same balancer.
-    phoenix_client_hears_a_sale(&proxy.url, &a, &socket_token, &cart_id).await;
+    phoenix_client_hears_a_sale(&proxy.url, &a, &socket_token, &cart_id, None).await;
 }
 
 /// The official `phoenix` client (Node, `transport: LongPoll`) joins a product and a cart
 /// through `base`, and hears a restock's `stock_change` and its cart's push.
-async fn phoenix_client_hears_a_sale(base: &str, node: &Node, socket_token: &str, cart_id: &str) {
+async fn phoenix_client_hears_a_sale(
+    base: &str,
+    node: &Node,
+    socket_token: &str,
+    cart_id: &str,
+    fallback_ms: Option<u64>,
+) {
     let inventory = node
         .admin
         .inventory()
@@ -469,7 +475,7 @@ async fn phoenix_client_hears_a_sale(base: &str, node: &Node, socket_token: &str
         .rev()
         .find(|i| i.available_count > 0)
         .unwrap_or_else(|| panic!("a size in stock"));
-    let mut js = crate::js::PhoenixJs::start(
+    let mut js = crate::js::PhoenixJs::start_with(
         &format!("{base}/socket"),
         socket_token,
         &[
@@ -479,7 +485,16 @@ async fn phoenix_client_hears_a_sale(base: &str, node: &Node, socket_token: &str
                 json!({ "serialized": null, "page": "/" }),
             ),
         ],
+        fallback_ms,
     );
+    if fallback_ms.is_some() {
+        let opened = js.until(|line| line["open"].is_string()).await;
+        assert_eq!(
+            opened["open"],
+            json!("longpoll"),
+            "the upgrade is refused: {opened}"
+        );
+    }
     js.until_joined(&[
         &format!("cart:{cart_id}"),
         &format!("product:{}", product.id),
@@ -547,4 +562,17 @@ async fn the_official_phoenix_client_over_longpoll() {
                 .is_some_and(|keys| !keys.contains(&json!(cart_id)))
         })
         .await;
+}
+
+/// The official client with `longPollFallbackMs`, WebSocket first, behind a balancer over two
+/// nodes that refuses upgrades: it falls back to LongPoll by itself and stays live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_falls_back_when_upgrades_are_refused() {
+    let (url, _db) = cluster_database().await;
+    let env = [("LONGPOLL_WINDOW_MS", "800"), ("RATE_LIMIT", "off")];
+    let a = Node::start_with(&url, "a", &env).await;
+    let b = Node::start_with(&url, "b", &env).await;
+    let proxy = round_robin(vec![a.url.clone(), b.url.clone()], true).await;
+    let (socket_token, cart_id) = a.socket_token().await;
+    phoenix_client_hears_a_sale(&proxy.url, &b, &socket_token, &cart_id, Some(500)).await;
 }
