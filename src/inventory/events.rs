@@ -18,9 +18,11 @@ pub enum Event {
         serialized: String,
         origin: u64,
     },
-    /// A line was read again: places may have moved (each node's own, never replicated).
+    /// A line was read again and these holders' places changed (each node's own, never
+    /// replicated).
     LineMoved {
         product_id: ProductId,
+        holders: Vec<String>,
     },
 }
 

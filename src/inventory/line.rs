@@ -140,14 +140,51 @@ impl Inventory {
                 })
                 .collect(),
         };
-        let products: Vec<ProductId> = fresh.lines.keys().copied().collect();
-        *self.lines.write().unwrap_or_else(PoisonError::into_inner) = fresh;
-        for product_id in products {
+        let moved = {
+            let mut current = self.lines.write().unwrap_or_else(PoisonError::into_inner);
+            let moved = moved_places(&current, &fresh);
+            *current = fresh;
+            moved
+        };
+        for (product_id, holders) in moved {
             // Each node ticks by itself: nothing to replicate.
-            self.publish(Event::LineMoved { product_id }, false);
+            self.publish(
+                Event::LineMoved {
+                    product_id,
+                    holders,
+                },
+                false,
+            );
         }
         Ok(())
     }
+}
+
+/// Per line, the holders whose place changed (joined, moved, let in, dropped): only their
+/// tabs hear of it, not every open cart.
+fn moved_places(before: &Lines, after: &Lines) -> Vec<(ProductId, Vec<String>)> {
+    let mut moved = Vec::new();
+    for (product_id, line) in &after.lines {
+        let old = before.lines.get(product_id);
+        let mut holders: Vec<String> = line
+            .places
+            .iter()
+            .filter(|(holder, place)| old.and_then(|o| o.places.get(*holder)) != Some(*place))
+            .map(|(holder, _)| holder.clone())
+            .collect();
+        if let Some(old) = old {
+            holders.extend(
+                old.places
+                    .keys()
+                    .filter(|holder| !line.places.contains_key(*holder))
+                    .cloned(),
+            );
+        }
+        if !holders.is_empty() || old.is_none_or(|o| o.figures() != line.figures()) {
+            moved.push((*product_id, holders));
+        }
+    }
+    moved
 }
 
 /// Every second: let in whom the rate allows, then read the lines again.

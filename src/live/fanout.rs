@@ -39,11 +39,6 @@ pub fn product_topic(product_id: ProductId) -> String {
     format!("product:{product_id}")
 }
 
-/// A product's waiting line, for the cart channels standing in it.
-pub fn line_topic(product_id: ProductId) -> String {
-    format!("line:{product_id}")
-}
-
 /// An item going out of (or back into) stock, for the carts holding it.
 pub fn item_topic(item_id: ItemId) -> String {
     format!("item:{item_id}")
@@ -169,10 +164,19 @@ fn on_event(live: &Live, event: &Event) {
             live.hub
                 .broadcast(&cart_updates_topic(cart_id), "cart_updated", payload);
         }
-        // Each cart channel in the line looks up its own place.
-        Event::LineMoved { product_id } => {
-            live.hub
-                .broadcast(&line_topic(*product_id), "line_moved", json!({}));
+        // The tabs of each shopper whose place changed look it up (on their cart's topic:
+        // shoppers not in the line hear nothing).
+        Event::LineMoved {
+            product_id,
+            holders,
+        } => {
+            for holder in holders {
+                live.hub.broadcast(
+                    &cart_updates_topic(holder),
+                    "line_moved",
+                    json!({ "product_id": product_id }),
+                );
+            }
         }
     }
 }

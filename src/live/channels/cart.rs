@@ -12,9 +12,7 @@ use std::sync::Arc;
 use crate::domain::account::{Ordered, SignedIn};
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
 use crate::html::fragments::line::queue_panel;
-use crate::live::fanout::{
-    TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic, line_topic,
-};
+use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
@@ -73,16 +71,12 @@ impl CartChannel {
             self.cart.items().to_vec(),
         ));
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
-        // Every lined drop: the shopper may join its line from any page, any tab.
-        let lined: Vec<ProductId> = ctx.live.inventory.read(|c| {
-            c.products()
-                .filter(|p| p.line_per_minute.is_some())
-                .map(|p| p.id)
-                .collect()
-        });
-        for product_id in lined {
-            ctx.subscribe_info(&line_topic(product_id));
-            self.places.push((product_id, None));
+        // The lines this shopper stands in; later moves come on the cart's own topic.
+        let joined = ctx
+            .live
+            .inventory
+            .read_lines(|lines| lines.joined(&self.cart_id));
+        for product_id in joined {
             self.push_place(ctx, product_id);
         }
         // A page may reconnect with a day-old token: hand it a fresh one right away.
@@ -140,12 +134,11 @@ impl CartChannel {
             return;
         }
         if message.event == "line_moved" {
-            if let Some(product_id) = message
-                .topic
-                .strip_prefix("line:")
-                .and_then(|id| id.parse().ok())
+            if let Some(product_id) = message.payload["product_id"]
+                .as_i64()
+                .and_then(|id| i32::try_from(id).ok())
             {
-                self.push_place(ctx, product_id);
+                self.push_place(ctx, ProductId(product_id));
             }
             return;
         }
@@ -171,9 +164,14 @@ impl CartChannel {
         let inventory = &ctx.live.inventory;
         let place = inventory.place(product_id, &self.cart_id);
         let seen = place.map(|p| (p.position, p.admitted_at.is_some()));
-        let Some(slot) = self.places.iter_mut().find(|(id, _)| *id == product_id) else {
-            return;
+        let index = match self.places.iter().position(|(id, _)| *id == product_id) {
+            Some(index) => index,
+            None => {
+                self.places.push((product_id, None));
+                self.places.len() - 1
+            }
         };
+        let slot = &mut self.places[index];
         if slot.1 == seen {
             return;
         }
