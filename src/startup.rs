@@ -68,9 +68,11 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         }
         Database::Sqlite { .. } => Arc::new(cluster::local::Local),
     };
-    let inventory = Inventory::load(db).await?;
-    inventory.set_admission_window(config.line_admission);
-    inventory.set_line_grace(config.line_grace);
+    let line_times = inventory::line::LineTimes {
+        admission: config.line_admission,
+        grace: config.line_grace,
+    };
+    let inventory = Inventory::load(db, line_times).await?;
     inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let live = Live::new(

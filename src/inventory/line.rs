@@ -15,6 +15,15 @@ use crate::domain::{CartError, ItemId, ProductId};
 use crate::error_chain::ErrorChain;
 use crate::store;
 
+/// The two durations of a line (`LINE_ADMISSION_MS`, `LINE_GRACE_MS`).
+#[derive(Debug, Clone, Copy)]
+pub struct LineTimes {
+    /// An admitted shopper may cart the drop's pairs this long.
+    pub admission: Duration,
+    /// A waiting shopper with no page open keeps the place this long once the line moves.
+    pub grace: Duration,
+}
+
 /// Positions are pushed at most this often.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -61,24 +70,12 @@ impl Inventory {
     }
 
     pub fn admission_window(&self) -> Duration {
-        Duration::from_millis(
-            self.admission_window_ms
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
+        self.line_times.admission
     }
 
     /// How long a waiting shopper who left keeps the place once the line is moving.
     pub fn line_grace(&self) -> Duration {
-        Duration::from_millis(
-            self.line_grace_ms
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
-    }
-
-    pub fn set_line_grace(&self, grace: Duration) {
-        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-        self.line_grace_ms
-            .store(ms, std::sync::atomic::Ordering::Relaxed);
+        self.line_times.grace
     }
 
     /// These holders are still here (their pages are open): they keep their places.
@@ -99,12 +96,6 @@ impl Inventory {
             return Ok(());
         }
         Ok(store::lines::touch(&self.db, &waiting).await?)
-    }
-
-    pub fn set_admission_window(&self, window: Duration) {
-        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
-        self.admission_window_ms
-            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Turns a product's line on or off, with its rate per minute.

@@ -81,17 +81,19 @@ pub struct Inventory {
     page_version: AtomicU64,
     /// Every waiting line, as last read (see `line`).
     lines: RwLock<crate::domain::line::Lines>,
-    /// How long an admitted shopper may cart a lined drop's pairs, in ms.
-    admission_window_ms: AtomicU64,
-    /// How long a waiting shopper who left keeps the place, in ms.
-    line_grace_ms: AtomicU64,
+    /// How long an admitted shopper may cart a lined drop's pairs, and how long a waiting
+    /// shopper who left keeps the place.
+    line_times: line::LineTimes,
     /// One reload at a time: a reload that read the database before a change must not apply
     /// its older details after the reload that read the change.
     reloading: tokio::sync::Mutex<()>,
 }
 
 impl Inventory {
-    pub async fn load(db: Db) -> Result<Arc<Inventory>, InventoryError> {
+    pub async fn load(
+        db: Db,
+        line_times: line::LineTimes,
+    ) -> Result<Arc<Inventory>, InventoryError> {
         let catalog = Catalog::new(store::catalog::load(&db).await?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Ok(Arc::new(Inventory {
@@ -101,8 +103,7 @@ impl Inventory {
             page_version: AtomicU64::new(0),
             claims: claims::Claims::default(),
             lines: RwLock::default(),
-            admission_window_ms: AtomicU64::new(600_000),
-            line_grace_ms: AtomicU64::new(120_000),
+            line_times,
             reloading: tokio::sync::Mutex::new(()),
         }))
     }

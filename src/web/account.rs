@@ -10,13 +10,13 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::AppState;
 use super::cart::{CART_COOKIE, check_csrf, read_cart, save};
 use super::client::ClientAddr;
 use super::error::{Audience, PageError};
 use super::extract::{Form, Query};
 use super::limits::Action;
 use super::session::{Session, is_secure, new_cart_id, session_cookie};
+use super::{AppState, see_other};
 use crate::domain::Cart;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
@@ -57,14 +57,6 @@ fn same_site(next: &str) -> Option<&str> {
         && next.len() <= 200
         && !next.chars().any(|c| c.is_control() || c == '\\');
     ok.then_some(next)
-}
-
-fn see_other(location: &str) -> Response {
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location.to_string())],
-    )
-        .into_response()
 }
 
 fn form_page(

@@ -2,19 +2,19 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use axum::routing::get;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::AppState;
 use super::cart::{CartForm, check_csrf, read_cart, save};
 use super::client::ClientAddr;
 use super::error::{Audience, PageError};
 use super::extract::{Form, Query};
 use super::limits::Action;
 use super::session::Session;
+use super::{AppState, see_other};
 use crate::domain::ProductId;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
@@ -87,8 +87,6 @@ async fn purchase(
         .check(Action::Checkout, client, limited, Audience::Page)?;
     check_csrf(&state, &session, &headers, form.csrf_token())?;
     let mut cart = read_cart(&state, &session, &headers).await?;
-    let see_other =
-        |location: String| (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     match state
         .inventory
         .purchase(&session, &cart, &state.config.node_name)
@@ -102,9 +100,9 @@ async fn purchase(
                 .append(header::SET_COOKIE, save(&state, &session, &cart).await?);
             Ok(response)
         }
-        Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout".into())),
+        Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout")),
         Err(InventoryError::Checkout(CheckoutError::SignInRequired)) => {
-            Ok(see_other("/account/login?next=/checkout".into()))
+            Ok(see_other("/account/login?next=/checkout"))
         }
         Err(InventoryError::Checkout(CheckoutError::LimitReached { product_id, .. })) => {
             Ok(see_other(format!("/checkout?limit={product_id}")))

@@ -3,19 +3,19 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use chrono::Utc;
 use maud::Markup;
 
-use super::AppState;
 use super::cart::{CartForm, check_csrf};
 use super::client::ClientAddr;
 use super::error::{Audience, PageError};
 use super::extract::{Form, Path};
 use super::limits::Action;
 use super::session::Session;
+use super::{AppState, see_other};
 use crate::domain::ProductId;
 use crate::domain::line::shuffle_key;
 use crate::html::fragments::line::queue_panel;
@@ -67,11 +67,7 @@ async fn join(
         .inventory
         .join_line(product_id, &session.cart_id, &key)
         .await?;
-    Ok((
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, format!("/products/{product_id}/line"))],
-    )
-        .into_response())
+    Ok(see_other(format!("/products/{product_id}/line")))
 }
 
 async fn show(

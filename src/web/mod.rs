@@ -43,3 +43,13 @@ pub struct AppState {
     pub pages: Arc<page_cache::PageCache>,
     pub limits: Arc<Limits>,
 }
+
+/// `303 See Other` to `location`: where every form post sends the browser next.
+pub fn see_other(location: impl Into<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, location.into())],
+    )
+        .into_response()
+}

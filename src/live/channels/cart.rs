@@ -25,8 +25,6 @@ pub struct CartChannel {
     presence_ref: Option<String>,
     /// Tells this channel's own change apart from other tabs' when it comes back.
     origin: u64,
-    /// The last `queue` push per lined product: `(position, admitted)`.
-    places: Vec<(ProductId, Option<(u32, bool)>)>,
 }
 
 /// Pages are paths; a longer one is cut, not refused.
@@ -41,7 +39,6 @@ impl CartChannel {
                 cart: Cart::default(),
                 presence_ref: None,
                 origin: rand::random(),
-                places: Vec::new(),
             }),
             _ => Err("unauthorized"),
         }
@@ -159,30 +156,18 @@ impl CartChannel {
         ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
     }
 
-    /// Pushes `queue` with the shopper's place in a product's line, if it changed.
-    fn push_place(&mut self, ctx: &mut Ctx, product_id: ProductId) {
+    /// Pushes `queue` with the shopper's place in a product's line (the inventory says when it
+    /// changed: see `inventory::line::moved_places`).
+    fn push_place(&self, ctx: &mut Ctx, product_id: ProductId) {
         let inventory = &ctx.live.inventory;
-        let place = inventory.place(product_id, &self.cart_id);
-        let seen = place.map(|p| (p.position, p.admitted_at.is_some()));
-        let index = match self.places.iter().position(|(id, _)| *id == product_id) {
-            Some(index) => index,
-            None => {
-                self.places.push((product_id, None));
-                self.places.len() - 1
-            }
-        };
-        let slot = &mut self.places[index];
-        if slot.1 == seen {
-            return;
-        }
-        slot.1 = seen;
-        let Some((position, admitted)) = seen else {
+        let Some(place) = inventory.place(product_id, &self.cart_id) else {
             return;
         };
+        let (position, admitted) = (place.position, place.admitted_at.is_some());
         let window = inventory.admission_window();
         let html = inventory.read(|c| {
             c.product(product_id)
-                .map(|p| queue_panel(p, place, Utc::now(), window, None).into_string())
+                .map(|p| queue_panel(p, Some(place), Utc::now(), window, None).into_string())
         });
         if let Some(html) = html {
             ctx.push(
