@@ -269,3 +269,45 @@ async fn who_left_loses_the_place_after_the_grace_period(backend: Backend) {
         .unwrap_or_else(|| panic!("product gone"));
     assert_eq!((shown.line_waiting, shown.line_admitted), (1, 1));
 }
+
+/// Bad admin forms for lines and limits get the store's own JSON error; a line that does not
+/// exist is the store's 404 page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_line_and_limit_settings_are_refused_in_the_stores_words() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let product = app.product(true).await.id;
+    for (path, form, code) in [
+        ("limit", vec![("max", "-1")], "invalid_limit"),
+        ("limit", vec![("max", "1000")], "invalid_limit"),
+        ("queue", vec![("enabled", "maybe")], "invalid_queue"),
+        (
+            "queue",
+            vec![("enabled", "1"), ("admit_per_minute", "0")],
+            "invalid_queue",
+        ),
+    ] {
+        let response = app
+            .http
+            .post(format!("{}/admin/products/{product}/{path}", app.url))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .form(&form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), 422, "{path} {form:?}");
+        let body: serde_json::Value = response.json().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body["error"], code, "{body}");
+    }
+    // A product without a line has no line page, and joining it is refused the same way.
+    let visitor = app.visitor().await;
+    let (status, page) = app.get(&format!("/products/{product}/line")).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("waiting line"), "{page}");
+    assert_eq!(
+        visitor
+            .post(&format!("/products/{product}/line"), &[])
+            .await
+            .0,
+        404
+    );
+}
