@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod flood;
 pub mod hub;
+pub mod join_state;
 pub mod lines;
 pub mod longpoll;
 pub mod outbox;
@@ -47,6 +48,8 @@ pub struct Live {
     pub inventory: Arc<Inventory>,
     pub tokens: Arc<Tokens>,
     pub presence: Presence,
+    /// What product joins push, encoded once per version of the catalog's shown state.
+    pub join_states: join_state::JoinStates,
     /// How this node hears the others (a no-op with an embedded database).
     pub cluster: Arc<dyn Adapter>,
     pub node_name: String,
@@ -94,6 +97,7 @@ impl Live {
             inventory,
             tokens,
             presence: Presence::new(&config.node_name),
+            join_states: join_state::JoinStates::default(),
             cluster,
             node_name: config.node_name.clone(),
             idle_timeout: config.socket_idle_timeout,

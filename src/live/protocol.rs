@@ -121,9 +121,31 @@ pub fn encode(
     event: &str,
     payload: &Value,
 ) -> Utf8Bytes {
-    json!([join_ref, msg_ref, topic, event, payload])
-        .to_string()
+    // A tuple, not `json!([...])`: the macro would deep-copy the payload into a new `Value`
+    // before writing it, and every join and push goes through here.
+    serde_json::to_string(&(join_ref, msg_ref, topic, event, payload))
+        .expect("a tuple of strings and a Value always serializes")
         .into()
+}
+
+/// [`encode`] for a payload already written as JSON (`payload_json` must be one JSON value):
+/// a state pushed to every joiner is serialized once, and each frame only copies it.
+pub fn encode_raw(
+    join_ref: Option<&str>,
+    msg_ref: Option<&str>,
+    topic: &str,
+    event: &str,
+    payload_json: &str,
+) -> Utf8Bytes {
+    let head = serde_json::to_string(&(join_ref, msg_ref, topic, event))
+        .expect("a tuple of strings always serializes");
+    // `[a,b,c,d]` becomes `[a,b,c,d,<payload>]`.
+    let mut text = String::with_capacity(head.len() + payload_json.len() + 1);
+    text.push_str(&head[..head.len() - 1]);
+    text.push(',');
+    text.push_str(payload_json);
+    text.push(']');
+    text.into()
 }
 
 pub fn reply(
@@ -237,6 +259,17 @@ mod tests {
         assert_eq!(
             push.as_str(),
             r#"[null,null,"product:1","released",{"product_id":1}]"#
+        );
+        let raw = encode_raw(
+            Some("3"),
+            None,
+            "product:1",
+            "stock_change",
+            r#"{"level":"low"}"#,
+        );
+        assert_eq!(
+            raw.as_str(),
+            r#"["3",null,"product:1","stock_change",{"level":"low"}]"#
         );
         assert_eq!(
             salvage_refs(r#"["4","5","cart:x",{}]"#),

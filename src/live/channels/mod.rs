@@ -100,6 +100,17 @@ impl Ctx<'_> {
         ));
     }
 
+    /// [`Ctx::push`] for a payload already serialized.
+    pub fn push_raw(&mut self, event: &str, payload_json: &str) {
+        self.out.push(protocol::encode_raw(
+            self.join_ref,
+            None,
+            self.topic,
+            event,
+            payload_json,
+        ));
+    }
+
     /// Broadcast frames of `topic` go straight to this client.
     pub fn subscribe_frames(&mut self, topic: &str) {
         let id = self.live.hub.subscribe(topic, self.outbox, Delivery::Frame);

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::domain::ProductId;
 use crate::live::fanout::{product_topic, released_payload, size_payload};
+use crate::live::join_state::{Shape, StatePush};
 
 pub struct ProductChannel {
     product_id: ProductId,
@@ -32,23 +33,37 @@ impl ProductChannel {
         }
         // Subscribe before reading the state, so no change falls between the two.
         ctx.subscribe_frames(&product_topic(self.product_id));
-        let sizes_shown = payload["sizes_shown"].as_bool().unwrap_or(false);
-        let pushes: Vec<(&str, Value)> = ctx.live.inventory.read(|catalog| {
-            let Some(product) = catalog.product(self.product_id).filter(|p| p.released) else {
-                return Vec::new();
-            };
-            if sizes_shown {
-                product
-                    .items
-                    .iter()
-                    .map(|item| ("stock_change", size_payload(product, item)))
-                    .collect()
-            } else {
-                vec![("released", released_payload(product))]
-            }
-        });
-        for (event, payload) in pushes {
-            ctx.push(event, &payload);
+        let shape = if payload["sizes_shown"].as_bool().unwrap_or(false) {
+            Shape::Sizes
+        } else {
+            Shape::Selector
+        };
+        let version = ctx.live.inventory.page_version();
+        let pushes = ctx
+            .live
+            .join_states
+            .get(self.product_id, shape, version, || {
+                ctx.live.inventory.read(|catalog| {
+                    let Some(product) = catalog.product(self.product_id).filter(|p| p.released)
+                    else {
+                        return Vec::new();
+                    };
+                    let push = |event, payload: Value| StatePush {
+                        event,
+                        payload_json: payload.to_string().into(),
+                    };
+                    match shape {
+                        Shape::Sizes => product
+                            .items
+                            .iter()
+                            .map(|item| push("stock_change", size_payload(product, item)))
+                            .collect(),
+                        Shape::Selector => vec![push("released", released_payload(product))],
+                    }
+                })
+            });
+        for state in pushes.iter() {
+            ctx.push_raw(state.event, &state.payload_json);
         }
         Ok(json!({}))
     }
