@@ -18,13 +18,14 @@
 //!   cluster adapters.
 //! - `web`: axum routes per area, sessions, auth; errors become the store's pages here.
 //!
-//! `startup` wires them: config -> store -> inventory -> live -> web. `config` and `cli` sit
-//! beside the layers.
+//! `startup` wires them: config -> store -> inventory -> live -> web. `config`, `cli` and `heap`
+//! (giving freed memory back to the system) sit beside the layers.
 
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error_chain;
+pub mod heap;
 pub mod html;
 pub mod inventory;
 pub mod live;

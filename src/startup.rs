@@ -92,6 +92,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     ));
     let limits = Arc::new(web::limits::Limits::new(&config.rates));
     background.push(limits.spawn_forgetting());
+    background.push(crate::heap::spawn());
     raise_open_files_limit();
     web::metrics::install();
 

@@ -20,7 +20,7 @@ use crate::Options;
 use crate::error::BenchError;
 use crate::harness::{Harness, Node, ServerArgs, interruptible};
 use crate::http::{set_stock_of_first_item, stock_of};
-use crate::procs::{Usage, UsageReport, ensure_open_files};
+use crate::procs::{Usage, UsageReport, ensure_open_files, rss_bytes};
 use crate::report::{Report, Summary, Unit, note, per_sec, progress, secs};
 use crate::ws::Target;
 use buyer::{Answer, Buyer, Outcome};
@@ -42,6 +42,10 @@ pub struct CheckoutArgs {
     /// Seconds to wait for any one request.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Seconds to wait after the race before reading the server's memory again: what it gives
+    /// back once the storm is over.
+    #[arg(long, default_value_t = 5)]
+    pub settle: u64,
 }
 
 pub async fn run(options: &Options, args: CheckoutArgs) -> Result<(), BenchError> {
@@ -104,6 +108,8 @@ struct Measured {
     /// What the database says was written during the race, or why it could not be read.
     written: Result<Ledger, String>,
     database: String,
+    /// The server's resident memory `--settle` seconds after the race.
+    settled_rss: Option<u64>,
 }
 
 async fn bench(args: &CheckoutArgs, node: &Node) -> Result<Measured, BenchError> {
@@ -136,7 +142,15 @@ async fn bench(args: &CheckoutArgs, node: &Node) -> Result<Measured, BenchError>
     if let Err(reason) = &written {
         note(format!("orders not counted in the database: {reason}"));
     }
+    let settled_rss = match node.pid {
+        Some(pid) => {
+            tokio::time::sleep(Duration::from_secs(args.settle)).await;
+            rss_bytes(pid)
+        }
+        None => None,
+    };
     Ok(Measured {
+        settled_rss,
         item_id,
         carting: stats,
         race,
@@ -333,6 +347,11 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
         race.server.rss.map(|b| b as f64),
         Unit::Bytes,
     );
+    report.number(
+        format!("server memory {} s later", args.settle),
+        m.settled_rss.map(|b| b as f64),
+        Unit::Bytes,
+    );
     report.text("database", m.database.clone());
 
     let mut problems = Vec::new();
@@ -422,6 +441,7 @@ mod tests {
             server: ServerArgs::default(),
             concurrency: 64,
             timeout: 60,
+            settle: 5,
         }
     }
 
@@ -449,6 +469,7 @@ mod tests {
             left,
             written,
             database: "SQLite test.db".into(),
+            settled_rss: None,
         }
     }
 
