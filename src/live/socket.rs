@@ -213,7 +213,10 @@ where
         }
         ws.flush().await
     };
+    // The write first: when it completes at once (a client that reads), the kill switch is
+    // never polled, which would cost a lock per push.
     tokio::select! {
+        biased;
         result = write => result.is_ok(),
         () = outbox.killed() => false,
     }
