@@ -4,7 +4,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd); B=$ROOT/target/release/sneakers; BENC
 N=19000; EV=10
 cd "$(dirname "$0")"
 gap() { sleep 20; }
-for round in 1 2; do
+for round in 1 2 3; do
   echo "### round $round $(date +%T)"
   echo "floor: $(./probe_floor.sh $N $EV)"; gap
   echo "node-ws: $(./probe_node.sh ws $N $EV)"; gap
@@ -13,6 +13,8 @@ for round in 1 2; do
 done
 echo "### bench fanout $(date +%T)"
 $BENCH fanout --clients $N --events 11 2>/dev/null; gap
+echo "### bench against the probe on the same server $(date +%T)"
+./honesty.sh $N 11 2; gap
 echo "### pages $(date +%T)"
 ./pages.sh $B 5 / /products/1 2>&1 | grep -v warn
 echo "### checkout sqlite $(date +%T)"
@@ -24,5 +26,8 @@ gap
 echo "### one node on postgres $(date +%T)"
 ./nodes.sh $B 1 $N $EV 2>&1; gap
 echo "### three nodes on postgres $(date +%T)"
-./nodes.sh $B 3 $N $EV 2>&1
+./nodes.sh $B 3 $N $EV 2>&1; gap
+echo "### one and three bare floors $(date +%T)"
+echo "1 floor: $(./floors.sh 1 $N $EV)"; gap
+echo "3 floors: $(./floors.sh 3 $N $EV)"
 echo "### done $(date +%T)"
