@@ -2,13 +2,14 @@
 # cpu_per_event.sh floor|page|pagecart EV: CPU seconds of the probe and of the server over a whole
 # run. Run with EV=1 and EV=21: the difference over 20 is what one event costs each side.
 . $(dirname "${BASH_SOURCE[0]}")/common.sh
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KIND=$1 EV=$2 N=19000
 sj() { awk '{print ($14+$15)/100}' /proc/$1/stat; }
 if [ $KIND = floor ]; then
   PORT=4102 $FLOOR > /dev/null 2>&1 & SPID=$!; sleep 0.5
   args=(--url ws://127.0.0.1:4102/ --mode raw --trigger http://127.0.0.1:4102/trigger)
 else
-  dir=$(mktemp -d); start_store ${BIN:-$(dirname "${BASH_SOURCE[0]}")/../../target/release/sneakers} 4501 $dir
+  dir=$(mktemp -d); start_store ${BIN:-$ROOT/target/release/sneakers} 4501 $dir
   j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'); cart=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["cart_id"])')
   args=(--url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 --event stock_change --join-payload '{"sizes_shown":true}'
      --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" --auth admin:$PASS)

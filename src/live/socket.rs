@@ -1,6 +1,6 @@
 //! One WebSocket connection speaking Phoenix V2: the transport around a [`Session`] (which
 //! holds the channels and answers frames). One task per connection: it reads messages, writes
-//! what the session and its subscriptions produce (in fragments, flushed in batches), closes
+//! what the session and its subscriptions produce (framed here, a batch per write), closes
 //! an idle socket, a client too slow for its queue, a flooder or a protocol breaker, and closes
 //! with 1012 at a random moment within the shutdown spread when the node stops.
 
@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame};
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_util::bytes::Bytes;
 
 use super::flood::CLOSE_POLICY;
 use super::hub::Outbound;
@@ -34,10 +33,10 @@ const QUEUE_CAPACITY: usize = 128;
 const BATCH: usize = 64;
 /// The transport keeps buffers as large as the largest frame it ever read or wrote, for the
 /// socket's whole life: reads start small (shoppers send heartbeats and joins of a few hundred
-/// bytes), and a push bigger than this (a whole size selector, a cart panel) goes out as
-/// fragments of this size, so no socket keeps kilobytes for one join.
+/// bytes). Pushes do not go through its write buffer (see `write_all`); only its own control
+/// frames (pongs, the close) do.
 const READ_BUFFER: usize = 1024;
-const FRAGMENT: usize = 512;
+const WRITE_BUFFER: usize = 512;
 
 pub const CLOSE_SERVICE_RESTART: u16 = 1012;
 const CLOSE_TOO_SLOW: u16 = 1013;
@@ -47,7 +46,7 @@ const CLOSE_IDLE: u16 = 1000;
 pub fn transport_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(FRAGMENT)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(Some(MAX_TRANSPORT_BYTES))
         .max_frame_size(Some(MAX_TRANSPORT_BYTES))
@@ -179,6 +178,13 @@ fn incoming_of(message: &Message) -> Incoming<'_> {
 }
 
 /// Writes and flushes; gives up when the client is dropped meanwhile.
+///
+/// Text frames are framed here, the whole batch in one buffer and one write, instead of going
+/// through tungstenite's write buffer: that buffer flushes every `WRITE_BUFFER` bytes (a bigger one
+/// would be kept by every socket for its whole life), so a join's state (a reply and 15 pushes,
+/// 5 KB) took 8 writes, each a TCP segment the client must wake for. The buffer here lives for
+/// one batch. Server frames are unmasked, so framing is a header before each payload;
+/// tungstenite is flushed first, so a pong it queued never lands inside one of these.
 async fn write_all<S>(
     ws: &mut WebSocketStream<S>,
     out: &mut Vec<Utf8Bytes>,
@@ -188,36 +194,72 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = async {
-        for frame in out.drain(..) {
-            if frame.len() <= FRAGMENT {
-                ws.feed(Message::Text(frame)).await?;
-                continue;
-            }
-            let bytes = Bytes::from(frame);
-            let mut start = 0;
-            while start < bytes.len() {
-                let end = (start + FRAGMENT).min(bytes.len());
-                let opcode = if start == 0 {
-                    Data::Text
-                } else {
-                    Data::Continue
-                };
-                let fragment = WsFrame::message(
-                    bytes.slice(start..end),
-                    OpCode::Data(opcode),
-                    end == bytes.len(),
-                );
-                ws.feed(Message::Frame(fragment)).await?;
-                start = end;
-            }
+        if ws.flush().await.is_err() {
+            return false;
         }
-        ws.flush().await
+        let buffer = frame_text(out);
+        out.clear();
+        let stream = ws.get_mut();
+        stream.write_all(&buffer).await.is_ok() && stream.flush().await.is_ok()
     };
     // The write first: when it completes at once (a client that reads), the kill switch is
     // never polled, which would cost a lock per push.
     tokio::select! {
         biased;
-        result = write => result.is_ok(),
+        written = write => written,
         () = outbox.killed() => false,
+    }
+}
+
+/// `texts` as unfragmented, unmasked WebSocket text frames (RFC 6455 5.2), back to back.
+fn frame_text(texts: &[Utf8Bytes]) -> Vec<u8> {
+    let size: usize = texts.iter().map(|t| t.len() + 10).sum();
+    let mut buffer = Vec::with_capacity(size);
+    for text in texts {
+        let payload = text.as_bytes();
+        buffer.push(0x81); // FIN, text
+        match payload.len() {
+            len @ 0..=125 => buffer.push(len as u8),
+            len @ 126..=0xFFFF => {
+                buffer.push(126);
+                buffer.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                buffer.push(127);
+                buffer.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        buffer.extend_from_slice(payload);
+    }
+    buffer
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    use super::*;
+
+    /// What a client reads from `frame_text`'s bytes: tungstenite's own reader, as a client.
+    async fn read_back(bytes: Vec<u8>) -> Vec<String> {
+        let (mut server_end, client_end) = tokio::io::duplex(1 << 20);
+        server_end.write_all(&bytes).await.expect("duplex has room");
+        drop(server_end);
+        let mut client = WebSocketStream::from_raw_socket(client_end, Role::Client, None).await;
+        let mut texts = Vec::new();
+        while let Some(Ok(Message::Text(text))) = client.next().await {
+            texts.push(text.to_string());
+        }
+        texts
+    }
+
+    #[tokio::test]
+    async fn frames_every_length_class_as_a_client_reads_it() {
+        let texts: Vec<String> = [0, 125, 126, 65_535, 65_536, 200_000]
+            .iter()
+            .map(|&len| "é".repeat(len / 2) + &"x".repeat(len % 2))
+            .collect();
+        let frames: Vec<Utf8Bytes> = texts.iter().map(|t| Utf8Bytes::from(t.clone())).collect();
+        assert_eq!(read_back(frame_text(&frames)).await, texts);
     }
 }
