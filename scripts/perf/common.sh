@@ -10,3 +10,5 @@ start_store() {
   for i in $(seq 150); do curl -sf "localhost:$port/healthz" >/dev/null && return 0; sleep 0.2; done
   echo "store on $port did not start" >&2; kill $SPID; cat "$dir/log.$port" >&2; return 1
 }
+# json_field FIELD: FIELD of the JSON object on stdin (the last line, for the probe's output)
+json_field() { python3 -c 'import json,sys;v=json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]];print(round(v,1) if isinstance(v,float) else v)' "$1"; }

@@ -10,7 +10,7 @@ if [ $KIND = floor ]; then
   args=(--url ws://127.0.0.1:4102/ --mode raw --trigger http://127.0.0.1:4102/trigger)
 else
   dir=$(mktemp -d); start_store ${BIN:-$ROOT/target/release/sneakers} 4501 $dir
-  j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'); cart=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["cart_id"])')
+  j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | json_field token); cart=$(echo "$j" | json_field cart_id)
   args=(--url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 --event stock_change --join-payload '{"sizes_shown":true}'
      --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" --auth admin:$PASS)
   [ $KIND = pagecart ] && args+=(--also-topic cart:$cart --also-payload '{"page":"/"}')
@@ -20,5 +20,5 @@ out=$( { /usr/bin/time -f "TIME %U %S" $PROBE "${args[@]}" --clients $N --events
 s1=$(sj $SPID)
 kill $SPID; wait $SPID 2>/dev/null
 pc=$(echo "$out" | awk '/^TIME/ {print $2+$3}')
-p50=$(echo "$out" | grep '^{' | python3 -c 'import json,sys;d=json.load(sys.stdin);print(round(d["last_ms_p50"] or 0,1))')
+p50=$(echo "$out" | grep '^{' | json_field last_ms_p50)
 echo "$KIND EV=$EV probe_cpu=$pc server_cpu=$(echo "$s1 - $s0" | bc) last_p50=$p50"

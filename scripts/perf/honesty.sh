@@ -7,11 +7,11 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=$ROOT/target/release/sneakers; BENCH=$ROOT/target/release/sneakers-bench
 N=${1:-19000} EV=${2:-11} R=${3:-2}
-p50() { python3 -c 'import json,sys;d=json.load(sys.stdin);print(round(d["last_ms_p50"],1),"ms")'; }
+p50() { echo "$(json_field last_ms_p50) ms"; }
 dir=$(mktemp -d /tmp/honesty.XXXX)
 start_store "$B" 4501 "$dir" || exit 1
 for r in $(seq $R); do
-  tok=$(curl -s localhost:4501/session/token | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+  tok=$(curl -s localhost:4501/session/token | json_field token)
   echo "store r$r probe: $($PROBE --url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 \
     --event stock_change --clients $N --events $EV --src-ips 16 --join-payload '{"sizes_shown":true}' \
     --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" \

@@ -20,8 +20,8 @@ timed=$([ $NODES = 1 ] && echo 1 || echo 2)
 probe_args() { # node events trigger
   local port=$((4510+$1))
   local j=$(curl -s -c $dir/jar$1 localhost:$port/session/token)
-  local tok=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
-  local cart=$(echo "$j" | python3 -c 'import json,sys;print(json.load(sys.stdin)["cart_id"])')
+  local tok=$(echo "$j" | json_field token)
+  local cart=$(echo "$j" | json_field cart_id)
   echo "--url ws://127.0.0.1:$port/socket/websocket?vsn=2.0.0&token=$tok --mode phoenix --topic product:$PID_ --event stock_change --clients $N --events $2 --src-ips 16 --join-payload {\"sizes_shown\":true} --also-topic cart:$cart --also-payload {\"page\":\"/\"} --trigger $3 --auth admin:$PASS --pid ${pids[$(($1-1))]}"
 }
 holders=()

@@ -151,6 +151,16 @@ mod tests {
         Outbound::Frame(text.into())
     }
 
+    /// A task waiting once for `outbox`'s next messages; it ends with how many it got.
+    fn wait_once(outbox: &Outbox) -> tokio::task::JoinHandle<usize> {
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            outbox.next(&mut got, 8).await;
+            got.len()
+        })
+    }
+
     #[tokio::test]
     async fn delivers_in_order_in_batches_and_kills_when_full() {
         let outbox = Outbox::new(3);
@@ -171,14 +181,9 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_task_wakes_for_a_message() {
         let outbox = Outbox::new(4);
-        let sender = outbox.clone();
-        let waiter = tokio::spawn(async move {
-            let mut got = Vec::new();
-            outbox.next(&mut got, 8).await;
-            got.len()
-        });
+        let waiter = wait_once(&outbox);
         tokio::task::yield_now().await;
-        assert!(sender.offer(frame("x")));
+        assert!(outbox.offer(frame("x")));
         assert_eq!(waiter.await.ok(), Some(1));
     }
 
@@ -212,12 +217,7 @@ mod tests {
             let mut cx = Context::from_waker(Waker::noop());
             assert!(first.as_mut().poll(&mut cx).is_pending(), "nothing queued");
         }
-        let second = outbox.clone();
-        let waiter = tokio::spawn(async move {
-            let mut got = Vec::new();
-            second.next(&mut got, 8).await;
-            got.len()
-        });
+        let waiter = wait_once(&outbox);
         tokio::task::yield_now().await;
         assert!(outbox.offer(frame("x")));
         assert_eq!(waiter.await.ok(), Some(1));
