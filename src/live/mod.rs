@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod session;
 pub mod socket;
 pub mod violation;
+pub mod wake_flag;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -4,6 +4,7 @@
 //! an idle socket, a client too slow for its queue, a flooder or a protocol breaker, and closes
 //! with 1012 at a random moment within the shutdown spread when the node stops.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use super::flood::CLOSE_POLICY;
 use super::hub::Outbound;
 use super::outbox::{Next, Outbox};
 use super::session::{Incoming, Session};
+use super::wake_flag::WakeFlag;
 use super::{Identity, Live};
 
 pub use super::session::{MAX_CHANNELS, MAX_FRAME_BYTES};
@@ -75,10 +77,15 @@ where
     let mut conn = Session::new(live, identity, outbox.clone());
     let mut queued: Vec<Outbound> = Vec::new();
     let mut out: Vec<Utf8Bytes> = Vec::new();
+    // Most wake-ups are pushes: the read side is polled only when it woke the task.
+    let readable = WakeFlag::new();
+    // Whether tungstenite may hold bytes of its own (a pong, a close answer): only reading
+    // makes it queue any, and they must go out before our frames.
+    let mut transport_dirty = false;
     let close: Ending = loop {
         tokio::select! {
             biased;
-            // Pushes first: a wake-up for a push never polls the socket's read side.
+            // Pushes first; a wake-up for a push polls the read side only if it woke too.
             next = outbox.next(&mut queued, BATCH) => match next {
                 Next::Killed => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
                 Next::Messages => {
@@ -87,8 +94,9 @@ where
                     }
                 }
             },
-            incoming = ws.next() => {
+            incoming = poll_fn(|cx| readable.poll(cx, |cx| ws.poll_next_unpin(cx))) => {
                 last_heard = Instant::now();
+                transport_dirty = true;
                 match incoming {
                     Some(Ok(Message::Close(_))) => {
                         // tungstenite has queued its answer (1002 for a code nobody may send).
@@ -126,7 +134,7 @@ where
                 timer.as_mut().reset(next_wake(last_heard + idle, closing_at));
             }
         }
-        if !out.is_empty() && !write_all(&mut ws, &mut out, &outbox).await {
+        if !out.is_empty() && !write_all(&mut ws, &mut out, &outbox, &mut transport_dirty).await {
             break None;
         }
         // An idle socket should not keep the room of its biggest burst (the join's pushes).
@@ -184,18 +192,23 @@ fn incoming_of(message: &Message) -> Incoming<'_> {
 /// would be kept by every socket for its whole life), so a join's state (a reply and 15 pushes,
 /// 5 KB) took 8 writes, each a TCP segment the client must wake for. The buffer here lives for
 /// one batch. Server frames are unmasked, so framing is a header before each payload;
-/// tungstenite is flushed first, so a pong it queued never lands inside one of these.
+/// tungstenite is flushed first when a read may have left it a pong or a close answer, so those
+/// never land inside one of these.
 async fn write_all<S>(
     ws: &mut WebSocketStream<S>,
     out: &mut Vec<Utf8Bytes>,
     outbox: &Outbox,
+    transport_dirty: &mut bool,
 ) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = async {
-        if ws.flush().await.is_err() {
-            return false;
+        if *transport_dirty {
+            if ws.flush().await.is_err() {
+                return false;
+            }
+            *transport_dirty = false;
         }
         let buffer = frame_text(out);
         out.clear();

@@ -57,6 +57,42 @@ async fn heartbeat_join_leave_and_unmatched_topics() {
     );
 }
 
+/// Pings are the transport's, answered by the socket's own write path: a pong must come back
+/// on a quiet socket, and between pushes without tearing their frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_pings_are_answered_on_a_quiet_socket_and_between_pushes() {
+    let app = app().await;
+    let product = app.product(true).await;
+    let topic = format!("product:{}", product.id);
+    let item = product.items[0].id;
+    let mut client = app.client().await;
+    client.join_ok(&topic, json!({})).await;
+    client.expect(&topic, "released").await;
+
+    client.ping(b"quiet").await;
+    let (data, before) = client.pong().await;
+    assert_eq!((data.as_slice(), before.len()), (&b"quiet"[..], 0));
+
+    // Sell out and restock while pinging: every push and every pong arrive, whole, in order.
+    if app.item(item).await.available_count > 0 {
+        app.set_stock(item, 0).await;
+        client.expect(&topic, "stock_change").await;
+    }
+    let mut levels = Vec::new();
+    for (n, data) in [&b"one"[..], b"two", b"three"].into_iter().enumerate() {
+        app.set_stock(item, if n % 2 == 0 { 1 } else { 0 }).await;
+        client.ping(data).await;
+        let (pong, before) = client.pong().await;
+        assert_eq!(pong, data);
+        levels.extend(before.iter().map(|f| f.payload["level"].to_string()));
+    }
+    while levels.len() < 3 {
+        let frame = client.expect(&topic, "stock_change").await;
+        levels.push(frame.payload["level"].to_string());
+    }
+    assert_eq!(levels, [r#""low""#, r#""out""#, r#""low""#]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_join_closes_the_first() {
     let app = app().await;

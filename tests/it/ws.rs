@@ -28,6 +28,21 @@ pub struct Frame {
     pub payload: Value,
 }
 
+impl Frame {
+    fn parse(text: &str) -> Frame {
+        let parts: Vec<Value> =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+        assert_eq!(parts.len(), 5, "frame arity: {text}");
+        Frame {
+            join_ref: parts[0].clone(),
+            msg_ref: parts[1].clone(),
+            topic: parts[2].as_str().unwrap_or_default().to_string(),
+            event: parts[3].as_str().unwrap_or_default().to_string(),
+            payload: parts[4].clone(),
+        }
+    }
+}
+
 pub enum Received {
     Frame(Frame),
     Closed(Option<u16>),
@@ -199,18 +214,7 @@ impl Client {
                 .await
                 .unwrap_or_else(|_| panic!("nothing received within {WAIT:?}"));
             match next {
-                Some(Ok(Message::Text(text))) => {
-                    let parts: Vec<Value> = serde_json::from_str(&text)
-                        .unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
-                    assert_eq!(parts.len(), 5, "frame arity: {text}");
-                    return Received::Frame(Frame {
-                        join_ref: parts[0].clone(),
-                        msg_ref: parts[1].clone(),
-                        topic: parts[2].as_str().unwrap_or_default().to_string(),
-                        event: parts[3].as_str().unwrap_or_default().to_string(),
-                        payload: parts[4].clone(),
-                    });
-                }
+                Some(Ok(Message::Text(text))) => return Received::Frame(Frame::parse(&text)),
                 Some(Ok(Message::Close(frame))) => {
                     return Received::Closed(frame.map(|f| f.code.into()));
                 }
@@ -257,6 +261,31 @@ impl Client {
             "{frame:?}"
         );
         frame
+    }
+
+    /// Sends a WebSocket ping (a transport frame, not Phoenix's heartbeat).
+    pub async fn ping(&mut self, data: &'static [u8]) {
+        self.ws
+            .send(Message::Ping(data.into()))
+            .await
+            .unwrap_or_else(|e| panic!("send ping: {e}"));
+    }
+
+    /// Reads until a pong arrives; returns its data and the Phoenix frames read before it.
+    pub async fn pong(&mut self) -> (Vec<u8>, Vec<Frame>) {
+        let mut before = Vec::new();
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no pong within {WAIT:?}"));
+            match next {
+                Some(Ok(Message::Pong(data))) => return (data.to_vec(), before),
+                Some(Ok(Message::Text(text))) => before.push(Frame::parse(&text)),
+                Some(Ok(other)) => panic!("expected a pong, got {other:?}"),
+                Some(Err(e)) => panic!("socket failed while a pong was expected: {e}"),
+                None => panic!("socket closed while a pong was expected"),
+            }
+        }
     }
 
     /// Reads until the server closes the socket; returns the close code and frames skipped.
