@@ -29,5 +29,7 @@ echo "### three nodes on postgres $(date +%T)"
 ./nodes.sh $B 3 $N $EV 2>&1; gap
 echo "### one and three bare floors $(date +%T)"
 echo "1 floor: $(./floors.sh 1 $N $EV)"; gap
-echo "3 floors: $(./floors.sh 3 $N $EV)"
+echo "3 floors: $(./floors.sh 3 $N $EV)"; gap
+echo "### server CPU per delivery $(date +%T)"
+for i in 1 2; do ./cpu_per_send.sh floor; gap; BIN=$B ./cpu_per_send.sh pagecart; gap; done
 echo "### done $(date +%T)"

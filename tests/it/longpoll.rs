@@ -27,19 +27,6 @@ pub struct LpClient {
     inbox: VecDeque<Frame>,
 }
 
-fn frame_of(text: &str) -> Frame {
-    let parts: Vec<Value> =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
-    assert_eq!(parts.len(), 5, "frame arity: {text}");
-    Frame {
-        join_ref: parts[0].clone(),
-        msg_ref: parts[1].clone(),
-        topic: parts[2].as_str().unwrap_or_default().to_string(),
-        event: parts[3].as_str().unwrap_or_default().to_string(),
-        payload: parts[4].clone(),
-    }
-}
-
 impl LpClient {
     pub fn new(base: &str, path: &str, socket_token: &str) -> LpClient {
         LpClient {
@@ -133,7 +120,7 @@ impl LpClient {
                 Some(200) => {
                     for message in answer["messages"].as_array().into_iter().flatten() {
                         self.inbox
-                            .push_back(frame_of(message.as_str().unwrap_or_default()));
+                            .push_back(Frame::parse(message.as_str().unwrap_or_default()));
                     }
                 }
                 Some(204) => {}

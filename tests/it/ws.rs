@@ -29,7 +29,8 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn parse(text: &str) -> Frame {
+    /// `[join_ref, ref, topic, event, payload]` as text; anything else fails the test.
+    pub fn parse(text: &str) -> Frame {
         let parts: Vec<Value> =
             serde_json::from_str(text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
         assert_eq!(parts.len(), 5, "frame arity: {text}");
