@@ -11,6 +11,7 @@ use crate::visitor::Visitor;
 on_both_backends!(
     a_checkout_records_an_order_and_decrements,
     a_sold_out_pair_buys_nothing,
+    a_pair_gone_only_in_the_database_rolls_the_whole_order_back,
     checkout_storm_sells_exactly_the_stock
 );
 
@@ -120,6 +121,40 @@ async fn a_sold_out_pair_buys_nothing(backend: Backend) {
     );
     assert!(shopper.checkout().await.starts_with("/checkout/complete"));
     assert_eq!(app.item(a).await.available_count, count_a - 1);
+}
+
+/// The cache still shows the pair (another node sold it a moment ago), so the checkout reaches
+/// the database: the order is written there before the pair is found gone, and must vanish.
+async fn a_pair_gone_only_in_the_database_rolls_the_whole_order_back(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (a, b) = two_items(&app).await;
+    app.set_stock(b, 1).await;
+    let shopper = app.visitor().await;
+    shopper.add(a).await;
+    shopper.add(b).await;
+    let db = &app.db;
+    let in_db = |item| async move {
+        store::catalog::stock(db, item)
+            .await
+            .expect("stock readable")
+            .expect("item exists")
+            .0
+    };
+    let count_a = in_db(a).await;
+    let sold_elsewhere = store::catalog::adjust_stock(&app.db, b, -1)
+        .await
+        .expect("database reachable");
+    assert_eq!(sold_elsewhere.map(|(count, _)| count), Some(0));
+    assert_eq!(app.item(b).await.available_count, 1, "the cache has not heard");
+
+    assert_eq!(shopper.checkout().await, format!("/checkout?sold_out={b}"));
+    let orders = store::orders::list(&app.db, store::orders::OrderFilter::Latest, 10)
+        .await
+        .expect("orders readable");
+    assert!(orders.is_empty(), "no order is left behind: {orders:?}");
+    assert_eq!(in_db(a).await, count_a, "the other pair was not charged");
+    assert_eq!(app.item(b).await.available_count, 0, "the cache learnt");
+    app.assert_cache_matches_db().await;
 }
 
 async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {

@@ -95,6 +95,9 @@ struct Race {
     latencies: Vec<Duration>,
     /// From the start to the last answer.
     wall: Duration,
+    /// From the start to the last order's answer: when the pairs were all sold. Every sold-out
+    /// answer waits for it (a buyer is refused only once the last pair is gone).
+    sold_by: Option<Duration>,
     server: UsageReport,
 }
 
@@ -268,6 +271,7 @@ async fn race(
         errors: BTreeMap::new(),
         latencies: Vec::with_capacity(carted),
         wall: Duration::ZERO,
+        sold_by: None,
         server: usage.finish(),
     };
     let mut last = t0;
@@ -287,7 +291,10 @@ async fn race(
         race.latencies.push(outcome.latency);
         last = last.max(outcome.at);
         match outcome.answer {
-            Answer::Order => race.orders += 1,
+            Answer::Order => {
+                race.orders += 1;
+                race.sold_by = race.sold_by.max(Some(outcome.at - t0));
+            }
             Answer::SoldOut => race.sold_out += 1,
             Answer::Error(kind) => *race.errors.entry(kind).or_default() += 1,
         }
@@ -331,6 +338,7 @@ fn report(args: &CheckoutArgs, what: &str, m: &Measured) -> (Report, Vec<String>
     }
     let mut latencies = race.latencies.clone();
     report.summary("answer time", Summary::of(&mut latencies));
+    report.duration("last pair sold at", race.sold_by);
     report.duration("all answered in", Some(race.wall));
     report.number(
         "checkouts per second",
