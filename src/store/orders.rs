@@ -36,8 +36,9 @@ impl From<diesel::result::Error> for TxError {
     }
 }
 
-/// Checks the limits per customer, decrements every pair (guarded, in item order so concurrent
-/// checkouts never deadlock) and records the order; any pair gone rolls the whole purchase back.
+/// Checks the limits per customer, records the order and decrements every pair (guarded, in
+/// item order so concurrent checkouts never deadlock); any pair gone rolls the whole purchase
+/// back, the order with it.
 ///
 /// Limits are read here, from the database, not from a node's cache: a limit set a moment ago on
 /// another node holds. When the order has a limited product, the account's row is written
@@ -90,13 +91,6 @@ pub async fn purchase(
                 };
                 check_limits(plan, &limits, ordered.as_ref()).map_err(TxError::Refused)?;
             }
-            let mut counts = Vec::with_capacity(lines.len());
-            for line in &lines {
-                match adjust_stock_query!(c, line.item_id, -1)? {
-                    Some((count, version)) => counts.push((line.item_id, count, version)),
-                    None => return Err(TxError::SoldOut),
-                }
-            }
             let order_id: i32 = diesel::insert_into(orders::table)
                 .values((
                     orders::cart_id.eq(cart_id),
@@ -116,6 +110,16 @@ pub async fn purchase(
                     ))
                     .execute(c)
                     .await?;
+            }
+            // The decrements come last: from the first one to the commit this transaction holds
+            // the pair's row lock (PostgreSQL), and every other buyer of that pair waits for it.
+            // Writing the order first keeps that wait to one statement and the commit.
+            let mut counts = Vec::with_capacity(lines.len());
+            for line in &lines {
+                match adjust_stock_query!(c, line.item_id, -1)? {
+                    Some((count, version)) => counts.push((line.item_id, count, version)),
+                    None => return Err(TxError::SoldOut),
+                }
             }
             Ok((order_id, counts))
         })

@@ -145,7 +145,11 @@ async fn a_pair_gone_only_in_the_database_rolls_the_whole_order_back(backend: Ba
         .await
         .expect("database reachable");
     assert_eq!(sold_elsewhere.map(|(count, _)| count), Some(0));
-    assert_eq!(app.item(b).await.available_count, 1, "the cache has not heard");
+    assert_eq!(
+        app.item(b).await.available_count,
+        1,
+        "the cache has not heard"
+    );
 
     assert_eq!(shopper.checkout().await, format!("/checkout?sold_out={b}"));
     let orders = store::orders::list(&app.db, store::orders::OrderFilter::Latest, 10)
