@@ -18,10 +18,10 @@ echo "### bench against the probe on the same server $(date +%T)"
 echo "### pages $(date +%T)"
 ./pages.sh $B 5 / /products/1 2>&1 | grep -v warn
 echo "### checkout sqlite $(date +%T)"
-for i in 1 2; do $BENCH checkout --buyers 2000 --stock 100 2>/dev/null | grep -E "errors|p50|p99|max|server memory|orders in|verdict"; done
+for i in 1 2; do $BENCH checkout --buyers 2000 --stock 100 2>/dev/null | grep -E "errors|p50|p99|max|last pair|server memory|orders in|verdict"; done
 DB=$(./pg.sh)
 echo "### checkout postgres $(date +%T)"
-for i in 1 2; do $BENCH checkout --buyers 2000 --stock 100 --database-url $DB 2>/dev/null | grep -E "errors|p50|p99|max|server memory|orders in|verdict"; done
+for i in 1 2; do $BENCH checkout --buyers 2000 --stock 100 --database-url $DB 2>/dev/null | grep -E "errors|p50|p99|max|last pair|server memory|orders in|verdict"; done
 gap
 echo "### one node on postgres $(date +%T)"
 ./nodes.sh $B 1 $N $EV 2>&1; gap

@@ -468,6 +468,7 @@ mod tests {
                 errors: BTreeMap::new(),
                 latencies: vec![Duration::from_millis(5); 200],
                 wall: Duration::from_millis(50),
+                sold_by: Some(Duration::from_millis(30)),
                 server: UsageReport {
                     cpu: None,
                     wall: Duration::from_millis(50),
@@ -498,6 +499,10 @@ mod tests {
         assert!(text.contains("orders in the database      100"), "{text}");
         assert!(text.contains("100 + 0 = 100"), "{text}");
         assert!(text.contains("answer time p99"), "{text}");
+        assert!(
+            text.contains("last pair sold at           30.0 ms"),
+            "{text}"
+        );
     }
 
     #[test]
