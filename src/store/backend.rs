@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
@@ -62,7 +64,7 @@ impl Db {
     pub async fn connect(database: &Database) -> Result<Db, StoreError> {
         let db = match database {
             Database::Sqlite { path } => {
-                let mut config = ManagerConfig::default();
+                let mut config = manager_config();
                 config.custom_setup = Box::new(|url| connect_sqlite(url.to_owned()).boxed());
                 let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
                     path.to_string_lossy(),
@@ -72,7 +74,7 @@ impl Db {
             }
             Database::Postgres(target) => {
                 let target = Arc::new(target.clone());
-                let mut config = ManagerConfig::default();
+                let mut config = manager_config();
                 config.custom_setup = Box::new(move |_| {
                     let target = Arc::clone(&target);
                     async move { connect_pg(&target).await }.boxed()
@@ -98,6 +100,17 @@ impl Db {
     pub fn is_postgres(&self) -> bool {
         matches!(self, Db::Pg(_))
     }
+}
+
+/// Pooled connections are handed out without a `SELECT 1` first. The pool still drops a
+/// connection whose PostgreSQL socket closed (its connection task ended) or that a transaction
+/// left broken; the ping only added a round trip to every request (for SQLite, a hop through the
+/// blocking pool), which in a checkout storm queues behind the whole crowd's requests. A
+/// connection that dies unnoticed fails its query, and that error reaches the caller.
+fn manager_config<C: diesel_async::AsyncConnection + 'static>() -> ManagerConfig<C> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config
 }
 
 fn build_pool<C>(
