@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use sneakers::domain::{ItemId, ProductId};
 
-use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp, pairs_left};
 use crate::nodes::two_nodes;
 use crate::on_both_backends;
 use crate::visitor::Visitor;
@@ -360,14 +360,7 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
         .map(|i| i.id)
         .unwrap_or_else(|| panic!("no stocked size"));
     set_limit(&a.url, product.id, "1").await;
-    let in_db = async |db: &sneakers::store::Db| {
-        sneakers::store::catalog::stock(db, item)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .map(|(count, _)| count)
-            .unwrap_or_else(|| panic!("no item {item}"))
-    };
-    let stock = in_db(&db).await;
+    let stock = pairs_left(&db, item).await;
     const ROUNDS: usize = 5;
     for round in 0..ROUNDS {
         let email = format!("racer{round}@example.com");
@@ -390,7 +383,7 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
         );
     }
     // The database's count: a node's cache may still be hearing of the other's last sale.
-    let left = in_db(&db).await;
+    let left = pairs_left(&db, item).await;
     assert_eq!(stock - left, ROUNDS as i32);
 }
 

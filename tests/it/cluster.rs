@@ -9,6 +9,7 @@ use sneakers::domain::Catalog;
 use sneakers::store::{self, Db};
 
 use crate::admin::{count_in, until_counts};
+use crate::helpers::pairs_left;
 use crate::nodes::{Node, cluster_database, two_nodes};
 use crate::visitor::Visitor;
 use crate::ws::Client;
@@ -331,11 +332,7 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
         sold as usize, answered,
         "every order placed was answered, and only those"
     );
-    let left = store::catalog::stock(&db, item)
-        .await
-        .unwrap_or_else(|e| panic!("stock: {e}"))
-        .map(|(c, _)| c);
-    assert_eq!(left, Some(1000 - answered as i32));
+    assert_eq!(pairs_left(&db, item).await, 1000 - answered as i32);
     // The open page was told to reconnect elsewhere.
     let (code, _) = page.until_closed().await;
     assert_eq!(code, Some(1012));
@@ -376,13 +373,7 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
             .unwrap_or_else(|e| panic!("orders: {e}")),
         40
     );
-    assert_eq!(
-        store::catalog::stock(&db, item)
-            .await
-            .unwrap_or_else(|e| panic!("stock: {e}"))
-            .map(|(c, _)| c),
-        Some(0)
-    );
+    assert_eq!(pairs_left(&db, item).await, 0);
     assert_nodes_match_db(&db, &[&a, &b]).await;
 }
 

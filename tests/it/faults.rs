@@ -12,6 +12,7 @@ use sneakers::domain::ItemId;
 use sneakers::store::{self, Db};
 use tokio::sync::Notify;
 
+use crate::helpers::pairs_left;
 use crate::nodes::{Node, cluster_database};
 use crate::pg::Dedicated;
 use crate::visitor::Visitor;
@@ -121,11 +122,7 @@ async fn assert_books_balance(db: &Db, item: ItemId, stock: i32, sold: &[Sold]) 
     let pairs_sold = store::orders::pairs_sold(db, item)
         .await
         .unwrap_or_else(|e| panic!("orders: {e}"));
-    let left = store::catalog::stock(db, item)
-        .await
-        .unwrap_or_else(|e| panic!("stock: {e}"))
-        .map(|(count, _)| count)
-        .unwrap_or_else(|| panic!("no item {item}"));
+    let left = pairs_left(db, item).await;
     assert!(
         pairs_sold as usize >= sold.len(),
         "fewer pairs sold than orders answered"

@@ -260,6 +260,15 @@ impl TestApp {
     }
 }
 
+/// The pairs of `item` left, as the database (not a node's cache) holds them.
+pub async fn pairs_left(db: &Db, item: ItemId) -> i32 {
+    store::catalog::stock(db, item)
+        .await
+        .unwrap_or_else(|e| panic!("stock: {e}"))
+        .map(|(count, _)| count)
+        .unwrap_or_else(|| panic!("no item {item}"))
+}
+
 /// `TEST_LOG=sneakers=debug cargo test ...` shows the server's tracing in tests.
 pub fn init_test_log() {
     static ONCE: std::sync::Once = std::sync::Once::new();
