@@ -204,6 +204,65 @@ async fn oversized_heads_get_431() {
     assert_no_framework_text("200 KB header", &answer.body);
 }
 
+/// The headers that keep a page from being framed, sniffed or fed foreign scripts: on pages,
+/// gzipped pages, assets, and every refusal the store makes (the 431 among them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let page = app
+        .http
+        .get(format!("{}/", app.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let script = page
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no script on the page: {page}"))
+        .to_string();
+    let get = |path: &str| app.http.get(format!("{}{path}", app.url));
+    let requests = [
+        ("the index", get("/")),
+        (
+            "the index gzipped",
+            get("/").header("accept-encoding", "gzip"),
+        ),
+        ("a product", get("/products/1")),
+        ("the shim", get(&script)),
+        ("the health check", get("/healthz")),
+        ("an unknown page", get("/no/such/page")),
+        ("a wrong method", app.http.delete(format!("{}/", app.url))),
+        (
+            "a 64 KB cookie",
+            get("/").header("cookie", format!("big={}", "x".repeat(64 * 1024))),
+        ),
+    ];
+    for (what, request) in requests {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{what} ({}) has no {name}", response.status()))
+        };
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{what}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{what}");
+        assert_eq!(header("x-frame-options"), "DENY", "{what}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rejection_is_the_stores_own_answer() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
