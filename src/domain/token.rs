@@ -32,21 +32,26 @@ fn keyed(key: &[u8]) -> HmacSha256 {
 /// A signer for one purpose (the salt).
 #[derive(Clone)]
 pub struct Signer {
-    pub(crate) key: [u8; 32],
+    /// Keyed once: every page signs two tokens, and keying hashes the key's pads each time.
+    mac: HmacSha256,
+}
+
+fn derive_key(secret: &[u8], salt: &str) -> [u8; 32] {
+    let mut mac = keyed(secret);
+    mac.update(b"sneakers token salt: ");
+    mac.update(salt.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 impl Signer {
     pub fn new(secret: &[u8], salt: &str) -> Signer {
-        let mut mac = keyed(secret);
-        mac.update(b"sneakers token salt: ");
-        mac.update(salt.as_bytes());
         Signer {
-            key: mac.finalize().into_bytes().into(),
+            mac: keyed(&derive_key(secret, salt)),
         }
     }
 
     fn mac(&self) -> HmacSha256 {
-        keyed(&self.key)
+        self.mac.clone()
     }
 
     pub fn sign(&self, data: &str, now_ms: i64) -> String {
@@ -176,7 +181,7 @@ impl Tokens {
             cart: Signer::new(secret, "cart"),
             csrf: Signer::new(secret, "csrf"),
             longpoll: Signer::new(secret, "longpoll session"),
-            line_draw: Signer::new(secret, "line draw").key,
+            line_draw: derive_key(secret, "line draw"),
         }
     }
 
