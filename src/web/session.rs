@@ -39,16 +39,25 @@ pub fn new_cart_id() -> String {
 }
 
 fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<Session> {
-    let mut jar = CookieJar::new();
-    for value in parts_headers.get_all(header::COOKIE) {
-        for cookie in value.to_str().ok()?.split(';') {
-            if let Ok(cookie) = Cookie::parse_encoded(cookie.trim().to_owned()) {
-                jar.add_original(cookie);
-            }
-        }
-    }
-    let subject = jar.signed(key).get(SESSION_COOKIE)?;
-    Session::from_subject(subject.value(), CART_ID_LEN)
+    // Only our cookie is parsed: a shop's visitors carry others (analytics, consent) that
+    // every page load would otherwise decode into a jar and drop. Of several of ours (a stale
+    // one from another secret, say), the first that verifies speaks.
+    parts_headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .map(str::trim)
+        .filter(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, _)| name.trim() == SESSION_COOKIE)
+        })
+        .find_map(|pair| {
+            let mut jar = CookieJar::new();
+            jar.add_original(Cookie::parse_encoded(pair.to_owned()).ok()?);
+            let subject = jar.signed(key).get(SESSION_COOKIE)?;
+            Session::from_subject(subject.value(), CART_ID_LEN)
+        })
 }
 
 /// `Set-Cookie` for a session (a new visitor's, or one that signed in or out).
@@ -134,4 +143,64 @@ async fn token(
     Ok(axum::Json(
         serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    fn cookie_header(pairs: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(pairs).expect("test cookies are ASCII"),
+        );
+        headers
+    }
+
+    /// The `name=value` pair a browser sends back for a session.
+    fn sent_back(key: &Key, session: &Session) -> String {
+        let set_cookie = session_cookie(key, session, false);
+        let set_cookie = set_cookie.to_str().expect("a Set-Cookie we made is ASCII");
+        set_cookie
+            .split(';')
+            .next()
+            .expect("split yields at least one piece")
+            .to_string()
+    }
+
+    #[test]
+    fn the_session_is_found_among_other_cookies() {
+        let key = cookie_key("a secret key base long enough for the session tests here, surely");
+        let session = Session::guest(new_cart_id());
+        let pair = sent_back(&key, &session);
+        let headers = cookie_header(&format!(
+            "_ga=GA1.2.3; consent=%7B%22all%22%7D; {pair}; theme=dark"
+        ));
+        assert_eq!(read_session(&headers, &key), Some(session));
+    }
+
+    #[test]
+    fn a_stale_session_cookie_does_not_hide_a_valid_one() {
+        let key = cookie_key("a secret key base long enough for the session tests here, surely");
+        let other = cookie_key("another secret key base, from before the secret was rotated");
+        let session = Session::guest(new_cart_id());
+        let stale = sent_back(&other, &Session::guest(new_cart_id()));
+        let valid = sent_back(&key, &session);
+        for order in [format!("{valid}; {stale}"), format!("{stale}; {valid}")] {
+            assert_eq!(
+                read_session(&cookie_header(&order), &key),
+                Some(session.clone())
+            );
+        }
+    }
+
+    #[test]
+    fn no_session_cookie_or_a_forged_one_is_no_session() {
+        let key = cookie_key("a secret key base long enough for the session tests here, surely");
+        assert_eq!(read_session(&cookie_header("theme=dark"), &key), None);
+        let forged = format!("{SESSION_COOKIE}=guest:{}", new_cart_id());
+        assert_eq!(read_session(&cookie_header(&forged), &key), None);
+    }
 }
