@@ -14,7 +14,7 @@ use super::client::ClientAddr;
 use super::error::{Audience, PageError};
 use super::extract::{Form, Path};
 use super::limits::Action;
-use super::session::Session;
+use super::session::{Session, cookies};
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError};
 
@@ -53,14 +53,7 @@ pub async fn read_cart(
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    cookies(headers, name).next().map(str::to_string)
 }
 
 /// `Set-Cookie` for a cart.

@@ -38,26 +38,31 @@ pub fn new_cart_id() -> String {
         .collect()
 }
 
-fn read_session(parts_headers: &axum::http::HeaderMap, key: &Key) -> Option<Session> {
-    // Only our cookie is parsed: a shop's visitors carry others (analytics, consent) that
-    // every page load would otherwise decode into a jar and drop. Of several of ours (a stale
-    // one from another secret, say), the first that verifies speaks.
-    parts_headers
+/// The values of the cookies named `name`, in the order the browser sent them (raw, as sent).
+pub fn cookies<'a>(
+    headers: &'a axum::http::HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .map(str::trim)
-        .filter(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(name, _)| name.trim() == SESSION_COOKIE)
-        })
-        .find_map(|pair| {
-            let mut jar = CookieJar::new();
-            jar.add_original(Cookie::parse_encoded(pair.to_owned()).ok()?);
-            let subject = jar.signed(key).get(SESSION_COOKIE)?;
-            Session::from_subject(subject.value(), CART_ID_LEN)
-        })
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(key, _)| key.trim() == name)
+        .map(|(_, value)| value)
+}
+
+fn read_session(headers: &axum::http::HeaderMap, key: &Key) -> Option<Session> {
+    // Only our cookie is parsed: a shop's visitors carry others (analytics, consent) that
+    // every page load would otherwise decode into a jar and drop. Of several of ours (a stale
+    // one from another secret, say), the first that verifies speaks.
+    cookies(headers, SESSION_COOKIE).find_map(|value| {
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::parse_encoded(format!("{SESSION_COOKIE}={value}")).ok()?);
+        let subject = jar.signed(key).get(SESSION_COOKIE)?;
+        Session::from_subject(subject.value(), CART_ID_LEN)
+    })
 }
 
 /// `Set-Cookie` for a session (a new visitor's, or one that signed in or out).
