@@ -12,3 +12,31 @@ start_store() {
 }
 # json_field FIELD: FIELD of the JSON object on stdin (the last line, for the probe's output)
 json_field() { python3 -c 'import json,sys;v=json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]];print(round(v,1) if isinstance(v,float) else v)' "$1"; }
+# event_cost RUN: `RUN EVENTS` runs a timed probe of EVENTS events. Prints what one event costs the
+# whole machine (servers, probes, PostgreSQL, the kernel): busy CPU over a run of 22 events minus
+# one of 2, over 20, less what the machine burns idle for the extra run time. Over the two cores:
+# how long that work keeps the whole machine busy, to set beside the measured last-client time
+# (the run is CPU-bound when they match). Each run starts on a quiet machine: after a probe exits,
+# the servers spend seconds closing its sockets, which must not count as idle. Even counts, so a
+# sell/restock trigger leaves the item where it found it.
+event_cost() {
+  local run=$1 b0 t0 idle per
+  busy() { awk '/^cpu / {print ($2+$3+$4+$7+$8+$9)/100}' /proc/stat; }
+  now() { date +%s.%N; }
+  # quiet: waits (at most 30 s) for a second in which the machine uses under 0.2 cores; sets idle.
+  quiet() {
+    local i b
+    for i in $(seq 30); do
+      b=$(busy); sleep 1; idle=$(echo "$(busy) - $b" | bc -l)
+      [ $(echo "$idle < 0.2" | bc) = 1 ] && return
+    done
+  }
+  for ev in 2 22; do
+    quiet; b0=$(busy); t0=$(now)
+    $run $ev > /tmp/event_cost.$ev.json
+    eval "local cpu$ev=$(echo "$(busy) - $b0" | bc) wall$ev=$(echo "$(now) - $t0" | bc)"
+  done
+  per=$(echo "(($cpu22 - $cpu2) - $idle * ($wall22 - $wall2)) / 20" | bc -l)
+  printf 'machine CPU per event: %.3f s (22 events %.2f s in %.1f s, 2 events %.2f s in %.1f s, idle %.3f cores), %.0f ms of both cores; last p50 over the 22: %s ms\n' \
+    $per $cpu22 $wall22 $cpu2 $wall2 $idle $(echo "$per * 500" | bc -l) $(json_field last_ms_p50 < /tmp/event_cost.22.json)
+}

@@ -2,7 +2,8 @@
 # floors.sh K N EVENTS: the physical bound behind issue 11's three-node target. K bare axum
 # floors on one machine, N probe clients each, every trigger fanned out to all K floors at once
 # (a tiny proxy), timed at floor 2 (floor 1 when K=1): what K x N deliveries cost these cores
-# with no store, no database and no cluster bus at all.
+# with no store, no database and no cluster bus at all. COST=1: also what one trigger costs the
+# whole machine (event_cost in common.sh), on stderr.
 . $(dirname "${BASH_SOURCE[0]}")/common.sh
 K=$1 N=$2 EV=${3:-10}
 ports=(); pids=()
@@ -27,8 +28,10 @@ timed=$([ $K = 1 ] && echo 1 || echo 2)
 holders=()
 for k in $(seq $K); do
   [ $k = $timed ] && continue
-  $PROBE --url ws://127.0.0.1:${ports[$((k-1))]}/ --mode raw --trigger http://127.0.0.1:9/none --clients $N --events 60 --src-ips 16 > /tmp/floors.holder$k.json 2>&1 & holders+=($!)
+  $PROBE --url ws://127.0.0.1:${ports[$((k-1))]}/ --mode raw --trigger http://127.0.0.1:9/none --clients $N --events 120 --src-ips 16 > /tmp/floors.holder$k.json 2>&1 & holders+=($!)
 done
 sleep $(( K > 1 ? 12 : 0 ))
-$PROBE --url ws://127.0.0.1:${ports[$((timed-1))]}/ --mode raw --trigger http://127.0.0.1:4199/ --clients $N --events $EV --src-ips 16 --pid ${pids[$((timed-1))]}
+timed_run() { $PROBE --url ws://127.0.0.1:${ports[$((timed-1))]}/ --mode raw --trigger http://127.0.0.1:4199/ --clients $N --events $1 --src-ips 16 --pid ${pids[$((timed-1))]}; }
+timed_run $EV
+[ -n "$COST" ] && event_cost timed_run >&2
 kill ${holders[@]} $PROXY ${pids[@]} 2>/dev/null; wait 2>/dev/null

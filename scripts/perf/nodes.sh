@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nodes.sh BIN NODES N EVENTS: NODES stores on one PostgreSQL, N page+cart shoppers per node;
 # sales on node 1, timed at node 2 (or node 1 when NODES=1); the other nodes' shoppers are held
-# by probes whose own trigger does nothing.
+# by probes whose own trigger does nothing. COST=1: also what one sale costs
+# the whole machine (event_cost in common.sh).
 . $(dirname "${BASH_SOURCE[0]}")/common.sh
 BIN=$1 NODES=$2 N=$3 EV=${4:-10}
 DB=$($(dirname "${BASH_SOURCE[0]}")/pg.sh)
@@ -27,7 +28,7 @@ probe_args() { # node events trigger
 holders=()
 for k in $(seq $NODES); do
   [ $k = $timed ] && continue
-  $PROBE $(probe_args $k 60 http://127.0.0.1:9/none) > $dir/holder$k.json 2>&1 & holders+=($!)
+  $PROBE $(probe_args $k 120 http://127.0.0.1:9/none) > $dir/holder$k.json 2>&1 & holders+=($!)
 done
 # let the holders connect before the timed probe starts
 sleep $(( NODES > 1 ? 12 : 0 ))
@@ -36,4 +37,7 @@ echo "timed probe: $(probe_args $timed 1 x)" | cut -c1-150 >&2; $PROBE $(probe_a
 pub1=$(curl -s -u admin:$PASS localhost:4511/metrics | awk '/^sneakers_cluster_published_total/ {print $2}')
 echo "node 1 cluster messages published during the timed run: ${pub0:-0} -> ${pub1:-0} (for $EV sales)"
 for k in $(seq $NODES); do echo "node $k rss $(awk '/VmRSS/ {print $2}' /proc/${pids[$((k-1))]}/status) KiB, sockets $(ls /proc/${pids[$((k-1))]}/fd | wc -l) fds"; done
+cost_run() { $PROBE $(probe_args $timed $1 "http://127.0.0.1:4511/admin/items/$ITEM/restock|count=1,http://127.0.0.1:4511/admin/items/$ITEM/sell"); }
+# The timed run's EVENTS must be even too: the cost runs expect the item at 0 pairs.
+[ -n "$COST" ] && event_cost cost_run
 kill ${holders[@]} 2>/dev/null; kill ${pids[@]}; wait 2>/dev/null; grep -iE "warn|error" $dir/log.4511 | tail -3 >&2; rm -rf $dir

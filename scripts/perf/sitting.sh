@@ -24,12 +24,12 @@ echo "### checkout postgres $(date +%T)"
 for i in 1 2; do $BENCH checkout --buyers 2000 --stock 100 --database-url $DB 2>/dev/null | grep -E "errors|p50|p99|max|last pair|server memory|orders in|verdict"; done
 gap
 echo "### one node on postgres $(date +%T)"
-./nodes.sh $B 1 $N $EV 2>&1; gap
+COST=1 ./nodes.sh $B 1 $N $EV 2>&1; gap
 echo "### three nodes on postgres $(date +%T)"
-./nodes.sh $B 3 $N $EV 2>&1; gap
+COST=1 ./nodes.sh $B 3 $N $EV 2>&1; gap
 echo "### one and three bare floors $(date +%T)"
-echo "1 floor: $(./floors.sh 1 $N $EV)"; gap
-echo "3 floors: $(./floors.sh 3 $N $EV)"; gap
+echo "1 floor: $(COST=1 ./floors.sh 1 $N $EV)"; gap
+echo "3 floors: $(COST=1 ./floors.sh 3 $N $EV)"; gap
 echo "### server CPU per delivery $(date +%T)"
 for i in 1 2; do ./cpu_per_send.sh floor; gap; BIN=$B ./cpu_per_send.sh pagecart; gap; done
 echo "### done $(date +%T)"
