@@ -32,4 +32,6 @@ echo "1 floor: $(COST=1 ./floors.sh 1 $N $EV)"; gap
 echo "3 floors: $(COST=1 ./floors.sh 3 $N $EV)"; gap
 echo "### server CPU per delivery $(date +%T)"
 for i in 1 2; do ./cpu_per_send.sh floor; gap; BIN=$B ./cpu_per_send.sh pagecart; gap; done
+echo "### where the busy time goes $(date +%T)"
+./profile.sh floor; gap; BIN=$B ./profile.sh pagecart
 echo "### done $(date +%T)"
