@@ -234,9 +234,7 @@ async fn postgres_restarted_under_load() {
             rounds: 8,
             fault_after: 40,
         },
-        async {
-            tokio::task::block_in_place(|| postgres.restart());
-        },
+        postgres.restart(),
     )
     .await;
     assert!(!sold.is_empty());

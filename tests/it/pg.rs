@@ -156,18 +156,28 @@ impl Dedicated {
     }
 
     /// Restarts the server (fast shutdown: open connections are cut, as in a failover), and
-    /// returns once it accepts connections again.
-    pub fn restart(&self) {
+    /// returns once it accepts connections again. Async, so the caller's other futures (a
+    /// crowd of buyers) keep running into the outage instead of pausing until it is over.
+    pub async fn restart(&self) {
         let as_root = is_root();
         // The restarted server is pg_ctl's child no more: its output goes to a file, so
         // nothing holds pg_ctl's pipes open.
         let log = self.files.data.with_file_name("postgres-restarted.log");
-        run(as_postgres(as_root, &self.files.bin.join("pg_ctl"))
+        let mut command = as_postgres(as_root, &self.files.bin.join("pg_ctl"));
+        command
             .args(["restart", "-m", "fast", "-w", "-t", "60", "-D"])
             .arg(&self.files.data)
             .arg("-l")
-            .arg(&log))
-        .unwrap_or_else(|reason| panic!("PostgreSQL restart: {reason}"));
+            .arg(&log);
+        let out = tokio::process::Command::from(command)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL restart: {e}"));
+        assert!(
+            out.status.success(),
+            "PostgreSQL restart failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
