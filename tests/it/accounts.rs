@@ -229,8 +229,14 @@ async fn the_account_cart_follows_the_shopper_across_browsers() {
     socket.expect(&format!("cart:{cart_id}"), "new_token").await;
 
     assert_eq!(laptop.add(y).await.0, 303);
-    let pushed = socket.expect(&format!("cart:{cart_id}"), "cart").await;
-    assert_eq!(pushed.payload["count"], 2);
+    let mut pushed = socket.expect(&format!("cart:{cart_id}"), "cart").await;
+    if pushed.payload["count"] == 1 {
+        // The login's own broadcast of the cart (one pair) is routed by the fan-out task, which
+        // may reach the topic only after this socket joined: one echo of that state may come
+        // first (the full suite once caught it).
+        pushed = socket.expect(&format!("cart:{cart_id}"), "cart").await;
+    }
+    assert_eq!(pushed.payload["count"], 2, "{:?}", pushed.payload);
     let html = pushed.payload["html"].as_str().unwrap_or_default();
     assert!(html.contains(&format!("data-item-id=\"{y}\"")), "{html}");
 
