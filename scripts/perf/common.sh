@@ -40,3 +40,17 @@ event_cost() {
   printf 'machine CPU per event: %.3f s (22 events %.2f s in %.1f s, 2 events %.2f s in %.1f s, idle %.3f cores), %.0f ms of both cores; last p50 over the 22: %s ms\n' \
     $per $cpu22 $wall22 $cpu2 $wall2 $idle $(echo "$per * 500" | bc -l) $(json_field last_ms_p50 < /tmp/event_cost.22.json)
 }
+# fanout_target floor|pagecart [BIN]: starts the bare floor or a store (page + cart joins) and sets
+# $SPID and FANOUT_ARGS, the probe's arguments for it (without --clients/--events).
+fanout_target() {
+  if [ $1 = floor ]; then
+    PORT=4102 $FLOOR > /dev/null 2>&1 & SPID=$!; sleep 0.5
+    FANOUT_ARGS=(--url ws://127.0.0.1:4102/ --mode raw --trigger http://127.0.0.1:4102/trigger)
+  else
+    local dir j tok cart
+    dir=$(mktemp -d); start_store "$2" 4501 $dir || return 1
+    j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | json_field token); cart=$(echo "$j" | json_field cart_id)
+    FANOUT_ARGS=(--url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 --event stock_change --join-payload '{"sizes_shown":true}'
+       --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" --auth admin:$PASS --also-topic cart:$cart --also-payload '{"page":"/"}')
+  fi
+}

@@ -5,19 +5,11 @@
 . $(dirname "${BASH_SOURCE[0]}")/common.sh
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EVS=syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,context-switches,cpu-clock
-if [ $1 = floor ]; then
-  PORT=4102 $FLOOR > /dev/null 2>&1 & SPID=$!; sleep 0.5
-  args=(--url ws://127.0.0.1:4102/ --mode raw --trigger http://127.0.0.1:4102/trigger)
-else
-  dir=$(mktemp -d); start_store ${BIN:-$ROOT/target/release/sneakers} 4501 $dir || exit 1
-  j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | json_field token); cart=$(echo "$j" | json_field cart_id)
-  args=(--url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 --event stock_change --join-payload '{"sizes_shown":true}'
-     --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" --auth admin:$PASS --also-topic cart:$cart --also-payload '{"page":"/"}')
-fi
+fanout_target $1 ${BIN:-$ROOT/target/release/sneakers} || exit 1
 stat=$(mktemp)
 # connecting 19,000 clients takes 3-5 s; the window starts after it
 (sleep 7; perf stat -x, -e $EVS -p $SPID -- sleep 5 2> $stat) & PS=$!
-p50=$($PROBE "${args[@]}" --clients 19000 --events 60 --src-ips 16 --pid $SPID | json_field last_ms_p50)
+p50=$($PROBE "${FANOUT_ARGS[@]}" --clients 19000 --events 60 --src-ips 16 --pid $SPID | json_field last_ms_p50)
 wait $PS; kill $SPID; wait $SPID 2>/dev/null
 awk -F, -v kind=$1 -v p50=$p50 '/sendto/ {s=$1} /cpu-clock/ {c=$1} /context-switches/ {x=$1}
   END {printf "%s sendto=%d cpu_ms=%.0f us_per_send=%.2f switches=%d last_p50=%s\n", kind, s, c, c*1000/s, x, p50}' $stat

@@ -8,18 +8,10 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ulimit -n 20000
 OUT=${2:-$(mktemp /tmp/profile.XXXX)}
-if [ $1 = floor ]; then
-  PORT=4102 $FLOOR > /dev/null 2>&1 & SPID=$!; sleep 0.5
-  args=(--url ws://127.0.0.1:4102/ --mode raw --trigger http://127.0.0.1:4102/trigger)
-else
-  dir=$(mktemp -d); start_store ${BIN:-$ROOT/target/release/sneakers} 4501 $dir || exit 1
-  j=$(curl -s localhost:4501/session/token); tok=$(echo "$j" | json_field token); cart=$(echo "$j" | json_field cart_id)
-  args=(--url "ws://127.0.0.1:4501/socket/websocket?vsn=2.0.0&token=$tok" --mode phoenix --topic product:1 --event stock_change --join-payload '{"sizes_shown":true}'
-     --trigger "http://127.0.0.1:4501/admin/items/1/restock|count=1,http://127.0.0.1:4501/admin/items/1/sell" --auth admin:$PASS --also-topic cart:$cart --also-payload '{"page":"/"}')
-fi
+fanout_target $1 ${BIN:-$ROOT/target/release/sneakers} || exit 1
 # connecting 19,000 clients takes 3-5 s; the window starts after it
 (sleep 7; perf record -a -F 999 -o $OUT -- sleep 5 >/dev/null 2>&1) & PR=$!
-$PROBE "${args[@]}" --clients 19000 --events 60 --src-ips 16 --pid $SPID > /tmp/profile.probe.json &
+$PROBE "${FANOUT_ARGS[@]}" --clients 19000 --events 60 --src-ips 16 --pid $SPID > /tmp/profile.probe.json &
 PPID_=$!
 sleep 6
 server_tids=" $(ls /proc/$SPID/task | tr '\n' ' ') "
