@@ -3,10 +3,11 @@
 //! Layers import one way only (arrows point at what a layer may use):
 //!
 //! ```text
-//! web ──> live ──> inventory ──> store ──> domain
-//!  │       │           ▲                     ▲
-//!  │       └───────────┼──> html ────────────┘
-//!  └───────────────────┴──> html
+//! web       -> live, inventory, html, domain
+//! live      -> inventory, store, html, domain
+//! inventory -> store, domain
+//! store     -> domain
+//! html      -> domain
 //! ```
 //!
 //! - `domain`: the functional core (catalog, levels, cart, checkout rules, tokens, counts). Pure.

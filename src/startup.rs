@@ -90,11 +90,11 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         Arc::clone(&inventory),
         config.cache_check,
     ));
-    let limits = Arc::new(web::limits::Limits::new(&config.rates));
+    let limits = Arc::new(web::edge::limits::Limits::new(&config.rates));
     background.push(limits.spawn_forgetting());
     background.push(crate::heap::spawn());
     raise_open_files_limit();
-    web::metrics::install();
+    web::routes::metrics::install();
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = bind(addr).map_err(|source| StartError::Bind { addr, source })?;
@@ -102,7 +102,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     let router = web::router::router(AppState {
-        cookie_key: web::session::cookie_key(&config.secret_key_base),
+        cookie_key: web::edge::session::cookie_key(&config.secret_key_base),
         config: Arc::clone(&config),
         inventory: Arc::clone(&inventory),
         live: Arc::clone(&live),
@@ -112,9 +112,14 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let connections = config.connections.clone();
-    let server = tokio::spawn(web::serve::serve(listener, router, connections, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(web::edge::serve::serve(
+        listener,
+        router,
+        connections,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     tracing::info!(%addr, node = %config.node_name, database = %config.database.describe(), "serving");
     Ok(App {
         addr,

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{Config, DEFAULT_PORT};
 use crate::domain::{ItemId, ProductId};
-use crate::web::admin::InventoryJson;
+use crate::web::wire::InventoryJson;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -1,27 +1,12 @@
-//! HTTP: one file per area, each with its `router()` (merged in `router.rs`); sessions, auth,
-//! errors turned into the store's own pages and JSON at this edge.
+//! HTTP: `routes/` holds the areas (one file each, with its `router()`, merged in
+//! `router.rs`); `edge/` the machinery every request passes through (server, client address,
+//! limits, session, CSRF, auth, extractors, errors turned into the store's own pages and JSON);
+//! `wire` the JSON types the admin API shares with its clients.
 
-pub mod account;
-pub mod admin;
-pub mod assets;
-pub mod auth;
-pub mod cart;
-pub mod checkout;
-pub mod client;
-pub mod error;
-pub mod extract;
-pub mod health;
-pub mod limits;
-pub mod line;
-pub mod longpoll;
-pub mod metrics;
-pub mod page_cache;
-pub mod page_template;
+pub mod edge;
 pub mod router;
-pub mod serve;
-pub mod session;
-pub mod shop;
-pub mod socket;
+pub mod routes;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -29,7 +14,7 @@ use crate::config::Config;
 use crate::domain::token::Tokens;
 use crate::inventory::Inventory;
 use crate::live::Live;
-use limits::Limits;
+use edge::limits::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -40,7 +25,7 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub cookie_key: cookie::Key,
     /// The shopper pages' shared parts, per catalog version.
-    pub pages: Arc<page_cache::PageCache>,
+    pub pages: Arc<routes::shop::cache::PageCache>,
     pub limits: Arc<Limits>,
 }
 

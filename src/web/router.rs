@@ -7,9 +7,11 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{
-    AppState, account, admin, assets, cart, checkout, extract, health, line, longpoll, metrics,
-    session, shop, socket,
+use super::AppState;
+use super::edge::{extract, session};
+use super::routes::{
+    account, admin, assets, cart, checkout, health, line, longpoll, metrics, shop, socket,
+    socket_token,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -20,7 +22,7 @@ pub fn router(state: AppState) -> Router {
     // Shopper routes carry a session (made on the first visit).
     let shopper = Router::new()
         .merge(shop::router())
-        .merge(session::router())
+        .merge(socket_token::router())
         .merge(cart::router())
         .merge(checkout::router())
         .merge(account::router())

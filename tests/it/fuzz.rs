@@ -16,8 +16,8 @@ use sneakers::config::{Rate, TrustedProxies};
 use sneakers::domain::Cart;
 use sneakers::domain::token::{SOCKET_TOKEN_MAX_AGE_MS, Tokens};
 use sneakers::live::protocol::{self, DecodeError};
-use sneakers::web::client::client_address;
-use sneakers::web::extract::first_wins;
+use sneakers::web::edge::client::client_address;
+use sneakers::web::edge::extract::first_wins;
 
 use crate::helpers::{Backend, SECRET, TestApp};
 use crate::ws::Received;

@@ -9,7 +9,7 @@ use sneakers::config::{AdminCredentials, Config, Connections, Database, Rates};
 use sneakers::error_chain::ErrorChain;
 use sneakers::inventory::Inventory;
 use sneakers::store::{self, Db};
-use sneakers::web::admin::{InventoryJson, ItemJson, ProductJson};
+use sneakers::web::wire::{InventoryJson, ItemJson, ProductJson};
 use sneakers::{App, start};
 
 use crate::pg;

@@ -18,7 +18,7 @@ mod longpoll;
 mod screenshots;
 
 use sneakers::domain::{ItemId, ProductId};
-use sneakers::web::admin::{ItemJson, ProductJson};
+use sneakers::web::wire::{ItemJson, ProductJson};
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, TestApp};
 use chrome::Browser;

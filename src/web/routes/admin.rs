@@ -7,19 +7,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::Markup;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::auth::Admin;
-use super::error::ApiError;
-use super::extract::{Body, Path, Query};
-use crate::domain::{ItemId, Level, ProductId};
+use crate::domain::{ItemId, Level};
 use crate::html::fragments::admin_orders::{items_text, latest_orders, orders_table};
 use crate::html::pages::admin::orders_search;
 use crate::html::pages::admin::{Drop, dashboard as dashboard_view};
 use crate::inventory::{InventoryError, OrderFilter, PlacedOrder, StockMove};
 use crate::live::fanout::{LATEST_ORDERS, line_lengths, order_rows};
+use crate::web::AppState;
+use crate::web::edge::auth::Admin;
+use crate::web::edge::error::ApiError;
+use crate::web::edge::extract::{Body, Path, Query};
+use crate::web::wire::{InventoryJson, ItemJson, ProductJson};
 
 /// The dashboard and the admin API (HTTP Basic: every handler takes [`Admin`]).
 pub fn router() -> Router<AppState> {
@@ -351,43 +352,6 @@ async fn restock(
     let count = parse_count(&body, None)?;
     let stock = state.inventory.restock(item_id, count).await?;
     Ok(moved(stock, "restocked", count))
-}
-
-/// `GET /admin/inventory`: exact counts, the shape the CLI and tools read.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct InventoryJson {
-    pub products: Vec<ProductJson>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ProductJson {
-    pub id: ProductId,
-    pub sku: String,
-    pub brand: String,
-    pub name: String,
-    pub released: bool,
-    pub release_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default)]
-    pub max_per_customer: Option<u32>,
-    /// Whether the product has a waiting line, its rate, and the line's figures.
-    #[serde(default)]
-    pub queue: bool,
-    #[serde(default)]
-    pub admit_per_minute: Option<u32>,
-    #[serde(default)]
-    pub line_waiting: u32,
-    #[serde(default)]
-    pub line_admitted: u32,
-    pub items: Vec<ItemJson>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ItemJson {
-    pub id: ItemId,
-    pub size: String,
-    pub sku: String,
-    pub available_count: i32,
-    pub level: String,
 }
 
 async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {

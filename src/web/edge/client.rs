@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::AppState;
 use super::error::{Audience, Refusal, Refused};
 use crate::config::TrustedProxies;
 use crate::config::limits::canonical;
+use crate::web::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use super::auth::Admin;
+use crate::web::edge::auth::Admin;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -30,6 +30,6 @@ async fn metrics(_: Admin) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-pub fn router() -> axum::Router<super::AppState> {
+pub fn router() -> axum::Router<crate::web::AppState> {
     axum::Router::new().route("/metrics", axum::routing::get(metrics))
 }

@@ -19,16 +19,16 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::AppState;
-use super::client::ClientAddr;
-use super::error::{ApiError, Audience, Refused};
-use super::limits::Action;
-use super::session::CART_ID_LEN;
 use crate::domain::Shopper;
 use crate::domain::account::SignedIn;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError};
 use crate::live::socket::{self, transport_config};
 use crate::live::{Identity, Live};
+use crate::web::AppState;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::error::{ApiError, Audience, Refused};
+use crate::web::edge::limits::Action;
+use crate::web::edge::session::CART_ID_LEN;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -8,19 +8,20 @@ use axum::routing::get;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::cart::{CartForm, check_csrf, read_cart, save};
-use super::client::ClientAddr;
-use super::error::{Audience, PageError};
-use super::extract::{Form, Query};
-use super::limits::Action;
-use super::session::Session;
-use super::{AppState, see_other};
+use super::cart::{CartForm, read_cart, save};
 use crate::domain::ProductId;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
 use crate::html::pages::checkout as view;
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::InventoryError;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::csrf::check_csrf;
+use crate::web::edge::error::{Audience, PageError};
+use crate::web::edge::extract::{Form, Query};
+use crate::web::edge::limits::Action;
+use crate::web::edge::session::Session;
+use crate::web::{AppState, see_other};
 
 /// Checkout routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {

@@ -2,22 +2,17 @@
 //! account, once signed in), made on the first visit. Handlers read it from the request
 //! extensions.
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use super::AppState;
-use super::client::ClientAddr;
 use super::error::{Audience, Refusal, Refused};
-use super::limits::Action;
-use crate::html::pages::layout::PageMeta;
+use crate::web::AppState;
 
 pub const SESSION_COOKIE: &str = "_sneakers_session";
 pub const CART_ID_LEN: usize = 64;
@@ -92,11 +87,6 @@ pub fn is_secure(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes() == b"https")
 }
 
-/// `GET /session/token`; the caller adds the session layer.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/session/token", get(token))
-}
-
 /// Makes sure every shopper request has a session; sets the cookie on the first visit.
 pub async fn ensure(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let existing = read_session(request.headers(), &state.cookie_key);
@@ -131,23 +121,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             Refused::Internal.to(Audience::of(parts.uri.path()))
         })
     }
-}
-
-/// `GET /session/token`: a fresh socket token for a page that has been open longer than its
-/// token lives.
-async fn token(
-    State(state): State<AppState>,
-    session: Session,
-    ClientAddr(client): ClientAddr,
-) -> Result<axum::Json<serde_json::Value>, Refusal> {
-    let limited = Some(session.cart_id.as_str());
-    state
-        .limits
-        .check(Action::Token, client, limited, Audience::Api)?;
-    let meta = PageMeta::new(&state.tokens, &session);
-    Ok(axum::Json(
-        serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
-    ))
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
 use super::client::ClientAddr;
 use super::error::{ApiError, Audience, Refusal};
 use crate::html::pages::errors::error_page;
+use crate::web::AppState;
 
 /// Proof that the request carried the admin credentials (and, for a change, came from this
 /// site: a browser sends remembered Basic credentials along with any site's form).

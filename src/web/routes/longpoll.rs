@@ -18,16 +18,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::client::ClientAddr;
-use super::error::{ApiError, Audience, Refused};
-use super::extract::read_body;
-use super::limits::Action;
 use super::socket::{Door, origin_allowed};
 use crate::domain::token::{LONGPOLL_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::longpoll::{Answer, LongPolls, Request as LpRequest, SessionRef};
 use crate::live::socket::{MAX_FRAME_BYTES, MAX_TRANSPORT_BYTES};
 use crate::live::{Identity, protocol};
+use crate::web::AppState;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::error::{ApiError, Audience, Refused};
+use crate::web::edge::extract::read_body;
+use crate::web::edge::limits::Action;
 
 /// phoenix.js sends at most this many frames per POST (Phoenix reads no more).
 pub const MAX_FRAMES_PER_POST: usize = 100;

@@ -9,18 +9,19 @@ use axum::routing::get;
 use chrono::Utc;
 use maud::Markup;
 
-use super::cart::{CartForm, check_csrf};
-use super::client::ClientAddr;
-use super::error::{Audience, PageError};
-use super::extract::{Form, Path};
-use super::limits::Action;
-use super::session::Session;
-use super::{AppState, see_other};
+use super::cart::CartForm;
 use crate::domain::ProductId;
 use crate::domain::line::shuffle_key;
 use crate::html::fragments::line::queue_panel;
 use crate::html::pages::layout::PageMeta;
 use crate::html::pages::line as view;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::csrf::check_csrf;
+use crate::web::edge::error::{Audience, PageError};
+use crate::web::edge::extract::{Form, Path};
+use crate::web::edge::limits::Action;
+use crate::web::edge::session::Session;
+use crate::web::{AppState, see_other};
 
 /// Line routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {

@@ -11,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::error::{Audience, Refusal, Refused};
+use crate::web::AppState;
 
 /// Forms and API calls are small; anything bigger is refused before it is read.
 pub const MAX_BODY: usize = 16 * 1024;

@@ -10,18 +10,19 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::cart::{CART_COOKIE, check_csrf, read_cart, save};
-use super::client::ClientAddr;
-use super::error::{Audience, PageError};
-use super::extract::{Form, Query};
-use super::limits::Action;
-use super::session::{Session, is_secure, new_cart_id, session_cookie};
-use super::{AppState, see_other};
+use super::cart::{CART_COOKIE, read_cart, save};
 use crate::domain::Cart;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::AccountError;
 use crate::inventory::accounts::AccountRow;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::csrf::check_csrf;
+use crate::web::edge::error::{Audience, PageError};
+use crate::web::edge::extract::{Form, Query};
+use crate::web::edge::limits::Action;
+use crate::web::edge::session::{Session, is_secure, new_cart_id, session_cookie};
+use crate::web::{AppState, see_other};
 
 /// Account routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {

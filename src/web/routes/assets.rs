@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::error::{Audience, Refused};
-use super::extract::{Path, Query};
 use crate::html::assets::{Assets, hashes};
+use crate::web::edge::error::{Audience, Refused};
+use crate::web::edge::extract::{Path, Query};
 
 #[derive(Deserialize)]
 pub struct Version {
@@ -46,6 +46,6 @@ async fn serve(
     response
 }
 
-pub fn router() -> axum::Router<super::AppState> {
+pub fn router() -> axum::Router<crate::web::AppState> {
     axum::Router::new().route("/static/{*path}", axum::routing::get(serve))
 }

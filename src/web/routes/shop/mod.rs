@@ -1,5 +1,5 @@
 //! The shopper's pages: `GET /` and `GET /products/:id`. The catalog part is a template shared
-//! by every visitor until what it shows changes (`page_cache`); each answer fills in the
+//! by every visitor until what it shows changes (`cache`); each answer fills in the
 //! visitor's own tokens, cart panel and flash, gzipped by splicing when the browser takes it.
 
 use axum::Router;
@@ -11,17 +11,20 @@ use chrono::{DateTime, Utc};
 use maud::PreEscaped;
 use serde::Deserialize;
 
-use super::AppState;
 use super::cart::read_cart;
-use super::error::PageError;
-use super::extract::{Path, Query};
-use super::page_cache::{PageKey, Rendered};
-use super::page_template::{Fill, Slot, Template, accepts_gzip, marker};
-use super::session::Session;
+use crate::web::AppState;
+use crate::web::edge::error::PageError;
+use crate::web::edge::extract::{Path, Query};
+pub mod cache;
+pub mod template;
+
+use self::cache::{PageKey, Rendered};
+use self::template::{Fill, Slot, Template, accepts_gzip, marker};
 use crate::domain::{CartError, Catalog, Product, ProductId};
 use crate::html::fragments::cart::{cart_panel, lines};
 use crate::html::pages::layout::PageMeta;
 use crate::html::pages::shop;
+use crate::web::edge::session::Session;
 
 /// Shopper routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::page_template::Template;
+use super::template::Template;
 use crate::domain::ProductId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,7 +83,7 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::web::page_template::Fill;
+    use crate::web::routes::shop::template::Fill;
 
     fn rendered(text: &str, ticking: bool) -> Option<Rendered> {
         Some(Rendered {

@@ -9,14 +9,15 @@ use axum::routing::post;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::AppState;
-use super::client::ClientAddr;
-use super::error::{Audience, PageError};
-use super::extract::{Form, Path};
-use super::limits::Action;
-use super::session::{Session, cookies};
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError};
+use crate::web::AppState;
+use crate::web::edge::client::ClientAddr;
+use crate::web::edge::csrf::check_csrf;
+use crate::web::edge::error::{Audience, PageError};
+use crate::web::edge::extract::{Form, Path};
+use crate::web::edge::limits::Action;
+use crate::web::edge::session::{Session, cookies};
 
 /// Not HttpOnly: the shim writes it with the `serialized` token the cart channel returns.
 pub const CART_COOKIE: &str = "sneakers_cart";
@@ -76,29 +77,6 @@ pub struct CartForm {
 impl CartForm {
     pub fn csrf_token(&self) -> &str {
         &self.csrf_token
-    }
-}
-
-/// A POST must carry the session's CSRF token, in the form or in `x-csrf-token`.
-pub fn check_csrf(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    form_token: &str,
-) -> Result<(), PageError> {
-    let header_token = headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let given = if form_token.is_empty() {
-        header_token
-    } else {
-        form_token
-    };
-    if state.tokens.csrf_ok(&session.cart_id, given) {
-        Ok(())
-    } else {
-        Err(PageError::Csrf)
     }
 }
 

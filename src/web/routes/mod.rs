@@ -1,0 +1,14 @@
+//! The areas of the HTTP surface, one file each with its `router()`, merged in `web::router`.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod cart;
+pub mod checkout;
+pub mod health;
+pub mod line;
+pub mod longpoll;
+pub mod metrics;
+pub mod shop;
+pub mod socket;
+pub mod socket_token;
