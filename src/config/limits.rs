@@ -8,6 +8,7 @@
 //! times a second at most), per-address limits are about twenty such people at full speed, so
 //! one address can neither lock out its neighbours nor flood the store.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -21,21 +22,6 @@ pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
 /// Browsers open up to six connections per host, plus a socket per tab.
 pub const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 500;
 pub const DEFAULT_CACHE_CHECK_MS: u64 = 5_000;
-
-pub const DEFAULT_CART_SESSION: &str = "30/min";
-pub const DEFAULT_CART_ADDRESS: &str = "600/min";
-pub const DEFAULT_CHECKOUT_SESSION: &str = "10/min";
-pub const DEFAULT_CHECKOUT_ADDRESS: &str = "300/min";
-pub const DEFAULT_TOKEN_SESSION: &str = "20/min";
-pub const DEFAULT_TOKEN_ADDRESS: &str = "600/min";
-/// A deploy makes every tab reconnect within a few seconds: the burst is that crowd.
-pub const DEFAULT_CONNECT_SESSION: &str = "30/min";
-pub const DEFAULT_CONNECT_ADDRESS: &str = "1200/min";
-pub const DEFAULT_LOGIN_ACCOUNT: &str = "10/min";
-pub const DEFAULT_LOGIN_ADDRESS: &str = "60/min";
-pub const DEFAULT_ADMIN_FAILURES: &str = "10/min";
-/// A page joins its cart and up to a hundred product topics at once: the burst covers that.
-pub const DEFAULT_SOCKET_EVENTS: &str = "120/10s";
 
 /// `N/unit` or `N/Munit` (`30/min`, `120/10s`, `1000/h`): at most N at once, and N more each
 /// period. Governor's terms: a burst of N, one cell back every period / N.
@@ -175,49 +161,212 @@ impl Default for Connections {
     }
 }
 
-/// One action limited per session and per client address.
+/// Every rate-limited action. Its budgets (what each is counted per), their variables and their
+/// defaults are written here and nowhere else: adding an action is a variant and its row in
+/// [`LimitedAction::budgets`]; the config, the limiters and the README check follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitedAction {
+    /// `POST /cart/items` and removals.
+    Cart,
+    /// `POST /checkout`.
+    Checkout,
+    /// `GET /session/token`.
+    Token,
+    /// Socket connects (shopper: session = the token's cart; admin: per address only).
+    Connect,
+    /// Shopper logins (the "session" key is the email tried) and signups (per address only).
+    Login,
+    /// Wrong admin credentials, per address.
+    AdminFailures,
+    /// Events one socket may send.
+    SocketEvents,
+}
+
+/// What one budget is counted per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Per {
+    /// The shopper's session (its cart id), or what stands for it (the email a login tries).
+    Session,
+    /// The client's address.
+    Address,
+    /// One socket.
+    Socket,
+}
+
+/// One budget of an action: what it is counted per, the end of its variable's name (empty:
+/// the action's name alone), its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PerClient {
-    pub session: Rate,
-    pub address: Rate,
+pub struct Budget {
+    pub per: Per,
+    suffix: &'static str,
+    default: &'static str,
+}
+
+impl LimitedAction {
+    pub const ALL: [LimitedAction; 7] = [
+        LimitedAction::Cart,
+        LimitedAction::Checkout,
+        LimitedAction::Token,
+        LimitedAction::Connect,
+        LimitedAction::Login,
+        LimitedAction::AdminFailures,
+        LimitedAction::SocketEvents,
+    ];
+
+    /// The metrics label (`sneakers_rate_limited_total{limit}`) and the middle of the
+    /// variables' names.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitedAction::Cart => "cart",
+            LimitedAction::Checkout => "checkout",
+            LimitedAction::Token => "token",
+            LimitedAction::Connect => "connect",
+            LimitedAction::Login => "login",
+            LimitedAction::AdminFailures => "admin_failures",
+            LimitedAction::SocketEvents => "socket_events",
+        }
+    }
+
+    /// The defaults are meant for a drop where many real shoppers share one address (see the
+    /// module's notes): tight per session, about twenty people at full speed per address.
+    pub fn budgets(self) -> &'static [Budget] {
+        use Per::{Address, Session, Socket};
+        match self {
+            LimitedAction::Cart => &[
+                Budget {
+                    per: Session,
+                    suffix: "SESSION",
+                    default: "30/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "600/min",
+                },
+            ],
+            LimitedAction::Checkout => &[
+                Budget {
+                    per: Session,
+                    suffix: "SESSION",
+                    default: "10/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "300/min",
+                },
+            ],
+            LimitedAction::Token => &[
+                Budget {
+                    per: Session,
+                    suffix: "SESSION",
+                    default: "20/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "600/min",
+                },
+            ],
+            // A deploy makes every tab reconnect within a few seconds: the burst is that crowd.
+            LimitedAction::Connect => &[
+                Budget {
+                    per: Session,
+                    suffix: "SESSION",
+                    default: "30/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "1200/min",
+                },
+            ],
+            LimitedAction::Login => &[
+                Budget {
+                    per: Session,
+                    suffix: "ACCOUNT",
+                    default: "10/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "60/min",
+                },
+            ],
+            LimitedAction::AdminFailures => &[Budget {
+                per: Address,
+                suffix: "",
+                default: "10/min",
+            }],
+            // A page joins its cart and up to a hundred product topics at once: the burst
+            // covers that.
+            LimitedAction::SocketEvents => &[Budget {
+                per: Socket,
+                suffix: "",
+                default: "120/10s",
+            }],
+        }
+    }
+
+    /// `RATE_LIMIT_<ACTION>[_<KEY>]`.
+    pub fn env_key(self, budget: &Budget) -> String {
+        let action = self.name().to_ascii_uppercase();
+        if budget.suffix.is_empty() {
+            format!("RATE_LIMIT_{action}")
+        } else {
+            format!("RATE_LIMIT_{action}_{}", budget.suffix)
+        }
+    }
 }
 
 /// Rate limits; `enabled: false` is `RATE_LIMIT=off`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rates {
     pub enabled: bool,
-    /// `POST /cart/items` and removals.
-    pub cart: PerClient,
-    /// `POST /checkout`.
-    pub checkout: PerClient,
-    /// `GET /session/token`.
-    pub token: PerClient,
-    /// Socket connects (shopper: session = the token's cart; admin: per address only).
-    pub connect: PerClient,
-    /// Shopper logins (session = the email tried) and signups (per address only).
-    pub login: PerClient,
-    /// Wrong admin credentials, per address.
-    pub admin_failures: Rate,
-    /// Events one socket may send.
-    pub socket_events: Rate,
+    rates: BTreeMap<(LimitedAction, Per), Rate>,
+}
+
+impl Rates {
+    /// Each budget from its variable (through `lookup`), else its default. `Err` is the
+    /// variable and why its value is refused.
+    pub fn from_lookup(
+        enabled: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Rates, (String, String)> {
+        let mut rates = BTreeMap::new();
+        for action in LimitedAction::ALL {
+            for budget in action.budgets() {
+                let key = action.env_key(budget);
+                let rate = match lookup(&key) {
+                    Some(text) => text.parse().map_err(|reason| (key, reason))?,
+                    None => Rate::default_of(budget.default),
+                };
+                rates.insert((action, budget.per), rate);
+            }
+        }
+        Ok(Rates { enabled, rates })
+    }
+
+    /// The budget of `action` per `per`, if the action has one.
+    pub fn get(&self, action: LimitedAction, per: Per) -> Option<Rate> {
+        self.rates.get(&(action, per)).copied()
+    }
+
+    /// Changes one budget (tests tune one limit at a time).
+    pub fn set(&mut self, action: LimitedAction, per: Per, rate: Rate) {
+        self.rates.insert((action, per), rate);
+    }
+
+    /// These rates with one budget changed.
+    pub fn with(mut self, action: LimitedAction, per: Per, rate: Rate) -> Rates {
+        self.set(action, per, rate);
+        self
+    }
 }
 
 impl Default for Rates {
     fn default() -> Rates {
-        let per_client = |session, address| PerClient {
-            session: Rate::default_of(session),
-            address: Rate::default_of(address),
-        };
-        Rates {
-            enabled: true,
-            cart: per_client(DEFAULT_CART_SESSION, DEFAULT_CART_ADDRESS),
-            checkout: per_client(DEFAULT_CHECKOUT_SESSION, DEFAULT_CHECKOUT_ADDRESS),
-            token: per_client(DEFAULT_TOKEN_SESSION, DEFAULT_TOKEN_ADDRESS),
-            connect: per_client(DEFAULT_CONNECT_SESSION, DEFAULT_CONNECT_ADDRESS),
-            login: per_client(DEFAULT_LOGIN_ACCOUNT, DEFAULT_LOGIN_ADDRESS),
-            admin_failures: Rate::default_of(DEFAULT_ADMIN_FAILURES),
-            socket_events: Rate::default_of(DEFAULT_SOCKET_EVENTS),
-        }
+        Rates::from_lookup(true, |_| None).expect("the built-in defaults are valid rates")
     }
 }
 
@@ -257,8 +406,28 @@ mod tests {
         ] {
             assert!(rate(bad).is_err(), "{bad:?}");
         }
-        // Every default is a valid rate.
-        let _ = Rates::default();
+        // Every default is a valid rate, and every budget has one.
+        let rates = Rates::default();
+        for action in LimitedAction::ALL {
+            for budget in action.budgets() {
+                assert!(rates.get(action, budget.per).is_some(), "{action:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_rate_variable_is_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        for action in LimitedAction::ALL {
+            for budget in action.budgets() {
+                let key = action.env_key(budget);
+                let short = key.trim_start_matches("RATE_LIMIT_");
+                assert!(
+                    readme.contains(&key) || readme.contains(&format!("`{short}`")),
+                    "README.md does not document {key}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use clap::Parser;
 
 pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
 use limits::*;
-pub use limits::{Connections, PerClient, Rate, Rates, TrustedProxies};
+pub use limits::{Connections, LimitedAction, Per, Rate, Rates, TrustedProxies};
 use secrets::LocalSecrets;
 
 pub const DEFAULT_PORT: u16 = 4000;
@@ -117,56 +117,6 @@ pub struct Settings {
           action = clap::ArgAction::Set,
           value_parser = parse_switch)]
     pub rate_limit: bool,
-    /// Add-to-cart and removals per session (N/unit or N/Munit: 30/min, 120/10s).
-    #[arg(long = "rate-limit-cart-session", env = "RATE_LIMIT_CART_SESSION",
-          value_name = "RATE_LIMIT_CART_SESSION", default_value = DEFAULT_CART_SESSION)]
-    pub rate_limit_cart_session: Rate,
-    /// Add-to-cart and removals per client address.
-    #[arg(long = "rate-limit-cart-address", env = "RATE_LIMIT_CART_ADDRESS",
-          value_name = "RATE_LIMIT_CART_ADDRESS", default_value = DEFAULT_CART_ADDRESS)]
-    pub rate_limit_cart_address: Rate,
-    /// Checkouts per session.
-    #[arg(long = "rate-limit-checkout-session", env = "RATE_LIMIT_CHECKOUT_SESSION",
-          value_name = "RATE_LIMIT_CHECKOUT_SESSION", default_value = DEFAULT_CHECKOUT_SESSION)]
-    pub rate_limit_checkout_session: Rate,
-    /// Checkouts per client address.
-    #[arg(long = "rate-limit-checkout-address", env = "RATE_LIMIT_CHECKOUT_ADDRESS",
-          value_name = "RATE_LIMIT_CHECKOUT_ADDRESS", default_value = DEFAULT_CHECKOUT_ADDRESS)]
-    pub rate_limit_checkout_address: Rate,
-    /// `GET /session/token` per session.
-    #[arg(long = "rate-limit-token-session", env = "RATE_LIMIT_TOKEN_SESSION",
-          value_name = "RATE_LIMIT_TOKEN_SESSION", default_value = DEFAULT_TOKEN_SESSION)]
-    pub rate_limit_token_session: Rate,
-    /// `GET /session/token` per client address.
-    #[arg(long = "rate-limit-token-address", env = "RATE_LIMIT_TOKEN_ADDRESS",
-          value_name = "RATE_LIMIT_TOKEN_ADDRESS", default_value = DEFAULT_TOKEN_ADDRESS)]
-    pub rate_limit_token_address: Rate,
-    /// Socket connects per session (the token's cart).
-    #[arg(long = "rate-limit-connect-session", env = "RATE_LIMIT_CONNECT_SESSION",
-          value_name = "RATE_LIMIT_CONNECT_SESSION", default_value = DEFAULT_CONNECT_SESSION)]
-    pub rate_limit_connect_session: Rate,
-    /// Socket connects per client address.
-    #[arg(long = "rate-limit-connect-address", env = "RATE_LIMIT_CONNECT_ADDRESS",
-          value_name = "RATE_LIMIT_CONNECT_ADDRESS", default_value = DEFAULT_CONNECT_ADDRESS)]
-    pub rate_limit_connect_address: Rate,
-    /// Shopper login attempts per account (the email tried).
-    #[arg(long = "rate-limit-login-account", env = "RATE_LIMIT_LOGIN_ACCOUNT",
-          value_name = "RATE_LIMIT_LOGIN_ACCOUNT", default_value = DEFAULT_LOGIN_ACCOUNT)]
-    pub rate_limit_login_account: Rate,
-    /// Shopper login and signup attempts per client address.
-    #[arg(long = "rate-limit-login-address", env = "RATE_LIMIT_LOGIN_ADDRESS",
-          value_name = "RATE_LIMIT_LOGIN_ADDRESS", default_value = DEFAULT_LOGIN_ADDRESS)]
-    pub rate_limit_login_address: Rate,
-    /// Wrong admin credentials per client address; past it every admin request from there is
-    /// refused until the rate allows one again.
-    #[arg(long = "rate-limit-admin-failures", env = "RATE_LIMIT_ADMIN_FAILURES",
-          value_name = "RATE_LIMIT_ADMIN_FAILURES", default_value = DEFAULT_ADMIN_FAILURES)]
-    pub rate_limit_admin_failures: Rate,
-    /// Events one socket may send; past it each gets a `rate_limited` error reply, and a
-    /// socket that goes on is closed (1008).
-    #[arg(long = "rate-limit-socket-events", env = "RATE_LIMIT_SOCKET_EVENTS",
-          value_name = "RATE_LIMIT_SOCKET_EVENTS", default_value = DEFAULT_SOCKET_EVENTS)]
-    pub rate_limit_socket_events: Rate,
 }
 
 /// Reads [`Settings`] from the environment alone.
@@ -292,6 +242,8 @@ impl Config {
                 generated: true,
             },
         };
+        let rates = Rates::from_lookup(settings.rate_limit, get)
+            .map_err(|(var, reason)| ConfigError::Invalid { var, reason })?;
         let node_name = settings
             .node_name
             .or(settings.dyno)
@@ -318,31 +270,7 @@ impl Config {
                     .then_some(settings.max_connections_per_address),
                 trusted_proxies: settings.trusted_proxies,
             },
-            rates: Rates {
-                enabled: settings.rate_limit,
-                cart: PerClient {
-                    session: settings.rate_limit_cart_session,
-                    address: settings.rate_limit_cart_address,
-                },
-                checkout: PerClient {
-                    session: settings.rate_limit_checkout_session,
-                    address: settings.rate_limit_checkout_address,
-                },
-                token: PerClient {
-                    session: settings.rate_limit_token_session,
-                    address: settings.rate_limit_token_address,
-                },
-                connect: PerClient {
-                    session: settings.rate_limit_connect_session,
-                    address: settings.rate_limit_connect_address,
-                },
-                login: PerClient {
-                    session: settings.rate_limit_login_account,
-                    address: settings.rate_limit_login_address,
-                },
-                admin_failures: settings.rate_limit_admin_failures,
-                socket_events: settings.rate_limit_socket_events,
-            },
+            rates,
         })
     }
 }
@@ -382,9 +310,7 @@ mod tests {
                 | "BODY_TIMEOUT_MS"
                 | "MAX_CONNECTIONS_PER_ADDRESS"
                 | "TRUSTED_PROXIES"
-                | "RATE_LIMIT"
-                | "RATE_LIMIT_CART_SESSION"
-                | "RATE_LIMIT_SOCKET_EVENTS" => {
+                | "RATE_LIMIT" => {
                     args.push(format!("--{}={v}", k.to_lowercase().replace('_', "-")))
                 }
                 _ => {
@@ -496,7 +422,10 @@ mod tests {
         ])
         .ok();
         assert_eq!(
-            tuned.as_ref().map(|c| c.rates.cart.session.to_string()),
+            tuned
+                .as_ref()
+                .and_then(|c| c.rates.get(LimitedAction::Cart, Per::Session))
+                .map(|r| r.to_string()),
             Some("5/10s".to_string())
         );
         assert!(tuned.is_some_and(|c| {

@@ -50,7 +50,7 @@ impl Flood {
         if self.events.check().is_ok() {
             Verdict::Allow
         } else if self.refusals.check().is_ok() {
-            metrics::counter!("sneakers_rate_limited_total", "limit" => "socket_events", "key" => "socket").increment(1);
+            metrics::counter!("sneakers_rate_limited_total", "limit" => crate::config::LimitedAction::SocketEvents.name(), "key" => "socket").increment(1);
             Verdict::Refuse
         } else {
             metrics::counter!("sneakers_sockets_closed_for_flooding_total").increment(1);

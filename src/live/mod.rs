@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
 
+use crate::config::{LimitedAction, Per};
 use crate::domain::account::SignedIn;
 use crate::domain::sales::SalesSeries;
 use crate::domain::token::Tokens;
@@ -102,7 +103,11 @@ impl Live {
             cluster,
             node_name: config.node_name.clone(),
             idle_timeout: config.socket_idle_timeout,
-            socket_events: config.rates.enabled.then_some(config.rates.socket_events),
+            socket_events: config
+                .rates
+                .enabled
+                .then(|| config.rates.get(LimitedAction::SocketEvents, Per::Socket))
+                .flatten(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),

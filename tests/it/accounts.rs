@@ -3,6 +3,7 @@
 
 use futures_util::future::join_all;
 use serde_json::json;
+use sneakers::config::{LimitedAction, Per};
 use sneakers::domain::{ItemId, ProductId};
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp, pairs_left};
@@ -397,8 +398,16 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_attempts_are_limited_per_account_and_per_address() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.login.session = "2/min".parse().unwrap_or_else(|e| panic!("{e}"));
-        c.rates.login.address = "5/min".parse().unwrap_or_else(|e| panic!("{e}"));
+        c.rates.set(
+            LimitedAction::Login,
+            Per::Session,
+            "2/min".parse().unwrap_or_else(|e| panic!("{e}")),
+        );
+        c.rates.set(
+            LimitedAction::Login,
+            Per::Address,
+            "5/min".parse().unwrap_or_else(|e| panic!("{e}")),
+        );
     })
     .await;
     let mut owner = app.visitor().await;

@@ -3,6 +3,7 @@
 //! `rate_limited` and then closed 1008 while other sockets keep receiving. 127.0.0.2 stands for
 //! another client address.
 
+use sneakers::config::{LimitedAction, Per};
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
@@ -51,8 +52,10 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_to_cart_over_the_session_and_address_limits() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.cart.session = rate("3/min");
-        c.rates.cart.address = rate("5/min");
+        c.rates
+            .set(LimitedAction::Cart, Per::Session, rate("3/min"));
+        c.rates
+            .set(LimitedAction::Cart, Per::Address, rate("5/min"));
     })
     .await;
     let item = app.product(true).await.items[0].id;
@@ -100,8 +103,10 @@ async fn add_to_cart_over_the_session_and_address_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_and_session_token_limits() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.checkout.session = rate("1/min");
-        c.rates.token.address = rate("2/min");
+        c.rates
+            .set(LimitedAction::Checkout, Per::Session, rate("1/min"));
+        c.rates
+            .set(LimitedAction::Token, Per::Address, rate("2/min"));
     })
     .await;
     let item = app.product(true).await.items[0].id;
@@ -141,8 +146,10 @@ async fn checkout_and_session_token_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_connects_are_limited_per_session_and_address() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.connect.session = rate("2/min");
-        c.rates.connect.address = rate("4/min");
+        c.rates
+            .set(LimitedAction::Connect, Per::Session, rate("2/min"));
+        c.rates
+            .set(LimitedAction::Connect, Per::Address, rate("4/min"));
     })
     .await;
     let (token, _) = app.socket_token().await;
@@ -176,7 +183,8 @@ async fn socket_connects_are_limited_per_session_and_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_password_guessing_is_blocked_per_address() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.admin_failures = rate("3/min");
+        c.rates
+            .set(LimitedAction::AdminFailures, Per::Address, rate("3/min"));
     })
     .await;
     let from = |address: [u8; 4], password: &str| {
@@ -209,7 +217,8 @@ async fn admin_password_guessing_is_blocked_per_address() {
 async fn forwarded_for_names_the_client_behind_a_trusted_proxy() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
         c.connections.trusted_proxies = "127.0.0.1".parse().unwrap_or_default();
-        c.rates.token.address = rate("1/min");
+        c.rates
+            .set(LimitedAction::Token, Per::Address, rate("1/min"));
     })
     .await;
     let through_router = |client: &str| {
@@ -230,7 +239,8 @@ async fn forwarded_for_names_the_client_behind_a_trusted_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_socket_is_answered_rate_limited_then_closed() {
     let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.rates.socket_events = rate("10/min");
+        c.rates
+            .set(LimitedAction::SocketEvents, Per::Socket, rate("10/min"));
     })
     .await;
     let product = app.product(true).await;

@@ -13,32 +13,10 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::{Audience, Refusal, Refused};
-use crate::config::{PerClient, Rate, Rates};
+use crate::config::{LimitedAction, Per, Rate, Rates};
 
 /// Keys nobody used for this long are forgotten (their buckets are full again anyway).
 const FORGET_EVERY: Duration = Duration::from_secs(60);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    Cart,
-    Checkout,
-    Token,
-    Connect,
-    /// Shopper logins and signups; the "session" key is the email tried.
-    Login,
-}
-
-impl Action {
-    fn name(self) -> &'static str {
-        match self {
-            Action::Cart => "cart",
-            Action::Checkout => "checkout",
-            Action::Token => "token",
-            Action::Connect => "connect",
-            Action::Login => "login",
-        }
-    }
-}
 
 pub fn quota(rate: Rate) -> Quota {
     Quota::with_period(rate.replenish_one())
@@ -46,31 +24,27 @@ pub fn quota(rate: Rate) -> Quota {
         .allow_burst(rate.count)
 }
 
-struct PerKey {
-    session: DefaultKeyedRateLimiter<String>,
-    address: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl PerKey {
-    fn new(rates: PerClient) -> PerKey {
-        PerKey {
-            session: RateLimiter::keyed(quota(rates.session)),
-            address: RateLimiter::keyed(quota(rates.address)),
-        }
-    }
-}
-
 pub struct Limits {
     enabled: bool,
-    cart: PerKey,
-    checkout: PerKey,
-    token: PerKey,
-    connect: PerKey,
-    login: PerKey,
-    admin_failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per action, its limiter per session (or what stands for one) and per address, where
+    /// the action has such a budget.
+    session: HashMap<LimitedAction, DefaultKeyedRateLimiter<String>>,
+    address: HashMap<LimitedAction, DefaultKeyedRateLimiter<IpAddr>>,
     /// Addresses refused admin access until then, whatever credentials they send: otherwise a
     /// blocked guesser would still learn which guess was right.
     admin_blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// A keyed limiter for every action with a budget per `per`.
+fn keyed<K: Clone + Eq + std::hash::Hash>(
+    rates: &Rates,
+    per: Per,
+) -> HashMap<LimitedAction, DefaultKeyedRateLimiter<K>> {
+    LimitedAction::ALL
+        .into_iter()
+        .filter_map(|action| Some((action, rates.get(action, per)?)))
+        .map(|(action, rate)| (action, RateLimiter::keyed(quota(rate))))
+        .collect()
 }
 
 /// Whole seconds to wait, at least one (what `Retry-After` says).
@@ -82,23 +56,9 @@ impl Limits {
     pub fn new(rates: &Rates) -> Limits {
         Limits {
             enabled: rates.enabled,
-            cart: PerKey::new(rates.cart),
-            checkout: PerKey::new(rates.checkout),
-            token: PerKey::new(rates.token),
-            connect: PerKey::new(rates.connect),
-            login: PerKey::new(rates.login),
-            admin_failures: RateLimiter::keyed(quota(rates.admin_failures)),
+            session: keyed(rates, Per::Session),
+            address: keyed(rates, Per::Address),
             admin_blocked: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn per_key(&self, action: Action) -> &PerKey {
-        match action {
-            Action::Cart => &self.cart,
-            Action::Checkout => &self.checkout,
-            Action::Token => &self.token,
-            Action::Connect => &self.connect,
-            Action::Login => &self.login,
         }
     }
 
@@ -106,7 +66,7 @@ impl Limits {
     /// limit first, so a greedy session does not spend its neighbours' shared budget.
     pub fn check(
         &self,
-        action: Action,
+        action: LimitedAction,
         address: IpAddr,
         session: Option<&str>,
         audience: Audience,
@@ -114,10 +74,10 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        let limits = self.per_key(action);
         let clock = DefaultClock::default();
         if let Some(session) = session
-            && let Err(not_until) = limits.session.check_key(&session.to_string())
+            && let Some(limiter) = self.session.get(&action)
+            && let Err(not_until) = limiter.check_key(&session.to_string())
         {
             return Err(refuse(
                 action.name(),
@@ -126,7 +86,9 @@ impl Limits {
                 audience,
             ));
         }
-        if let Err(not_until) = limits.address.check_key(&address) {
+        if let Some(limiter) = self.address.get(&action)
+            && let Err(not_until) = limiter.check_key(&address)
+        {
             return Err(refuse(
                 action.name(),
                 "address",
@@ -145,7 +107,7 @@ impl Limits {
         let blocked = self.blocked().get(&address).copied();
         match blocked {
             Some(until) if until > Instant::now() => Err(refuse(
-                "admin_failures",
+                LimitedAction::AdminFailures.name(),
                 "address",
                 until - Instant::now(),
                 audience,
@@ -160,13 +122,21 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        match self.admin_failures.check_key(&address) {
+        let Some(failures) = self.address.get(&LimitedAction::AdminFailures) else {
+            return Ok(());
+        };
+        match failures.check_key(&address) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 self.blocked().insert(address, Instant::now() + wait);
                 tracing::warn!(%address, "admin credentials guessed too often: address blocked");
-                Err(refuse("admin_failures", "address", wait, audience))
+                Err(refuse(
+                    LimitedAction::AdminFailures.name(),
+                    "address",
+                    wait,
+                    audience,
+                ))
             }
         }
     }
@@ -179,13 +149,14 @@ impl Limits {
 
     /// Forgets idle keys so a crowd of one-request bots does not grow the maps for good.
     fn forget_idle(&self) {
-        for limits in [&self.cart, &self.checkout, &self.token, &self.connect] {
-            limits.session.retain_recent();
-            limits.session.shrink_to_fit();
-            limits.address.retain_recent();
-            limits.address.shrink_to_fit();
+        for limiter in self.session.values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
-        self.admin_failures.retain_recent();
+        for limiter in self.address.values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
         let now = Instant::now();
         self.blocked().retain(|_, until| *until > now);
     }
@@ -216,21 +187,22 @@ mod tests {
 
     fn rates(cart: &str) -> Rates {
         let rate: Rate = cart.parse().unwrap_or_else(|e| panic!("{e}"));
-        Rates {
-            cart: PerClient {
-                session: rate,
-                address: Rate::default_of("5/min"),
-            },
-            admin_failures: Rate::default_of("2/min"),
-            ..Rates::default()
-        }
+        Rates::default()
+            .with(LimitedAction::Cart, Per::Session, rate)
+            .with(LimitedAction::Cart, Per::Address, Rate::default_of("5/min"))
+            .with(
+                LimitedAction::AdminFailures,
+                Per::Address,
+                Rate::default_of("2/min"),
+            )
     }
 
     #[test]
     fn a_session_over_its_rate_is_refused_with_a_wait() {
         let limits = Limits::new(&rates("2/min"));
         let here = IpAddr::from([192, 0, 2, 1]);
-        let check = |session| limits.check(Action::Cart, here, Some(session), Audience::Page);
+        let check =
+            |session| limits.check(LimitedAction::Cart, here, Some(session), Audience::Page);
         assert!(check("a").is_ok() && check("a").is_ok());
         assert_eq!(
             check("a").err().map(|r| r.kind),
@@ -246,13 +218,13 @@ mod tests {
         // Other actions and addresses are untouched.
         assert!(
             limits
-                .check(Action::Checkout, here, Some("a"), Audience::Page)
+                .check(LimitedAction::Checkout, here, Some("a"), Audience::Page)
                 .is_ok()
         );
         assert!(
             limits
                 .check(
-                    Action::Cart,
+                    LimitedAction::Cart,
                     IpAddr::from([192, 0, 2, 2]),
                     Some("d"),
                     Audience::Page
@@ -279,15 +251,14 @@ mod tests {
 
     #[test]
     fn off_means_off() {
-        let limits = Limits::new(&Rates {
-            enabled: false,
-            ..rates("1/h")
-        });
+        let mut off = rates("1/h");
+        off.enabled = false;
+        let limits = Limits::new(&off);
         let here = IpAddr::from([127, 0, 0, 1]);
         for _ in 0..100 {
             assert!(
                 limits
-                    .check(Action::Cart, here, Some("a"), Audience::Page)
+                    .check(LimitedAction::Cart, here, Some("a"), Audience::Page)
                     .is_ok()
             );
             assert!(limits.admin_failed(here, Audience::Api).is_ok());

@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::cart::{CART_COOKIE, read_cart, save};
+use crate::config::LimitedAction;
 use crate::domain::Cart;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
@@ -20,7 +21,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::{Session, is_secure, new_cart_id, session_cookie};
 use crate::web::{AppState, see_other};
 
@@ -102,7 +102,7 @@ async fn signup(
 ) -> Result<Response, PageError> {
     state
         .limits
-        .check(Action::Login, client, None, Audience::Page)?;
+        .check(LimitedAction::Login, client, None, Audience::Page)?;
     check_csrf(&state, &session, &headers, &form.csrf_token)?;
     match state
         .inventory
@@ -138,9 +138,12 @@ async fn login(
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
     let account_key = form.email.trim().to_lowercase();
-    state
-        .limits
-        .check(Action::Login, client, Some(&account_key), Audience::Page)?;
+    state.limits.check(
+        LimitedAction::Login,
+        client,
+        Some(&account_key),
+        Audience::Page,
+    )?;
     check_csrf(&state, &session, &headers, &form.csrf_token)?;
     let next = same_site(&form.next).unwrap_or("/account");
     match state.inventory.login(&form.email, &form.password).await {

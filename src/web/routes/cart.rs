@@ -9,6 +9,7 @@ use axum::routing::post;
 use chrono::Utc;
 use serde::Deserialize;
 
+use crate::config::LimitedAction;
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError};
 use crate::web::AppState;
@@ -16,7 +17,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Path};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::{Session, cookies};
 
 /// Not HttpOnly: the shim writes it with the `serialized` token the cart channel returns.
@@ -158,7 +158,7 @@ async fn change(
     let limited = Some(session.cart_id.as_str());
     state
         .limits
-        .check(Action::Cart, client, limited, Audience::Page)?;
+        .check(LimitedAction::Cart, client, limited, Audience::Page)?;
     check_csrf(state, session, headers, &form.csrf_token)?;
     let mut cart = read_cart(state, session, headers).await?;
     let ordered = match (&change, session.account) {

@@ -9,6 +9,7 @@ use maud::Markup;
 use serde::Deserialize;
 
 use super::cart::{CartForm, read_cart, save};
+use crate::config::LimitedAction;
 use crate::domain::ProductId;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
@@ -19,7 +20,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::Session;
 use crate::web::{AppState, see_other};
 
@@ -85,7 +85,7 @@ async fn purchase(
     let limited = Some(session.cart_id.as_str());
     state
         .limits
-        .check(Action::Checkout, client, limited, Audience::Page)?;
+        .check(LimitedAction::Checkout, client, limited, Audience::Page)?;
     check_csrf(&state, &session, &headers, form.csrf_token())?;
     let mut cart = read_cart(&state, &session, &headers).await?;
     match state

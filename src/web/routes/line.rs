@@ -10,6 +10,7 @@ use chrono::Utc;
 use maud::Markup;
 
 use super::cart::CartForm;
+use crate::config::LimitedAction;
 use crate::domain::ProductId;
 use crate::domain::line::shuffle_key;
 use crate::html::fragments::line::queue_panel;
@@ -19,7 +20,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Path};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::Session;
 use crate::web::{AppState, see_other};
 
@@ -60,7 +60,7 @@ async fn join(
     let limited = Some(session.cart_id.as_str());
     state
         .limits
-        .check(Action::Cart, client, limited, Audience::Page)?;
+        .check(LimitedAction::Cart, client, limited, Audience::Page)?;
     check_csrf(&state, &session, &headers, form.csrf_token())?;
     let product_id = lined_product(&state, &id)?;
     let key = shuffle_key(&state.tokens.line_draw, product_id, &session.cart_id);

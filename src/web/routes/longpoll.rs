@@ -19,6 +19,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::socket::{Door, origin_allowed};
+use crate::config::LimitedAction;
 use crate::domain::token::{LONGPOLL_TOKEN_MAX_AGE_MS, TokenError, Tokens};
 use crate::live::longpoll::{Answer, LongPolls, Request as LpRequest, SessionRef};
 use crate::live::socket::{MAX_FRAME_BYTES, MAX_TRANSPORT_BYTES};
@@ -27,7 +28,6 @@ use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::error::{ApiError, Audience, Refused};
 use crate::web::edge::extract::read_body;
-use crate::web::edge::limits::Action;
 
 /// phoenix.js sends at most this many frames per POST (Phoenix reads no more).
 pub const MAX_FRAMES_PER_POST: usize = 100;
@@ -187,7 +187,7 @@ fn open(
     };
     if let Err(refusal) = state
         .limits
-        .check(Action::Connect, client, cart, Audience::Api)
+        .check(LimitedAction::Connect, client, cart, Audience::Api)
     {
         let mut response = refuse(
             StatusCode::TOO_MANY_REQUESTS,

@@ -19,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use crate::config::LimitedAction;
 use crate::domain::Shopper;
 use crate::domain::account::SignedIn;
 use crate::domain::token::{ADMIN_TOKEN_MAX_AGE_MS, SOCKET_TOKEN_MAX_AGE_MS, TokenError};
@@ -27,7 +28,6 @@ use crate::live::{Identity, Live};
 use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::error::{ApiError, Audience, Refused};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::CART_ID_LEN;
 
 pub fn router() -> Router<AppState> {
@@ -182,7 +182,7 @@ fn open(
     };
     if let Err(refusal) = state
         .limits
-        .check(Action::Connect, client, session, Audience::Api)
+        .check(LimitedAction::Connect, client, session, Audience::Api)
     {
         return refusal.into_response();
     }

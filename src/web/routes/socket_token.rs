@@ -5,11 +5,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
+use crate::config::LimitedAction;
 use crate::html::pages::layout::PageMeta;
 use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::error::{Audience, Refusal};
-use crate::web::edge::limits::Action;
 use crate::web::edge::session::Session;
 
 /// The caller adds the session layer.
@@ -27,7 +27,7 @@ async fn token(
     let limited = Some(session.cart_id.as_str());
     state
         .limits
-        .check(Action::Token, client, limited, Audience::Api)?;
+        .check(LimitedAction::Token, client, limited, Audience::Api)?;
     let meta = PageMeta::new(&state.tokens, &session);
     Ok(axum::Json(
         serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
