@@ -5,6 +5,7 @@ pub mod account;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod figures;
 pub mod fingerprint;
 pub mod ids;
 pub mod level;

@@ -46,8 +46,11 @@ pub fn item_topic(item_id: ItemId) -> String {
 
 /// Cart changes, for every tab of the cart.
 pub fn cart_updates_topic(cart_id: &str) -> String {
-    format!("cart_updates:{cart_id}")
+    format!("{CART_UPDATES_PREFIX}{cart_id}")
 }
+
+/// What every cart's updates topic starts with.
+pub const CART_UPDATES_PREFIX: &str = "cart_updates:";
 
 /// How often open cart and admin channels get a fresh token (socket tokens live a day, admin
 /// tokens 12 hours).
@@ -195,10 +198,10 @@ fn on_figures(live: &Live, pushes_per_second: u64) {
     if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
         return;
     }
-    let html = admin::server(live.figures(pushes_per_second), &live.node_name).into_string();
+    let html = admin::server(live.figures(pushes_per_second), live.cluster.node()).into_string();
     live.hub
         .broadcast(ADMIN_TOPIC, "server", json!({ "html": html }));
-    let html = admin::cluster(&live.cluster_rows()).into_string();
+    let html = admin::cluster(&live.cluster_rows(), live.bus_view()).into_string();
     live.hub
         .broadcast(ADMIN_TOPIC, "cluster", json!({ "html": html }));
 }

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub use super::outbox::Outbox;
@@ -51,11 +52,28 @@ struct Subscriber {
 
 pub type SubscriptionId = u64;
 
+/// Who is told when a topic under `prefix` gains its first subscriber (`true`) or loses its
+/// last (`false`).
+struct Watch {
+    prefix: &'static str,
+    changes: mpsc::UnboundedSender<(String, bool)>,
+}
+
+impl Watch {
+    /// Called under the topics' lock, so a topic's changes arrive in the order they happened.
+    fn tell(&self, topic: &str, occupied: bool) {
+        if topic.starts_with(self.prefix) {
+            let _ = self.changes.send((topic.to_string(), occupied));
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Hub {
     topics: RwLock<HashMap<String, HashMap<SubscriptionId, Subscriber>>>,
     next_id: AtomicU64,
     pushes: AtomicU64,
+    watch: OnceLock<Watch>,
 }
 
 impl Hub {
@@ -65,12 +83,14 @@ impl Hub {
             outbox: outbox.clone(),
             delivery,
         };
-        self.topics
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(topic.to_string())
-            .or_default()
-            .insert(id, subscriber);
+        let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+        let subscribers = topics.entry(topic.to_string()).or_default();
+        subscribers.insert(id, subscriber);
+        if subscribers.len() == 1
+            && let Some(watch) = self.watch.get()
+        {
+            watch.tell(topic, true);
+        }
         id
     }
 
@@ -80,8 +100,24 @@ impl Hub {
             subscribers.remove(&id);
             if subscribers.is_empty() {
                 topics.remove(topic);
+                if let Some(watch) = self.watch.get() {
+                    watch.tell(topic, false);
+                }
             }
         }
+    }
+
+    /// Topics under `prefix` as they become occupied (`true`) and empty (`false`), starting
+    /// with those occupied now. One watcher per hub; a second call gets `None`.
+    pub fn watch(&self, prefix: &'static str) -> Option<mpsc::UnboundedReceiver<(String, bool)>> {
+        let (changes, receiver) = mpsc::unbounded_channel();
+        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        let watch = Watch { prefix, changes };
+        for topic in topics.keys() {
+            watch.tell(topic, true);
+        }
+        self.watch.set(watch).ok()?;
+        Some(receiver)
     }
 
     /// Messages queued for subscribers since start.
@@ -190,5 +226,36 @@ mod tests {
         let mut got = Vec::new();
         fast.next(&mut got, 8).await;
         assert_eq!(got.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_watcher_hears_topics_fill_and_empty_once_each() {
+        let hub = Hub::default();
+        let (a, b) = (Outbox::new(4), Outbox::new(4));
+        let before = hub.subscribe("cart_updates:old", &a, Delivery::Frame);
+        let Some(mut changes) = hub.watch("cart_updates:") else {
+            panic!("the first watcher is taken");
+        };
+        assert!(hub.watch("cart_updates:").is_none(), "one watcher per hub");
+        let first = hub.subscribe("cart_updates:x", &a, Delivery::Frame);
+        let second = hub.subscribe("cart_updates:x", &b, Delivery::Frame);
+        hub.subscribe("product:1", &a, Delivery::Frame);
+        hub.unsubscribe("cart_updates:x", first);
+        hub.unsubscribe("cart_updates:x", second);
+        hub.unsubscribe("cart_updates:old", before);
+        let mut seen = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            seen.push(change);
+        }
+        let change = |t: &str, on| (t.to_string(), on);
+        assert_eq!(
+            seen,
+            [
+                change("cart_updates:old", true),
+                change("cart_updates:x", true),
+                change("cart_updates:x", false),
+                change("cart_updates:old", false),
+            ]
+        );
     }
 }

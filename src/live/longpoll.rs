@@ -4,14 +4,13 @@
 //! [`Request`]s and [`Answer`]s back into Phoenix's `{"status", "token", "messages"}`.
 //!
 //! Several nodes, no sticky sessions: a session lives on the node that opened it, and its
-//! token names that node (`node|session_id`, signed). A request that lands elsewhere is
-//! relayed to the owner over the cluster bus ([`Message::Relay`], chunked to fit NOTIFY
-//! payloads) and the owner's answer comes back the same way; the node that took the HTTP
-//! request waits for it with a timeout (a poll: the window and a margin; a send: the margin),
-//! and answers "gone" (410: the client opens a new session and rejoins) when none comes.
+//! token names that node (`node|session_id`, signed). A request that lands elsewhere is asked
+//! of the owner over the cluster (`cluster::request`, the `longpoll` service); the node that
+//! took the HTTP request waits for the answer with a timeout (a poll: the window and a margin;
+//! a send: the margin), and answers "gone" (410: the client opens a new session and rejoins)
+//! when none comes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::cluster::wire::Message;
+use super::cluster::{Cluster, FeedStatus};
 use super::outbox::{Next, Outbox};
 use super::session::{Incoming, Session};
 use super::{Identity, Live};
@@ -35,11 +34,8 @@ const BATCH: usize = 64;
 const COMMANDS: usize = 16;
 /// How long a relayed request may take beyond its own wait (the bus is milliseconds).
 const RELAY_MARGIN: Duration = Duration::from_secs(3);
-/// A relayed request or answer is cut into pieces of at most this many bytes once escaped as
-/// a JSON string, so each fits one NOTIFY with its envelope.
-const RELAY_CHUNK: usize = 6_000;
-/// Pieces of a relayed message still incomplete after this are dropped (their sender died).
-const PARTIAL_TTL: Duration = Duration::from_secs(60);
+/// The cluster service other nodes ask for this node's sessions.
+const SERVICE: &str = "longpoll";
 
 /// The node and id of a session, as its signed token holds them: `node|session_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,18 +110,10 @@ enum Ending {
     Shutdown,
 }
 
-/// A relayed message's sender, id and direction (`true`: an answer).
-type PieceKey = (String, u64, bool);
-
-/// This node's longpoll sessions and the relayed requests it waits on.
+/// This node's longpoll sessions.
 pub struct LongPolls {
     window: Duration,
     sessions: Mutex<HashMap<String, mpsc::Sender<Command>>>,
-    next_id: AtomicU64,
-    /// Relayed requests waiting for their owner's answer, by id.
-    pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
-    /// Pieces of relayed messages, by sender, id and direction.
-    partial: Mutex<HashMap<PieceKey, (Instant, String)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -137,10 +125,29 @@ impl LongPolls {
         LongPolls {
             window,
             sessions: Mutex::default(),
-            next_id: AtomicU64::new(1),
-            pending: Mutex::default(),
-            partial: Mutex::default(),
         }
+    }
+
+    /// Answers the other nodes' requests for this node's sessions.
+    pub fn serve_relayed(this: &Arc<LongPolls>, cluster: &Cluster) {
+        let this = Arc::clone(this);
+        cluster.requests.serve(
+            SERVICE,
+            Arc::new(move |body: String| {
+                let this = Arc::clone(&this);
+                Box::pin(async move {
+                    let answer = match serde_json::from_str::<Request>(&body) {
+                        Ok(request) => this.local(request).await,
+                        Err(error) => {
+                            tracing::warn!(%error, "unreadable relayed longpoll request");
+                            Answer::Gone
+                        }
+                    };
+                    serde_json::to_string(&answer)
+                        .expect("answers are plain data: they always serialize")
+                })
+            }),
+        );
     }
 
     /// How long a poll waits for something to say.
@@ -171,21 +178,41 @@ impl LongPolls {
         live.sockets
             .spawn(async move { run(task_live, task_id, identity, receiver).await });
         Some(SessionRef {
-            node: live.node_name.clone(),
+            node: live.cluster.node().to_string(),
             id,
         })
     }
 
-    /// Answers a request for the session `owner` names: here, or relayed to its node.
+    /// Answers a request for the session `owner` names: here, or asked of its node.
     pub async fn dispatch(live: &Arc<Live>, owner: &str, request: Request) -> Answer {
-        if owner == live.node_name {
+        if owner == live.cluster.node() {
             return live.longpoll.local(request).await;
         }
-        if live.cluster.status() == super::cluster::FeedStatus::Local {
+        if live.cluster.status() == FeedStatus::Local {
             // No other node can be reached: the session cannot be.
             return Answer::Gone;
         }
-        live.longpoll.relay(live, owner, request).await
+        let (limit, polling) = match request {
+            Request::Poll { .. } => (live.longpoll.window + RELAY_MARGIN, true),
+            Request::Send { .. } => (RELAY_MARGIN, false),
+        };
+        let body = serde_json::to_string(&request)
+            .expect("requests are plain data: they always serialize");
+        metrics::counter!("sneakers_longpoll_relayed_total").increment(1);
+        tokio::select! {
+            answer = live.cluster.ask(owner, SERVICE, &body, limit) => {
+                match answer.map(|text| serde_json::from_str::<Answer>(&text)) {
+                    Some(Ok(answer)) => answer,
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, %owner, "unreadable relayed longpoll answer");
+                        Answer::Gone
+                    }
+                    None => Answer::Gone,
+                }
+            }
+            // This node stops: an empty poll sends the client to another one.
+            () = live.shutdown.cancelled(), if polling => Answer::Empty,
+        }
     }
 
     async fn local(&self, request: Request) -> Answer {
@@ -204,131 +231,6 @@ impl LongPolls {
         // The task always answers (a poll within the window); a dropped reply means it ended.
         answer.await.unwrap_or(Answer::Gone)
     }
-
-    async fn relay(&self, live: &Arc<Live>, owner: &str, request: Request) -> Answer {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let limit = match request {
-            Request::Poll { .. } => self.window + RELAY_MARGIN,
-            Request::Send { .. } => RELAY_MARGIN,
-        };
-        let polling = matches!(request, Request::Poll { .. });
-        let (reply, answer) = oneshot::channel();
-        lock(&self.pending).insert(id, reply);
-        publish_relay(live, owner, id, false, &request);
-        metrics::counter!("sneakers_longpoll_relayed_total").increment(1);
-        let answer = tokio::select! {
-            answer = tokio::time::timeout(limit, answer) => match answer {
-                Ok(Ok(answer)) => answer,
-                _ => {
-                    tracing::debug!(%owner, id, "no answer from the session's node: gone");
-                    Answer::Gone
-                }
-            },
-            // This node stops: an empty poll sends the client to another one.
-            () = live.shutdown.cancelled(), if polling => Answer::Empty,
-        };
-        lock(&self.pending).remove(&id);
-        answer
-    }
-
-    /// A piece of a relayed request or answer from `from`, addressed to this node.
-    pub fn on_relay(live: &Arc<Live>, from: &str, id: u64, reply: bool, last: bool, data: &str) {
-        let this = &live.longpoll;
-        let whole = {
-            let mut partial = lock(&this.partial);
-            let now = Instant::now();
-            partial.retain(|_, (at, _)| now.duration_since(*at) < PARTIAL_TTL);
-            let key = (from.to_string(), id, reply);
-            if last {
-                let mut text = partial
-                    .remove(&key)
-                    .map(|(_, text)| text)
-                    .unwrap_or_default();
-                text.push_str(data);
-                Some(text)
-            } else {
-                partial
-                    .entry(key)
-                    .or_insert_with(|| (now, String::new()))
-                    .1
-                    .push_str(data);
-                None
-            }
-        };
-        let Some(whole) = whole else { return };
-        if reply {
-            match serde_json::from_str::<Answer>(&whole) {
-                Ok(answer) => {
-                    if let Some(waiting) = lock(&this.pending).remove(&id) {
-                        let _ = waiting.send(answer);
-                    }
-                }
-                Err(error) => tracing::warn!(%error, %from, "unreadable relayed longpoll answer"),
-            }
-            return;
-        }
-        match serde_json::from_str::<Request>(&whole) {
-            Ok(request) => {
-                let live = Arc::clone(live);
-                let from = from.to_string();
-                tokio::spawn(async move {
-                    let answer = live.longpoll.local(request).await;
-                    publish_relay(&live, &from, id, true, &answer);
-                });
-            }
-            Err(error) => tracing::warn!(%error, %from, "unreadable relayed longpoll request"),
-        }
-    }
-}
-
-/// Sends a request or an answer to node `to`, in pieces that each fit a NOTIFY.
-fn publish_relay(live: &Live, to: &str, id: u64, reply: bool, body: &impl Serialize) {
-    let text = match serde_json::to_string(body) {
-        Ok(text) => text,
-        Err(error) => {
-            tracing::error!(%error, "a longpoll relay message did not serialize");
-            return;
-        }
-    };
-    let pieces = split_escaped(&text, RELAY_CHUNK);
-    let count = pieces.len();
-    for (at, piece) in pieces.into_iter().enumerate() {
-        live.cluster.publish(Message::Relay {
-            to: to.to_string(),
-            id,
-            reply,
-            last: at + 1 == count,
-            data: piece.to_string(),
-        });
-    }
-}
-
-/// Bytes `c` takes inside a JSON string as serde_json writes it.
-fn escaped_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
-}
-
-/// Cuts `text` (at char boundaries) into pieces of at most `budget` bytes once escaped; at
-/// least one piece, empty for an empty text.
-fn split_escaped(text: &str, budget: usize) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut size = 0;
-    for (at, c) in text.char_indices() {
-        let len = escaped_len(c);
-        if size + len > budget && at > start {
-            pieces.push(&text[start..at]);
-            start = at;
-            size = 0;
-        }
-        size += len;
-    }
-    pieces.push(&text[start..]);
-    pieces
 }
 
 /// One session's task: commands from requests, pushes from its subscriptions, the window of
@@ -458,21 +360,6 @@ mod tests {
         assert_eq!(SessionRef::parse("nobar"), None);
         assert_eq!(SessionRef::parse("node|"), None);
         assert_eq!(SessionRef::parse("|id"), None);
-    }
-
-    #[test]
-    fn pieces_fit_their_budget_once_escaped_and_add_up() {
-        let text =
-            "[\"1\",\"2\",\"cart:x\",\"cart\",{\"html\":\"<div id=\\\"cart\\\">é\u{1}</div>\"}]"
-                .repeat(300);
-        let pieces = split_escaped(&text, 500);
-        assert!(pieces.len() > 1);
-        for piece in &pieces {
-            let escaped = serde_json::to_string(piece).unwrap_or_default();
-            assert!(escaped.len() - 2 <= 500, "{}", escaped.len());
-        }
-        assert_eq!(pieces.concat(), text);
-        assert_eq!(split_escaped("", 10), vec![""]);
     }
 
     #[test]

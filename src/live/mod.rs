@@ -26,11 +26,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{LimitedAction, Per};
 use crate::domain::account::SignedIn;
+use crate::domain::figures::NodeFigures;
 use crate::domain::sales::SalesSeries;
 use crate::domain::token::Tokens;
-use crate::html::fragments::admin::ServerFigures;
+use crate::html::fragments::admin::{BusView, NodeRow};
 use crate::inventory::Inventory;
-use cluster::Adapter;
+use cluster::{Adapter, Cluster};
 use hub::Hub;
 use presence::Presence;
 
@@ -52,9 +53,9 @@ pub struct Live {
     pub presence: Presence,
     /// What product joins push, encoded once per version of the catalog's shown state.
     pub join_states: join_state::JoinStates,
-    /// How this node hears the others (a no-op with an embedded database).
-    pub cluster: Arc<dyn Adapter>,
-    pub node_name: String,
+    /// This node's name, how it hears the others (nobody with an embedded database), the
+    /// requests between nodes, and the others' figures.
+    pub cluster: Cluster,
     pub idle_timeout: Duration,
     /// Events one socket may send (`None`: no limit, `RATE_LIMIT=off`).
     pub socket_events: Option<crate::config::Rate>,
@@ -65,7 +66,7 @@ pub struct Live {
     /// Every open socket's task (and longpoll session's), so shutdown can wait for them.
     pub sockets: TaskTracker,
     /// This node's longpoll sessions (Phoenix's LongPoll transport).
-    pub longpoll: longpoll::LongPolls,
+    pub longpoll: Arc<longpoll::LongPolls>,
     /// Joined channels on this node, for the admin's server panel.
     pub channels: AtomicI64,
     /// Pairs sold per second (this node's sales and the others', as the bus brings them), for
@@ -73,27 +74,18 @@ pub struct Live {
     pub sales: std::sync::Mutex<SalesSeries>,
     /// Pushes this node made in the last second (`fanout` measures it).
     pub pushes_per_second: std::sync::atomic::AtomicU64,
-    /// The other nodes as their heartbeats describe them.
-    pub peers: std::sync::Mutex<std::collections::BTreeMap<String, Peer>>,
-    /// A node silent this long is shown down.
-    pub peer_down_after: Duration,
-}
-
-/// Another node, as its last heartbeat said.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    pub figures: ServerFigures,
-    pub feed: String,
-    pub heard_at: std::time::Instant,
 }
 
 impl Live {
     pub fn new(
         inventory: Arc<Inventory>,
         tokens: Arc<Tokens>,
-        cluster: Arc<dyn Adapter>,
+        adapter: Arc<dyn Adapter>,
         config: &crate::config::Config,
     ) -> Arc<Live> {
+        let cluster = Cluster::new(adapter, &config.node_name, config.presence_down_after);
+        let longpoll = Arc::new(longpoll::LongPolls::new(config.longpoll_window));
+        longpoll::LongPolls::serve_relayed(&longpoll, &cluster);
         Arc::new(Live {
             hub: Hub::default(),
             inventory,
@@ -101,7 +93,6 @@ impl Live {
             presence: Presence::new(&config.node_name),
             join_states: join_state::JoinStates::default(),
             cluster,
-            node_name: config.node_name.clone(),
             idle_timeout: config.socket_idle_timeout,
             socket_events: config
                 .rates
@@ -111,12 +102,10 @@ impl Live {
             shutdown: tokio_util::sync::CancellationToken::new(),
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),
-            longpoll: longpoll::LongPolls::new(config.longpoll_window),
+            longpoll,
             channels: AtomicI64::new(0),
             sales: std::sync::Mutex::new(SalesSeries::new()),
             pushes_per_second: std::sync::atomic::AtomicU64::new(0),
-            peers: std::sync::Mutex::default(),
-            peer_down_after: config.presence_down_after,
         })
     }
 
@@ -127,43 +116,29 @@ impl Live {
         f(&mut sales)
     }
 
-    pub fn heard_heartbeat(&self, node: &str, figures: ServerFigures, feed: String) {
-        let peer = Peer {
-            figures,
-            feed,
-            heard_at: std::time::Instant::now(),
-        };
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        peers.insert(node.to_string(), peer);
-    }
-
     /// Every node for the admin's cluster panel: this one first, then the others (a silent one
     /// marked down).
-    pub fn cluster_rows(&self) -> Vec<crate::html::fragments::admin::NodeRow> {
-        use crate::html::fragments::admin::NodeRow;
-        let mut rows = vec![NodeRow {
-            name: self.node_name.clone(),
+    pub fn cluster_rows(&self) -> Vec<NodeRow> {
+        self.cluster.peers.rows(NodeRow {
+            name: self.cluster.node().to_string(),
             figures: self.figures(self.pushes_per_second.load(Ordering::Relaxed)),
             feed: self.cluster.status().as_str().to_string(),
             up: true,
             this: true,
-        }];
-        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        for (name, peer) in peers.iter() {
-            rows.push(NodeRow {
-                name: name.clone(),
-                figures: peer.figures,
-                feed: peer.feed.clone(),
-                up: peer.heard_at.elapsed() < self.peer_down_after,
-                this: false,
-            });
+        })
+    }
+
+    /// Which bus, and whether this node hears it, for the admin's cluster panel.
+    pub fn bus_view(&self) -> BusView {
+        BusView {
+            kind: self.cluster.bus().as_str(),
+            connected: self.cluster.connected(),
         }
-        rows
     }
 
     /// This node's figures for the admin's server panel.
-    pub fn figures(&self, pushes_per_second: u64) -> ServerFigures {
-        ServerFigures {
+    pub fn figures(&self, pushes_per_second: u64) -> NodeFigures {
+        NodeFigures {
             sockets: self.sockets.len() as i64,
             channels: self.channels.load(Ordering::Relaxed),
             pushes_per_second,

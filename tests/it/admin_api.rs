@@ -148,5 +148,12 @@ async fn static_files_are_fingerprinted_and_revalidated() {
     assert_eq!(again.status(), 304);
     assert_eq!(app.get("/static/nope.js").await.0, 404);
     let (_, health) = app.get("/healthz").await;
-    assert!(health.contains("\"status\":\"ok\"") && health.contains("test-node"));
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap_or_default();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["node"], "test-node");
+    assert_eq!(
+        health["bus"],
+        serde_json::json!({ "kind": "local", "connected": true }),
+        "{health}"
+    );
 }

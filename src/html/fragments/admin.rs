@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::figures::NodeFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Catalog, Item, Product};
 use crate::html::fragments::product::countdown;
@@ -106,19 +107,11 @@ pub fn item_row(item: &Item) -> Markup {
     }
 }
 
-/// Server figures for `#admin-server`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ServerFigures {
-    pub sockets: i64,
-    pub channels: i64,
-    pub pushes_per_second: u64,
-}
-
 /// One node of the cluster panel.
 #[derive(Debug, Clone)]
 pub struct NodeRow {
     pub name: String,
-    pub figures: ServerFigures,
+    pub figures: NodeFigures,
     pub feed: String,
     /// Heard from within the presence timeout.
     pub up: bool,
@@ -126,11 +119,24 @@ pub struct NodeRow {
     pub this: bool,
 }
 
-/// `#admin-cluster`: every node's sockets, channels, pushes per second and feed.
-pub fn cluster(rows: &[NodeRow]) -> Markup {
+/// Which bus this node's cluster runs on (`local`, `postgres`, `redis`) and whether it hears it.
+#[derive(Debug, Clone, Copy)]
+pub struct BusView {
+    pub kind: &'static str,
+    pub connected: bool,
+}
+
+/// `#admin-cluster`: the bus, then every node's sockets, channels, pushes per second and feed.
+pub fn cluster(rows: &[NodeRow], bus: BusView) -> Markup {
     html! {
         section #admin-cluster .panel.admin-cluster data-no-flash {
             div.panel__head { h2 { "Cluster" } span.muted { (rows.len()) @if rows.len() == 1 { " node" } @else { " nodes" } } }
+            p #admin-bus data-bus=(bus.kind) data-connected=(bus.connected) {
+                "Bus: " code { (bus.kind) } " · "
+                @if bus.kind == "local" { "one node, nothing to connect" }
+                @else if bus.connected { span.badge.badge--released { "connected" } }
+                @else { span.badge.badge--out { "not connected" } }
+            }
             table.table {
                 thead { tr { th { "Node" } th.num { "Sockets" } th.num { "Channels" } th.num { "Pushes/s" } th { "Feed" } th { "State" } } }
                 tbody {
@@ -153,7 +159,7 @@ pub fn cluster(rows: &[NodeRow]) -> Markup {
     }
 }
 
-pub fn server(figures: ServerFigures, node: &str) -> Markup {
+pub fn server(figures: NodeFigures, node: &str) -> Markup {
     html! {
         div #admin-server .admin-server {
             span { "Node " code { (node) } }

@@ -6,11 +6,12 @@ use maud::{Markup, html};
 use super::layout::{Meta, page};
 use std::collections::HashMap;
 
+use crate::domain::figures::NodeFigures;
 use crate::domain::presence::Counts;
 use crate::domain::sales::SalesSeries;
 use crate::domain::{Catalog, ProductId};
 use crate::html::fragments::admin::{
-    NodeRow, ServerFigures, cluster, counts, item_row, product_row, server,
+    BusView, NodeRow, cluster, counts, item_row, product_row, server,
 };
 use crate::html::fragments::admin_sales::{sales_chart, sell_through};
 
@@ -21,13 +22,14 @@ pub struct Drop<'a> {
     /// The latest orders panel.
     pub orders: Markup,
     pub cluster: &'a [NodeRow],
+    pub bus: BusView,
 }
 
 pub fn dashboard(
     admin_token: &str,
     catalog: &Catalog,
     live_counts: &Counts,
-    figures: ServerFigures,
+    figures: NodeFigures,
     node: &str,
     drop: Drop<'_>,
 ) -> Markup {
@@ -40,7 +42,7 @@ pub fn dashboard(
                 h1 { "Dashboard" }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
-                (cluster(drop.cluster))
+                (cluster(drop.cluster, drop.bus))
                 div.admin-drop {
                     (sales_chart(drop.sales, catalog, now.timestamp()))
                     (sell_through(drop.sales, catalog, drop.line_lengths))

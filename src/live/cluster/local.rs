@@ -4,11 +4,15 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::wire::Message;
-use super::{Adapter, FeedStatus, NodeEvent};
+use super::{Adapter, Bus, FeedStatus, NodeEvent};
 
 pub struct Local;
 
 impl Adapter for Local {
+    fn bus(&self) -> Bus {
+        Bus::Local
+    }
+
     fn publish(&self, _: Message) {}
 
     /// A feed that has ended before it began.
@@ -18,6 +22,10 @@ impl Adapter for Local {
 
     fn status(&self) -> FeedStatus {
         FeedStatus::Local
+    }
+
+    fn max_payload(&self) -> usize {
+        usize::MAX
     }
 
     fn leave(&self) -> BoxFuture<'_, ()> {

@@ -1,7 +1,9 @@
-//! The PostgreSQL adapter: NOTIFY on one channel to publish, one dedicated LISTEN connection per
-//! node to hear. After a lost LISTEN connection it reconnects with backoff, listens again and
-//! reports [`NodeEvent::Connected`], so the node reloads before it trusts events again (NOTIFY
-//! replays nothing).
+//! The PostgreSQL adapter: NOTIFY on one channel to publish (a round's payloads in one
+//! statement, so one commit), one dedicated LISTEN connection per node to hear. After a lost
+//! LISTEN connection it reconnects with backoff, listens again and reports
+//! [`NodeEvent::Connected`], so the node reloads before it trusts events again (NOTIFY replays
+//! nothing). Every node hears every message: routes are the receivers' business. It also
+//! watches the server's notification queue (`pg_notification_queue_usage()`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,22 +15,24 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::wire::{self, Message};
-use super::{Adapter, FeedStatus, NodeEvent};
+use super::outgoing::Outgoing;
+use super::wire::{self, Message, NOTIFY_PAYLOAD};
+use super::{Adapter, Bus, FeedStatus, NodeEvent};
 use crate::config::PgTarget;
 use crate::store::Db;
 
 pub const CHANNEL: &str = "sneakers";
 const QUEUE: usize = 100_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Messages packed into NOTIFYs per round.
-const BATCH: usize = 1_000;
+/// How often the notification queue's usage is read, and past which share of it to warn.
+const QUEUE_CHECK: Duration = Duration::from_secs(5);
+const QUEUE_WARN: f64 = 0.5;
 
 pub struct Postgres {
     node: String,
     db: Db,
     status: AtomicU8,
-    queue: mpsc::Sender<Message>,
+    outgoing: Outgoing,
     events: Mutex<Option<mpsc::Receiver<NodeEvent>>>,
 }
 
@@ -38,17 +42,18 @@ const DOWN: u8 = 2;
 impl Postgres {
     /// Starts publishing on `db` and listening on a connection of its own to `target`.
     pub fn start(db: Db, target: &PgTarget, node: &str) -> (Arc<Postgres>, Vec<JoinHandle<()>>) {
-        let (queue, outgoing) = mpsc::channel(QUEUE);
+        let (outgoing, queue) = Outgoing::new();
         let (events_tx, events) = mpsc::channel(QUEUE);
         let adapter = Arc::new(Postgres {
             node: node.to_string(),
             db,
             status: AtomicU8::new(DOWN),
-            queue,
+            outgoing,
             events: Mutex::new(Some(events)),
         });
         let tasks = vec![
-            tokio::spawn(publisher(Arc::clone(&adapter), outgoing)),
+            tokio::spawn(publisher(Arc::clone(&adapter), queue)),
+            tokio::spawn(watch_queue(adapter.db.clone())),
             tokio::spawn(listener(
                 Arc::clone(&adapter),
                 listener_target(target, node),
@@ -58,19 +63,22 @@ impl Postgres {
         (adapter, tasks)
     }
 
-    async fn notify(&self, payload: &str) -> Result<(), crate::store::StoreError> {
-        crate::store::notify::notify(&self.db, CHANNEL, payload).await
+    async fn notify(&self, payloads: &[String]) -> Result<(), crate::store::StoreError> {
+        crate::store::notify::notify(&self.db, CHANNEL, payloads).await
     }
 }
 
 impl Adapter for Postgres {
+    fn bus(&self) -> Bus {
+        Bus::Postgres
+    }
+
     fn publish(&self, message: Message) {
-        if self.queue.try_send(message).is_err() {
-            metrics::counter!("sneakers_cluster_dropped_total").increment(1);
-            tracing::warn!(
-                "cluster queue full: a message was dropped; other nodes resync on their next reconnect"
-            );
-        }
+        self.outgoing.push(message);
+    }
+
+    fn max_payload(&self) -> usize {
+        NOTIFY_PAYLOAD
     }
 
     fn subscribe(&self) -> mpsc::Receiver<NodeEvent> {
@@ -96,29 +104,48 @@ impl Adapter for Postgres {
     /// period.
     fn leave(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            for payload in wire::pack(&self.node, vec![Message::Bye]) {
-                if let Err(error) = self.notify(&payload).await {
-                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "could not say goodbye to the cluster");
-                }
+            let payloads = wire::pack(&self.node, vec![Message::Bye], NOTIFY_PAYLOAD);
+            if let Err(error) = self.notify(&payloads).await {
+                tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "could not say goodbye to the cluster");
             }
         })
     }
 }
 
 async fn publisher(adapter: Arc<Postgres>, mut queue: mpsc::Receiver<Message>) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queue.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
-            }
-        }
-        for payload in wire::pack(&adapter.node, batch) {
-            if let Err(error) = adapter.notify(&payload).await {
+    while let Some(round) = adapter.outgoing.round(&mut queue).await {
+        let payloads = wire::pack(&adapter.node, round, NOTIFY_PAYLOAD);
+        match adapter.notify(&payloads).await {
+            Ok(()) => metrics::counter!("sneakers_cluster_published_total")
+                .increment(payloads.len() as u64),
+            Err(error) => {
                 tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cluster publish failed; peers resync when their feed recovers");
             }
-            metrics::counter!("sneakers_cluster_published_total").increment(1);
+        }
+    }
+}
+
+/// Reads the notification queue's usage into `sneakers_notify_queue_usage` (0 to 1), warning
+/// past half: a listener that stopped reading fills it for everyone, then every NOTIFY fails.
+async fn watch_queue(db: Db) {
+    let mut every = tokio::time::interval(QUEUE_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match crate::store::notify::queue_usage(&db).await {
+            Ok(Some(usage)) => {
+                metrics::gauge!("sneakers_notify_queue_usage").set(usage);
+                if usage > QUEUE_WARN {
+                    tracing::warn!(
+                        usage,
+                        "the PostgreSQL notification queue is over half full: a listener is not reading (look for an idle LISTEN session in pg_stat_activity)"
+                    );
+                }
+            }
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(error = %crate::error_chain::ErrorChain(&error), "cannot read the notification queue's usage")
+            }
         }
     }
 }

@@ -2,8 +2,8 @@
 //! its own inventory changes and cart changes (never what it received: the book's
 //! `being_replicated?`), its presence deltas with heartbeats (the design of Phoenix.Tracker: a
 //! node owns its entries, a silent node's entries are dropped, a (re)joining node gets
-//! everyone's state), and a resync from the database whenever the feed (re)connects or a gap
-//! shows.
+//! everyone's state), which carts it holds open (for buses that route them), requests between
+//! nodes, and a resync from the database whenever the feed (re)connects or a gap shows.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,11 +13,12 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::NodeEvent;
-use super::wire::{Message, chunk_entries};
-use crate::html::fragments::admin::ServerFigures;
+use super::chunk::chunk_entries;
+use super::wire::Message;
+use crate::domain::figures::NodeFigures;
 use crate::inventory::{Event, Published};
 use crate::live::Live;
-use crate::live::longpoll::LongPolls;
+use crate::live::fanout::CART_UPDATES_PREFIX;
 use crate::live::presence::{Diff, Entries};
 
 /// How often this node's presence changes are shipped.
@@ -27,6 +28,7 @@ pub fn spawn(live: &Arc<Live>, down_after: Duration) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(forward_local_events(Arc::clone(live))),
         tokio::spawn(ship_presence(Arc::clone(live), down_after)),
+        tokio::spawn(follow_carts(Arc::clone(live))),
         tokio::spawn(receive(Arc::clone(live))),
     ]
 }
@@ -34,6 +36,11 @@ pub fn spawn(live: &Arc<Live>, down_after: Duration) -> Vec<JoinHandle<()>> {
 /// A heartbeat often enough that a node is declared down only after several missed ones.
 fn heartbeat_every(down_after: Duration) -> Duration {
     (down_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+/// Presence entries per message: half a payload, so a message never outgrows one.
+fn entries_budget(live: &Live) -> usize {
+    (live.cluster.adapter().max_payload() / 2).min(64 * 1024)
 }
 
 async fn forward_local_events(live: Arc<Live>) {
@@ -63,7 +70,9 @@ async fn forward_local_events(live: Arc<Live>) {
             }),
             Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "cluster forwarder fell behind; peers will resync");
+                // What fell out of the buffer was never said: the others reload instead.
+                tracing::warn!(missed, "cluster forwarder fell behind; peers will reload");
+                live.cluster.publish(Message::Reload);
             }
             Err(RecvError::Closed) => break,
         }
@@ -77,11 +86,12 @@ async fn ship_presence(live: Arc<Live>, down_after: Duration) {
     loop {
         ship.tick().await;
         if let Some(diff) = live.presence.take_outgoing() {
-            let joins = chunk_entries(diff.joins, |joins, _| Message::Presence {
+            let budget = entries_budget(&live);
+            let joins = chunk_entries(diff.joins, budget, |joins, _| Message::Presence {
                 joins,
                 leaves: Entries::new(),
             });
-            let leaves = chunk_entries(diff.leaves, |leaves, _| Message::Presence {
+            let leaves = chunk_entries(diff.leaves, budget, |leaves, _| Message::Presence {
                 joins: Entries::new(),
                 leaves,
             });
@@ -105,23 +115,52 @@ async fn ship_presence(live: Arc<Live>, down_after: Duration) {
     }
 }
 
+/// Tells the adapter which carts this node holds open (a cart's tabs subscribe to its updates
+/// topic), so a bus that routes cart messages brings this node only those.
+async fn follow_carts(live: Arc<Live>) {
+    let Some(mut changes) = live.hub.watch(CART_UPDATES_PREFIX) else {
+        tracing::error!("the hub's topics are watched twice; carts are not followed");
+        return;
+    };
+    while let Some((topic, occupied)) = changes.recv().await {
+        if let Some(cart_id) = topic.strip_prefix(CART_UPDATES_PREFIX) {
+            live.cluster.adapter().follow_cart(cart_id, occupied);
+        }
+    }
+}
+
 fn send_state(live: &Live) {
     let entries = live.presence.local_entries();
-    for message in chunk_entries(entries, |entries, first| Message::State { entries, first }) {
+    let budget = entries_budget(live);
+    for message in chunk_entries(entries, budget, |entries, first| Message::State {
+        entries,
+        first,
+    }) {
         live.cluster.publish(message);
     }
 }
 
+async fn reload(live: &Live, why: &str) {
+    if let Err(error) = live.inventory.reload().await {
+        tracing::warn!(error = %crate::error_chain::ErrorChain(&error), why, "cache reload failed");
+    }
+}
+
 async fn receive(live: Arc<Live>) {
-    let mut events = live.cluster.subscribe();
+    let mut events = live.cluster.adapter().subscribe();
     while let Some(event) = events.recv().await {
         match event {
             NodeEvent::Connected => {
-                if let Err(error) = live.inventory.reload().await {
-                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cache reload after (re)connecting failed");
-                }
+                reload(&live, "after (re)connecting").await;
                 live.cluster.publish(Message::Hello);
                 send_state(&live);
+            }
+            NodeEvent::Resumed => {
+                tracing::info!("cluster feed back; nothing was lost meanwhile");
+            }
+            NodeEvent::Gap => {
+                tracing::warn!("messages were lost on the cluster feed: reloading the catalog");
+                reload(&live, "after a gap in the feed").await;
             }
             NodeEvent::Received { node, messages } => apply(&live, &node, messages).await,
         }
@@ -158,9 +197,9 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
                 channels,
                 pushes,
                 feed,
-            } => live.heard_heartbeat(
+            } => live.cluster.peers.heard(
                 node,
-                ServerFigures {
+                NodeFigures {
                     sockets,
                     channels,
                     pushes_per_second: pushes,
@@ -169,17 +208,25 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
             ),
             Message::Relay {
                 to,
+                service,
                 id,
                 reply,
                 last,
                 data,
             } => {
-                if to == live.node_name {
-                    LongPolls::on_relay(live, node, id, reply, last, &data);
+                if to == live.cluster.node() {
+                    let adapter = live.cluster.adapter();
+                    live.cluster
+                        .requests
+                        .on_piece(adapter, node, &service, id, reply, last, &data);
                 }
             }
             Message::Hello => send_state(live),
             Message::Bye => live.presence.drop_node(node),
+            Message::Reload => {
+                tracing::warn!(%node, "a node lost some of what it had to say");
+                resync = true;
+            }
         }
     }
     if unknown {
@@ -188,8 +235,6 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
     }
     if resync {
         tracing::warn!("a gap in the cluster feed (or an unknown item): reloading the catalog");
-        if let Err(error) = live.inventory.reload().await {
-            tracing::warn!(error = %crate::error_chain::ErrorChain(&error), "cache reload after a gap failed");
-        }
+        reload(live, "after a gap").await;
     }
 }

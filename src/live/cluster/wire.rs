@@ -1,6 +1,9 @@
-//! What nodes tell each other, and how it is packed into NOTIFY payloads (at most 8,000 bytes
-//! each). Messages are small JSON with the origin node: ids, counts and versions, never HTML
-//! (each node renders from its own cache).
+//! What nodes tell each other, who needs to hear it ([`Route`]), and how messages are packed
+//! into a bus's payloads (NOTIFY takes at most 8,000 bytes each). Messages are small JSON with
+//! the origin node: ids, counts and versions, never HTML (each node renders from its own cache).
+//! Every adapter carries these same messages.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,7 +12,7 @@ use crate::domain::{ItemId, ProductId};
 use crate::live::presence::Entries;
 
 /// NOTIFY payloads must stay under 8,000 bytes; keep a margin for the envelope.
-pub const MAX_PAYLOAD: usize = 7_800;
+pub const NOTIFY_PAYLOAD: usize = 7_800;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -46,10 +49,12 @@ pub enum Message {
         #[serde(default)]
         feed: String,
     },
-    /// A piece of a longpoll request for the node `to` that holds the session, or of its
-    /// answer (`reply`), cut to fit NOTIFY payloads; `last` ends one (see `live::longpoll`).
+    /// A piece of a request to node `to` for its `service`, or of its answer (`reply`), cut to
+    /// fit the bus's payloads; `last` ends one (see `request`).
     Relay {
         to: String,
+        #[serde(default)]
+        service: String,
         id: u64,
         reply: bool,
         last: bool,
@@ -58,35 +63,69 @@ pub enum Message {
     /// "I am new here (or back): send me your state."
     Hello,
     Bye,
+    /// "Some of what I had to say was lost (my queue overflowed, or I fell behind my own
+    /// events): reload from the database."
+    Reload,
 }
 
-/// One NOTIFY: the origin node and its messages.
+/// Who has to hear a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// Every node, in one order (inventory, presence, heartbeats).
+    All,
+    /// Only that node (a request or its answer).
+    Node(&'a str),
+    /// Only the nodes holding that cart open.
+    Cart(&'a str),
+}
+
+impl Message {
+    pub fn route(&self) -> Route<'_> {
+        match self {
+            Message::Relay { to, .. } => Route::Node(to),
+            Message::Cart { cart, .. } => Route::Cart(cart),
+            _ => Route::All,
+        }
+    }
+}
+
+/// One payload: the origin node, a number no other payload of this process has (a
+/// transaction's identical NOTIFYs would be delivered once), and its messages.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct Envelope {
     pub n: String,
+    #[serde(default)]
+    pub s: u64,
     pub m: Vec<Message>,
 }
 
-/// Packs messages into as few payloads as fit; a message too big for one is refused loudly.
-pub fn pack(node: &str, messages: Vec<Message>) -> Vec<String> {
-    let envelope =
-        |parts: &[String]| format!("{{\"n\":{},\"m\":[{}]}}", json!(node), parts.join(","));
-    let overhead = envelope(&[]).len();
+static PAYLOADS: AtomicU64 = AtomicU64::new(1);
+
+/// Packs messages into as few payloads of at most `max` bytes as fit; a message too big for
+/// one is refused loudly.
+pub fn pack(node: &str, messages: Vec<Message>, max: usize) -> Vec<String> {
+    let node = json!(node);
+    let envelope = |parts: &[String]| {
+        let seq = PAYLOADS.fetch_add(1, Ordering::Relaxed);
+        format!("{{\"n\":{node},\"s\":{seq},\"m\":[{}]}}", parts.join(","))
+    };
+    // The number takes at most 20 digits; the empty envelope's one may be shorter.
+    let overhead = envelope(&[]).len() + 20;
     let mut payloads = Vec::new();
     let mut current: Vec<String> = Vec::new();
     let mut size = overhead;
     for message in messages {
         let text = serde_json::to_string(&message)
             .expect("messages are plain data with string keys: they always serialize");
-        if text.len() + overhead > MAX_PAYLOAD {
+        if text.len() + overhead > max {
             metrics::counter!("sneakers_cluster_refused_total").increment(1);
             tracing::error!(
                 bytes = text.len(),
-                "cluster message too big for NOTIFY: refused, not truncated"
+                "cluster message too big for the bus: refused, not truncated"
             );
             continue;
         }
-        if size + text.len() + 1 > MAX_PAYLOAD && !current.is_empty() {
+        if size + text.len() + 1 > max && !current.is_empty() {
             payloads.push(envelope(&current));
             current.clear();
             size = overhead;
@@ -100,34 +139,6 @@ pub fn pack(node: &str, messages: Vec<Message>) -> Vec<String> {
     payloads
 }
 
-/// Splits presence entries into messages that each fit in a payload. One key may hold more
-/// metas than fit in one (a session open in many tabs): its metas are then spread over several
-/// messages, which receivers add up.
-pub fn chunk_entries(entries: Entries, make: impl Fn(Entries, bool) -> Message) -> Vec<Message> {
-    let mut messages = Vec::new();
-    let mut chunk = Entries::new();
-    let mut size = 0;
-    for (key, metas) in entries {
-        for meta in metas {
-            let bytes = serde_json::to_string(&meta)
-                .expect("metas are plain data: they always serialize")
-                .len()
-                + key.len()
-                + 8;
-            if size + bytes > MAX_PAYLOAD / 2 && !chunk.is_empty() {
-                messages.push(make(std::mem::take(&mut chunk), messages.is_empty()));
-                size = 0;
-            }
-            size += bytes;
-            chunk.entry(key.clone()).or_default().push(meta);
-        }
-    }
-    if !chunk.is_empty() || messages.is_empty() {
-        messages.push(make(chunk, messages.is_empty()));
-    }
-    messages
-}
-
 /// Reads one payload.
 pub fn unpack(payload: &str) -> Result<Envelope, serde_json::Error> {
     serde_json::from_str(payload)
@@ -137,6 +148,7 @@ pub fn unpack(payload: &str) -> Result<Envelope, serde_json::Error> {
 mod tests {
     use super::*;
     use crate::domain::ItemId;
+    use crate::live::cluster::chunk::chunk_entries;
     use crate::live::presence::{Entries, Meta};
 
     #[test]
@@ -148,11 +160,11 @@ mod tests {
                 version: 9,
             })
             .collect();
-        let payloads = pack("node-a", messages);
+        let payloads = pack("node-a", messages, NOTIFY_PAYLOAD);
         assert!(payloads.len() > 1);
         let mut seen = 0;
         for payload in &payloads {
-            assert!(payload.len() <= MAX_PAYLOAD, "{}", payload.len());
+            assert!(payload.len() <= NOTIFY_PAYLOAD, "{}", payload.len());
             let envelope: Envelope =
                 serde_json::from_str(payload).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(envelope.n, "node-a");
@@ -169,7 +181,7 @@ mod tests {
             origin: 1,
         };
         let small = Message::Hello;
-        let payloads = pack("n", vec![huge, small]);
+        let payloads = pack("n", vec![huge, small], NOTIFY_PAYLOAD);
         assert_eq!(payloads.len(), 1);
         assert!(payloads[0].contains("hello") && !payloads[0].contains("xxxx"));
     }
@@ -186,7 +198,9 @@ mod tests {
         let entries: Entries = (0..500)
             .map(|i| (format!("{i:064}"), vec![meta(i)]))
             .collect();
-        let chunks = chunk_entries(entries, |entries, first| Message::State { entries, first });
+        let chunks = chunk_entries(entries, NOTIFY_PAYLOAD / 2, |entries, first| {
+            Message::State { entries, first }
+        });
         assert!(chunks.len() > 1);
         let firsts = chunks
             .iter()
@@ -204,8 +218,8 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 500);
-        for payload in pack("n", chunks) {
-            assert!(payload.len() <= MAX_PAYLOAD);
+        for payload in pack("n", chunks, NOTIFY_PAYLOAD) {
+            assert!(payload.len() <= NOTIFY_PAYLOAD);
         }
     }
 
@@ -221,15 +235,15 @@ mod tests {
             })
             .collect();
         let entries: Entries = [("one-cart".to_string(), metas)].into_iter().collect();
-        let chunks = chunk_entries(entries, |joins, _| Message::Presence {
+        let chunks = chunk_entries(entries, NOTIFY_PAYLOAD / 2, |joins, _| Message::Presence {
             joins,
             leaves: Entries::new(),
         });
-        let payloads = pack("n", chunks);
+        let payloads = pack("n", chunks, NOTIFY_PAYLOAD);
         assert!(payloads.len() > 1);
         let mut seen = 0;
         for payload in &payloads {
-            assert!(payload.len() <= MAX_PAYLOAD, "{}", payload.len());
+            assert!(payload.len() <= NOTIFY_PAYLOAD, "{}", payload.len());
             for message in unpack(payload).unwrap_or_else(|e| panic!("{e}")).m {
                 if let Message::Presence { joins, .. } = message {
                     seen += joins["one-cart"].len();

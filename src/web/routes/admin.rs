@@ -224,9 +224,10 @@ async fn dashboard(_: Admin, State(state): State<AppState>) -> Result<Markup, Ap
             line_lengths: &line_lengths,
             orders: orders_panel,
             cluster: &cluster_rows,
+            bus: live.bus_view(),
         };
         state.inventory.read(|catalog| {
-            dashboard_view(&token, catalog, &counts, figures, &live.node_name, drop)
+            dashboard_view(&token, catalog, &counts, figures, live.cluster.node(), drop)
         })
     }))
 }
