@@ -1,10 +1,11 @@
 //! The functional core: catalog, availability levels, release rules, the cart, checkout rules,
-//! tokens and the counts admins see. No I/O.
+//! tokens, the counts admins see and CSV cells. No I/O.
 
 pub mod account;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod csv;
 pub mod figures;
 pub mod fingerprint;
 pub mod ids;

@@ -7,7 +7,10 @@ use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
 use crate::on_both_backends;
 use crate::visitor::Visitor;
 
-on_both_backends!(orders_are_listed_searched_and_exported);
+on_both_backends!(
+    orders_are_listed_searched_and_exported,
+    the_export_opens_as_text_in_a_spreadsheet
+);
 
 async fn admin_get(app: &TestApp, path: &str) -> (u16, String, String) {
     let response = app
@@ -117,4 +120,75 @@ async fn orders_are_listed_searched_and_exported(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status(), 401);
+}
+
+/// The cells of a CSV export (RFC 4180: quoted cells may hold commas, quotes and line breaks).
+fn csv_cells(csv: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = csv.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
+}
+
+/// An email a spreadsheet would run as a formula is written as text, in its own cell.
+async fn the_export_opens_as_text_in_a_spreadsheet(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let item = app
+        .product(true)
+        .await
+        .items
+        .iter()
+        .find(|i| i.available_count > 0)
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("nothing in stock"));
+    let hostile = [
+        "=hyperlink(\"http://evil.example\",\"click\")@example.com",
+        "-2+3;=1@example.com",
+    ];
+    for email in hostile {
+        let mut member = app.visitor().await;
+        let (status, location) = member
+            .post(
+                "/account/signup",
+                &[("email", email), ("password", "a long enough password")],
+            )
+            .await;
+        assert_eq!((status, location.as_str()), (303, "/account"), "{email}");
+        member.visit("/").await;
+        buy(&member, item).await;
+    }
+    let (status, _, csv) = admin_get(&app, "/admin/orders.csv").await;
+    assert_eq!(status, 200);
+    let rows = csv_cells(&csv);
+    assert_eq!(rows.len(), 3, "{csv}");
+    for row in &rows {
+        assert_eq!(row.len(), 6, "one cell per column: {row:?}");
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a formula cell: {cell:?} in {csv}"
+            );
+        }
+    }
+    // The text is all there, behind the quote that makes it text.
+    assert_eq!(rows[1][2], format!("'{}", hostile[0]));
+    assert_eq!(rows[2][2], format!("'{}", hostile[1]));
 }

@@ -10,7 +10,7 @@ use maud::Markup;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::{ItemId, Level};
+use crate::domain::{ItemId, Level, csv};
 use crate::html::fragments::admin_orders::{items_text, latest_orders, orders_table};
 use crate::html::pages::admin::orders_search;
 use crate::html::pages::admin::{Drop, dashboard as dashboard_view};
@@ -266,26 +266,17 @@ async fn orders(
 /// pairs, and goes out before the next is read.
 const CSV_PAGE: i64 = 500;
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
 fn csv_rows(orders: &[PlacedOrder]) -> String {
     let mut out = String::new();
     for o in orders {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\r\n",
-            o.id,
-            o.placed_at.to_rfc3339(),
-            csv_field(o.email.as_deref().unwrap_or_default()),
-            csv_field(&items_text(&o.lines)),
-            o.total_cents,
-            csv_field(o.node.as_deref().unwrap_or_default()),
-        ));
+        out.push_str(&csv::row([
+            o.id.to_string().as_str(),
+            &o.placed_at.to_rfc3339(),
+            o.email.as_deref().unwrap_or_default(),
+            &items_text(&o.lines),
+            &o.total_cents.to_string(),
+            o.node.as_deref().unwrap_or_default(),
+        ]));
     }
     out
 }
@@ -296,9 +287,14 @@ fn csv_rows(orders: &[PlacedOrder]) -> String {
 async fn orders_csv(_: Admin, State(state): State<AppState>) -> Response {
     let inventory = std::sync::Arc::clone(&state.inventory);
     let header = futures_util::stream::once(async {
-        Ok::<_, InventoryError>(String::from(
-            "order_id,placed_at,email,items,total_cents,node\r\n",
-        ))
+        Ok::<_, InventoryError>(csv::row([
+            "order_id",
+            "placed_at",
+            "email",
+            "items",
+            "total_cents",
+            "node",
+        ]))
     });
     let pages = futures_util::stream::try_unfold(Some(0), move |after| {
         let inventory = std::sync::Arc::clone(&inventory);
