@@ -5,6 +5,7 @@
 //! This module depends on `domain` and plain data only, so both `live` (pushes) and `web`
 //! (pages) can use it without either importing the other.
 
+pub mod announce;
 pub mod assets;
 pub mod fragments;
 pub mod pages;

@@ -26,6 +26,7 @@ use super::presence::{Diff, FLUSH_EVERY};
 use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Cart, Item, ItemId, Product, ProductId};
+use crate::html::announce;
 use crate::html::fragments::{admin, admin_orders, admin_sales, cart, product};
 use crate::inventory::{Event, OrderFilter, PlacedOrder, Published};
 
@@ -110,9 +111,13 @@ async fn run(live: Arc<Live>) {
 fn on_event(live: &Live, event: &Event) {
     match event {
         Event::Released { product_id } => {
-            let payload = live
-                .inventory
-                .read(|c| c.product(*product_id).map(released_payload));
+            let payload = live.inventory.read(|c| {
+                c.product(*product_id).map(|p| {
+                    let mut payload = released_payload(p);
+                    payload["announce"] = announce::released(p).into();
+                    payload
+                })
+            });
             if let Some(payload) = payload {
                 live.hub
                     .broadcast(&product_topic(*product_id), "released", payload);
@@ -143,9 +148,14 @@ fn on_event(live: &Live, event: &Event) {
                 live.presence.touch();
             }
             if change.announce() {
+                // The join's state carries no words: only a change is said aloud.
                 let payload = live.inventory.read(|c| {
                     let product = c.product(change.product_id)?;
-                    Some(size_payload(product, product.item(change.item_id)?))
+                    let item = product.item(change.item_id)?;
+                    let mut payload = size_payload(product, item);
+                    payload["announce"] =
+                        announce::stock_change(product, item, change.old_level).into();
+                    Some(payload)
                 });
                 if let Some(payload) = payload {
                     live.hub
@@ -333,6 +343,7 @@ fn resend_all_products(live: &Live) {
 // ---- Payloads: what the broadcasts above carry and joins push as the current state ----------
 
 /// `released` `{product_id, html}`: the size selector (no CSRF token: the frame is shared).
+/// The broadcast adds `announce`, the words a screen reader says.
 pub fn released_payload(product: &Product) -> Value {
     json!({
         "product_id": product.id,
@@ -340,7 +351,8 @@ pub fn released_payload(product: &Product) -> Value {
     })
 }
 
-/// `stock_change` `{product_id, item_id, level, html}`: one re-rendered size button.
+/// `stock_change` `{product_id, item_id, level, html}`: one re-rendered size button (the
+/// broadcast adds `announce`).
 pub fn size_payload(product: &Product, item: &Item) -> Value {
     json!({
         "product_id": product.id,

@@ -106,7 +106,7 @@ async fn add_and_remove_reply_with_the_cart_or_a_clear_error() {
         ("add_item", json!({ "item_id": items[0] }), "duplicate_item"),
         ("remove_item", json!({ "item_id": items[1] }), "not_found"),
         ("add_item", json!({ "item_id": 999_999 }), "invalid_item"),
-        ("add_item", json!({ "item_id": "12" }), "invalid_item"),
+        ("add_item", json!({ "item_id": "twelve" }), "invalid_item"),
         ("add_item", json!({ "item_id": 1.5 }), "invalid_item"),
         ("add_item", json!({}), "invalid_item"),
         ("remove_item", json!([]), "invalid_item"),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::figures::NodeFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Catalog, Item, Product};
-use crate::html::fragments::product::countdown;
+use crate::html::fragments::countdown::countdown;
 
 /// `#admin-shoppers`, `#admin-pages` and `#admin-items`, swapped together on every diff.
 pub fn counts(counts: &Counts, catalog: &Catalog) -> Markup {
@@ -60,7 +60,7 @@ pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
                         button.button.button--primary type="submit" { "Release now" }
                     }
                     @if let Some(at) = product.release_at {
-                        span.muted { "scheduled " (countdown(at, now)) }
+                        span.muted { "scheduled " (countdown(at, now, "now", None)) }
                     }
                 }
                 form.admin-limit method="post" action=(format!("/admin/products/{}/limit", product.id)) {

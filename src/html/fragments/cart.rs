@@ -51,7 +51,7 @@ pub fn cart_panel(lines: &[CartLine], csrf: Csrf) -> Markup {
     let count = lines.len();
     let buyable = lines.iter().any(|l| !l.sold_out);
     html! {
-        aside #cart .cart-panel data-count=(count) aria-live="polite" {
+        aside #cart .cart-panel data-count=(count) {
             h2.cart-panel__title { "Your cart " span.cart-panel__count { (count) } }
             @if lines.is_empty() {
                 p.cart-empty { "Your cart is empty. Pick a size to add a pair." }
@@ -79,8 +79,10 @@ fn cart_line(line: &CartLine, csrf: Csrf) -> Markup {
                 span.cart-line__meta { "Size " (line.size) " · " (format_cents(line.price_cents.into())) }
                 @if line.sold_out { span.badge.badge--out { "Sold out" } }
             }
-            form.cart-line__remove method="post" action=(format!("/cart/items/{}/delete", line.item_id)) {
+            form.cart-line__remove method="post" action=(format!("/cart/items/{}/delete", line.item_id))
+                data-submit="remove_item" {
                 @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
+                input type="hidden" name="item_id" value=(line.item_id);
                 button type="submit" aria-label=(format!("Remove size {} from the cart", line.size)) { "×" }
             }
         }

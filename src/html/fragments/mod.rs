@@ -5,5 +5,6 @@ pub mod admin;
 pub mod admin_orders;
 pub mod admin_sales;
 pub mod cart;
+pub mod countdown;
 pub mod line;
 pub mod product;

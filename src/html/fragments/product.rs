@@ -3,6 +3,7 @@ use maud::{Markup, html};
 
 use crate::domain::money::format_cents;
 use crate::domain::{Item, Level, Product};
+use crate::html::fragments::countdown::countdown;
 
 /// A form's CSRF token: present on server-rendered pages; absent from pushed fragments, which
 /// are shared by every subscriber (the shim submits those over the socket instead).
@@ -62,7 +63,7 @@ pub fn sizes(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup {
         div id=(format!("product-{}-sizes", product.id)) .product-sizes {
             @if product.released {
                 p.sizes-title { "Select size" }
-                form.size-grid method="post" action="/cart/items" {
+                form.size-grid method="post" action="/cart/items" data-submit="add_item" {
                     @if let Some(token) = csrf { input type="hidden" name="_csrf_token" value=(token); }
                     @for item in &product.items { (size_button(item)) }
                 }
@@ -95,9 +96,7 @@ fn coming_soon(product: &Product, now: DateTime<Utc>) -> Markup {
             @if let Some(at) = product.release_at {
                 p.countdown {
                     "Drops "
-                    time.countdown__time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) {
-                        (countdown(at, now))
-                    }
+                    (countdown(at, now, "any moment now", Some(&drop_words(product))))
                 }
             } @else {
                 p.countdown { "Release date to be announced" }
@@ -119,37 +118,15 @@ fn alt_text(product: &Product) -> String {
     format!("{} {} in {}", product.brand, product.name, product.color)
 }
 
-/// "in 4m 12s", "in 2d 3h"; the shim keeps it ticking.
-pub fn countdown(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (at - now).num_seconds();
-    if secs <= 0 {
-        return "any moment now".into();
-    }
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("in {s}s"),
-        (0, 0, _) => format!("in {m}m {s}s"),
-        (0, _, _) => format!("in {h}h {m}m"),
-        _ => format!("in {d}d {h}h"),
-    }
+/// Said when a drop's countdown reaches zero (the sizes follow with the `released` push).
+fn drop_words(product: &Product) -> String {
+    format!("{} {} drops now.", product.brand, product.name)
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
     use crate::domain::{ItemId, ProductId};
-
-    #[test]
-    fn countdowns_read_naturally() {
-        let now = Utc::now();
-        assert_eq!(countdown(now - Duration::seconds(3), now), "any moment now");
-        assert_eq!(countdown(now + Duration::seconds(42), now), "in 42s");
-        assert_eq!(countdown(now + Duration::seconds(252), now), "in 4m 12s");
-        assert_eq!(countdown(now + Duration::minutes(185), now), "in 3h 5m");
-        assert_eq!(countdown(now + Duration::hours(51), now), "in 2d 3h");
-    }
 
     #[test]
     fn sold_out_sizes_are_disabled_and_carry_their_level() {

@@ -35,6 +35,23 @@ pub enum Meta<'a> {
     Admin(&'a str),
 }
 
+/// The shim's modules, imported by `app.js` by relative path (so not fingerprinted: they are
+/// revalidated by ETag), preloaded so the browser fetches them at once rather than in turn.
+const SHIM_MODULES: [&str; 6] = [
+    "js/socket.js",
+    "js/backoff.js",
+    "js/dom.js",
+    "js/countdown.js",
+    "js/forms.js",
+    "js/navigate.js",
+];
+
+fn module_url(path: &str) -> String {
+    // Checked like every linked asset: a missing module fails the first page, not a browser.
+    let _ = asset_url(path);
+    format!("/static/{path}")
+}
+
 /// The frame of every page. With tokens, the shim makes it live.
 pub fn page(title: &str, head: Meta, body: Markup) -> Markup {
     html! {
@@ -56,7 +73,10 @@ pub fn page(title: &str, head: Meta, body: Markup) -> Markup {
                 meta name="description" content="Live sneaker drops: sizes update as pairs sell.";
                 link rel="icon" type="image/svg+xml" href=(asset_url("images/favicon.svg"));
                 link rel="stylesheet" href=(asset_url("css/app.css"));
-                script src=(asset_url("app.js")) defer {}
+                script type="module" src=(asset_url("app.js")) {}
+                @for module in SHIM_MODULES {
+                    link rel="modulepreload" href=(module_url(module));
+                }
             }
             body {
                 header.site-header {
@@ -75,7 +95,11 @@ pub fn page(title: &str, head: Meta, body: Markup) -> Markup {
                     }
                 }
                 div #connection-status .connection-status hidden role="status" { "Reconnecting…" }
-                main.page { (body) }
+                // What the shim says aloud (stock changes, drops, cart warnings), in the
+                // server's words; it outlives navigation, so it is outside the main region.
+                div #announcer .visually-hidden aria-live="polite" {}
+                // The region live navigation swaps; focused (not tabbable) after it.
+                main #main .page tabindex="-1" { (body) }
                 footer.site-footer {
                     p { "Sneakers · live drops, first come first served. Sizes update as pairs sell." }
                 }

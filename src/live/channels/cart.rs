@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::domain::account::{Ordered, SignedIn};
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
+use crate::html::announce;
 use crate::html::fragments::line::queue_panel;
 use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
 use crate::live::hub::Broadcast;
@@ -152,8 +153,23 @@ impl CartChannel {
             );
             self.follow_items(ctx);
         }
-        // `cart_updated`, or a carted pair sold out / came back: re-render the panel.
-        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+        // `cart_updated`, or a carted pair sold out / came back: re-render the panel, and say
+        // which pair it was.
+        let mut payload = cart_payload(ctx.live, &self.cart_id, &self.cart);
+        if message.event == "availability" {
+            let words = message.payload["item_id"]
+                .as_i64()
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(|id| {
+                    ctx.live
+                        .inventory
+                        .read(|c| c.item(ItemId(id)).map(|(p, i)| announce::carted_pair(p, i)))
+                });
+            if let Some(words) = words {
+                payload["announce"] = words.into();
+            }
+        }
+        ctx.push("cart", &payload);
     }
 
     /// Pushes `queue` with the shopper's place in a product's line (the inventory says when it
@@ -222,10 +238,13 @@ impl CartChannel {
     }
 }
 
-/// `{"item_id": 12}`; anything else (missing, a string, a fraction) is `invalid_item`.
+/// `{"item_id": 12}`, or `"12"` as a form's field sent by the shim; anything else (missing,
+/// a fraction, words) is `invalid_item`.
 fn item_id(payload: &Value) -> Result<ItemId, CartError> {
-    payload["item_id"]
+    let field = &payload["item_id"];
+    field
         .as_i64()
+        .or_else(|| field.as_str().and_then(|s| s.parse().ok()))
         .and_then(|id| i32::try_from(id).ok())
         .map(ItemId)
         .ok_or(CartError::InvalidItem)

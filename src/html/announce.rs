@@ -1,0 +1,96 @@
+//! What the shim says aloud through the page's polite live region, worded here: pushes carry
+//! it as `announce`, so screen-reader users hear one sentence per change instead of the whole
+//! re-rendered fragment, and the shim knows nothing of what the change means.
+
+use crate::domain::{Item, Level, Product};
+
+/// A size's level changed (or it is out): "Size 10 of the Nike Air Max 90 is now low on stock."
+pub fn stock_change(product: &Product, item: &Item, old: Level) -> String {
+    let what = format!(
+        "Size {} of the {} {}",
+        item.size, product.brand, product.name
+    );
+    match (old, item.level()) {
+        (_, Level::Out) => format!("{what} is sold out."),
+        (Level::Out, _) => format!("{what} is back in stock."),
+        (_, Level::Low) => format!("{what} is now low on stock."),
+        (_, Level::Medium) => format!("{what} is now selling steadily."),
+        (_, Level::High) => format!("{what} now has plenty of stock."),
+    }
+}
+
+/// A product was released.
+pub fn released(product: &Product) -> String {
+    format!(
+        "The {} {} is on sale now: choose a size.",
+        product.brand, product.name
+    )
+}
+
+/// A pair in the shopper's cart sold out, or came back.
+pub fn carted_pair(product: &Product, item: &Item) -> String {
+    let what = format!(
+        "Size {} of the {} {} in your cart",
+        item.size, product.brand, product.name
+    );
+    if item.level().is_out() {
+        format!("{what} has sold out.")
+    } else {
+        format!("{what} is back in stock.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ItemId, ProductId};
+
+    fn product_and_item(count: i32) -> (Product, Item) {
+        let item = Item {
+            id: ItemId(7),
+            product_id: ProductId(1),
+            size: "10".into(),
+            sku: "X-10".into(),
+            available_count: count,
+            version: 1,
+        };
+        let product = Product {
+            id: ProductId(1),
+            sku: "X".into(),
+            brand: "Nike".into(),
+            name: "Air Max 90".into(),
+            color: "White".into(),
+            price_cents: 100,
+            main_image_url: String::new(),
+            released: true,
+            release_at: None,
+            max_per_customer: None,
+            line_per_minute: None,
+            items: vec![item.clone()],
+        };
+        (product, item)
+    }
+
+    #[test]
+    fn says_each_change_in_words() {
+        let (p, low) = product_and_item(3);
+        assert_eq!(
+            stock_change(&p, &low, Level::Medium),
+            "Size 10 of the Nike Air Max 90 is now low on stock."
+        );
+        assert_eq!(
+            stock_change(&p, &low, Level::Out),
+            "Size 10 of the Nike Air Max 90 is back in stock."
+        );
+        let (p, out) = product_and_item(0);
+        assert_eq!(
+            stock_change(&p, &out, Level::Low),
+            "Size 10 of the Nike Air Max 90 is sold out."
+        );
+        assert_eq!(
+            carted_pair(&p, &out),
+            "Size 10 of the Nike Air Max 90 in your cart has sold out."
+        );
+        assert!(released(&p).starts_with("The Nike Air Max 90 is on sale now"));
+    }
+}
