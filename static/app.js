@@ -64,8 +64,11 @@ function writeCartCookie(value) {
 
 // ---- Pushes -------------------------------------------------------------------------------
 function applyHtml(payload, reply) {
-  var changed = typeof payload.html === "string" ? swapHtml(payload.html, reply) : true;
-  if (changed && typeof payload.announce === "string") announce(payload.announce);
+  var changed = typeof payload.html === "string" ? swapHtml(payload.html, reply) : null;
+  if ((!changed || changed.length > 0) && typeof payload.announce === "string") announce(payload.announce);
+  // A push re-rendered a form the user is filling in from what everyone sees: ask the server
+  // for this user's render of it again (its errors, what follows from the values).
+  if (changed && !reply) forms.rerender(changed);
   tick();
 }
 

@@ -26,6 +26,25 @@ pub struct Product {
     pub items: Vec<Item>,
 }
 
+/// The most a limit per customer may be: a limit is about a person's pairs, not a wholesaler's.
+pub const MAX_LIMIT: u32 = 100;
+
+/// A limit per customer an admin typed that is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Enter a whole number from 0 to {MAX_LIMIT}, or leave it empty for no limit.")]
+pub struct InvalidLimit;
+
+/// An admin's limit field: empty or 0 is no limit.
+pub fn parse_limit(raw: Option<&str>) -> Result<Option<u32>, InvalidLimit> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("0") => Ok(None),
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(max) if max <= MAX_LIMIT => Ok(Some(max)),
+            _ => Err(InvalidLimit),
+        },
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub id: ItemId,
@@ -236,6 +255,16 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_limit_is_empty_zero_or_a_small_whole_number() {
+        assert_eq!(super::parse_limit(None), Ok(None));
+        assert_eq!(super::parse_limit(Some(" 0 ")), Ok(None));
+        assert_eq!(super::parse_limit(Some("2")), Ok(Some(2)));
+        assert_eq!(super::parse_limit(Some("101")), Err(super::InvalidLimit));
+        assert_eq!(super::parse_limit(Some("-1")), Err(super::InvalidLimit));
+        assert_eq!(super::parse_limit(Some("two")), Err(super::InvalidLimit));
+    }
+
     use chrono::TimeZone;
 
     use super::*;

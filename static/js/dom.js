@@ -27,8 +27,26 @@ export function addCsrf(root) {
 }
 
 // ---- Morph ------------------------------------------------------------------------------
-// The user changed this control since the server last rendered it.
+var edited = typeof WeakSet === "function" ? new WeakSet() : null;
+
+// The user changed this control (a radio: its whole group, whose other buttons changed too).
+export function markEdited(el) {
+  if (!edited || !el || !isControl(el)) return;
+  if (el.type === "radio" && el.form && el.name) {
+    Array.prototype.forEach.call(el.form.elements, function (r) { if (r.name === el.name) edited.add(r); });
+  } else {
+    edited.add(el);
+  }
+}
+
+// A form was sent: what it holds is the server's now.
+export function forgetEdits(form) {
+  if (edited) Array.prototype.forEach.call(form.elements, function (el) { edited.delete(el); });
+}
+
+// The user changed this control, or it differs from what the server last rendered.
 export function isDirty(el) {
+  if (edited && edited.has(el)) return true;
   var tag = el.tagName;
   if (tag === "INPUT" && (el.type === "checkbox" || el.type === "radio")) return el.checked !== el.defaultChecked;
   if (tag === "INPUT" && el.type === "file") return el.files && el.files.length > 0;
@@ -155,11 +173,11 @@ function flagUpdated(el) {
 // Fragments hold whole elements whose ids already exist in the page; anything else in them
 // (text, id-less or unknown elements) is not ours to place. `reply`: the HTML answers this
 // page's own request (what the user sent is in it); otherwise it is a push, the same for
-// every page, and the user's unsent input wins. Returns whether anything changed.
+// every page, and the user's unsent input wins. Returns the elements that changed.
 export function swapHtml(html, reply) {
   var tpl = document.createElement("template");
   tpl.innerHTML = html;
-  var changed = false;
+  var changed = [];
   Array.prototype.slice.call(tpl.content.children).forEach(function (fresh) {
     var old = fresh.id ? document.getElementById(fresh.id) : null;
     if (!old || old.tagName !== fresh.tagName) return;
@@ -168,7 +186,7 @@ export function swapHtml(html, reply) {
     var flashing = old.classList.contains("is-updated");
     if (flashing) old.classList.remove("is-updated");
     if (old.isEqualNode(fresh)) { if (flashing) old.classList.add("is-updated"); return; }
-    changed = true;
+    changed.push(old);
     morph(old, fresh, !reply);
     // Panels redrawn every second during a drop (the sales chart) would flash for good.
     if (!old.hasAttribute("data-no-flash")) flagUpdated(old);

@@ -1,7 +1,7 @@
 // Forms: submits sent as channel events, the waiting state of anything sent, and forms that
 // tell the server as the user types (re-rendered by it, replayed after a reconnect). The
 // markup contract is at the top of app.js.
-import { swapHtml, announce, showFlash } from "./dom.js";
+import { swapHtml, announce, showFlash, markEdited, forgetEdits } from "./dom.js";
 
 var DEBOUNCE_MS = 300;
 // The server words its own refusals (the reply's `message`); these are the shim's own.
@@ -77,7 +77,7 @@ export function setupForms(channelFor, onReply) {
     ch.push(event, fields(form, submitter), function (reply) {
       // The form may have been replaced meanwhile: clear whichever is in the page now.
       setLoading((form.id && document.getElementById(form.id)) || form, null, false);
-      if (reply.status === "ok") onReply(reply.response || {}, ch.topic);
+      if (reply.status === "ok") { forgetEdits(form); onReply(reply.response || {}, ch.topic); }
       else failed(reply);
     });
   }
@@ -109,6 +109,7 @@ export function setupForms(channelFor, onReply) {
   }
 
   function onInput(ev) {
+    markEdited(ev.target);
     var form = changeForm(ev.target);
     if (!form) return;
     touched[form.id] = true;
@@ -131,6 +132,14 @@ export function setupForms(channelFor, onReply) {
     });
   }
 
+  // Pushed HTML replaced parts of the page: forms the user changed inside them are sent again.
+  function rerender(elements) {
+    document.querySelectorAll("form[data-change][id]").forEach(function (form) {
+      if (!touched[form.id]) return;
+      if (elements.some(function (el) { return el.contains(form); })) sendChange(form, null, true);
+    });
+  }
+
   // A new page: forms it does not show are forgotten; clear waiting states a cached page kept.
   function reset() {
     Object.keys(touched).forEach(function (id) { if (!document.getElementById(id)) delete touched[id]; });
@@ -140,5 +149,5 @@ export function setupForms(channelFor, onReply) {
   document.addEventListener("submit", onSubmit);
   document.addEventListener("input", onInput);
   document.addEventListener("change", onInput);
-  return { recover: recover, reset: reset, fields: fields };
+  return { recover: recover, rerender: rerender, reset: reset, fields: fields };
 }

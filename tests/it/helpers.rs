@@ -48,6 +48,8 @@ pub struct TestApp {
     pub admin: AdminClient,
     /// A pool of the test's own on the store's database, to check what was really written.
     pub db: Db,
+    /// The configuration of a server [`TestApp::stop`]ped, to start it again.
+    stopped: Option<Config>,
     _dir: tempfile::TempDir,
 }
 
@@ -157,6 +159,7 @@ impl TestApp {
             url,
             app: Some(app),
             db,
+            stopped: None,
             _dir: dir,
         }
     }
@@ -179,6 +182,31 @@ impl TestApp {
             self.url,
             "the restarted server keeps its address"
         );
+        self.app = Some(app);
+    }
+
+    /// Stops the server (sockets closed, the port shut) until [`TestApp::start_again`].
+    pub async fn stop(&mut self) {
+        let app = self
+            .app
+            .take()
+            .unwrap_or_else(|| panic!("the app was stopped"));
+        let mut config = Config::clone(&app.config);
+        config.port = app.addr.port();
+        app.shutdown().await;
+        self.stopped = Some(config);
+    }
+
+    /// Starts the server stopped by [`TestApp::stop`] again, on the same port and database.
+    pub async fn start_again(&mut self) {
+        let config = self
+            .stopped
+            .take()
+            .unwrap_or_else(|| panic!("the app was not stopped"));
+        let app = start(config)
+            .await
+            .unwrap_or_else(|e| panic!("start again: {e}"));
+        assert_eq!(app.url(), self.url, "the server comes back at its address");
         self.app = Some(app);
     }
 

@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::catalog::MAX_LIMIT;
 use crate::domain::figures::NodeFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Catalog, Item, Product};
@@ -63,14 +64,7 @@ pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
                         span.muted { "scheduled " (countdown(at, now, "now", None)) }
                     }
                 }
-                form.admin-limit method="post" action=(format!("/admin/products/{}/limit", product.id)) {
-                    label {
-                        "Limit per customer "
-                        input type="number" name="max" min="0" max="100" size="3"
-                            value=[product.max_per_customer] placeholder="none";
-                    }
-                    button.button type="submit" { "Set" }
-                }
+                (limit_form(product, None))
                 form.admin-limit method="post" action=(format!("/admin/products/{}/queue", product.id)) {
                     @if let Some(rate) = product.line_per_minute {
                         input type="hidden" name="enabled" value="1";
@@ -90,6 +84,37 @@ pub fn product_row(product: &Product, now: DateTime<Utc>) -> Markup {
                         button.button type="submit" { "Remove line" }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// What an admin typed in a limit field and what is wrong with it, for a live re-render.
+pub struct Typed<'a> {
+    pub value: &'a str,
+    pub error: Option<String>,
+}
+
+/// `#admin-limit-<id>`: a product's limit per customer, checked as the admin types (a live
+/// form: the shim sends its fields as `validate`, and the channel answers it re-rendered).
+pub fn limit_form(product: &Product, typed: Option<&Typed>) -> Markup {
+    let id = format!("admin-limit-{}", product.id);
+    let error_id = format!("{id}-error");
+    let saved = product.max_per_customer.map(|m| m.to_string());
+    let value = typed.map(|t| t.value.to_string()).or(saved);
+    let error = typed.and_then(|t| t.error.as_deref());
+    html! {
+        form.admin-limit id=(id) method="post" action=(format!("/admin/products/{}/limit", product.id))
+            data-change="validate" {
+            label {
+                "Limit per customer "
+                input type="number" name="max" min="0" max=(MAX_LIMIT) size="3"
+                    value=[value] placeholder="none" aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=[error.map(|_| error_id.as_str())];
+            }
+            button.button type="submit" { "Set" }
+            @if let Some(error) = error {
+                span.field-error id=(error_id) { (error) }
             }
         }
     }

@@ -4,7 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Refusal};
+use super::forms::{self, Change};
+use super::{Ctx, HandleResult, Refusal};
+use crate::domain::ProductId;
+use crate::domain::catalog::parse_limit;
+use crate::html::fragments::admin::{Typed, limit_form};
 use crate::live::fanout::{ADMIN_TOPIC, TOKEN_REFRESH_TOPIC, counts_html};
 use crate::live::{Identity, Live};
 
@@ -32,6 +36,34 @@ impl AdminChannel {
         ctx.push("counts", &json!({ "html": counts_html(ctx.live, &counts) }));
         ctx.push("new_token", &new_token(ctx.live));
         Ok(json!({}))
+    }
+
+    /// `validate`: a live form of the dashboard (`#admin-limit-<product id>`), re-rendered
+    /// from what the admin typed.
+    pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
+        if event != "validate" {
+            return HandleResult::UnknownEvent;
+        }
+        let Some(change) = Change::parse(payload) else {
+            return forms::unknown_form();
+        };
+        let Some(id) = change
+            .form
+            .strip_prefix("admin-limit-")
+            .and_then(|id| id.parse::<ProductId>().ok())
+        else {
+            return forms::unknown_form();
+        };
+        let value = change.field("max").unwrap_or_default();
+        let typed = Typed {
+            value,
+            error: parse_limit(Some(value)).err().map(|e| e.to_string()),
+        };
+        let html = ctx.live.inventory.read(|c| {
+            c.product(id)
+                .map(|p| limit_form(p, Some(&typed)).into_string())
+        });
+        html.map_or_else(forms::unknown_form, forms::rendered)
     }
 
     pub fn handle_info(&mut self, ctx: &mut Ctx) {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod cart;
+pub mod forms;
 pub mod product;
 
 use std::sync::Arc;
@@ -54,7 +55,8 @@ impl Channel {
 
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
         match self {
-            Channel::Product(_) | Channel::Admin(_) => HandleResult::UnknownEvent,
+            Channel::Product(_) => HandleResult::UnknownEvent,
+            Channel::Admin(c) => c.handle_in(ctx, event, payload),
             Channel::Cart(c) => c.handle_in(ctx, event, payload),
         }
     }

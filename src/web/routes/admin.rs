@@ -10,6 +10,7 @@ use maud::Markup;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::domain::catalog::{MAX_LIMIT, parse_limit};
 use crate::domain::{ItemId, Level, csv};
 use crate::html::fragments::admin_orders::{items_text, latest_orders, orders_table};
 use crate::html::pages::admin::orders_search;
@@ -102,9 +103,6 @@ pub struct LimitForm {
     max: Option<String>,
 }
 
-/// The most a limit may be: a limit is about a person's pairs, not a wholesaler's.
-const MAX_LIMIT: u32 = 100;
-
 /// `POST /admin/products/:id/limit` (`max`: pairs per customer; empty or 0 clears it).
 async fn set_limit(
     _: Admin,
@@ -122,13 +120,7 @@ async fn set_limit(
         )
     };
     let form: LimitForm = serde_urlencoded::from_bytes(&body).map_err(|_| invalid())?;
-    let max = match form.max.as_deref().map(str::trim) {
-        None | Some("") | Some("0") => None,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(max) if max <= MAX_LIMIT => Some(max),
-            _ => return Err(invalid()),
-        },
-    };
+    let max = parse_limit(form.max.as_deref()).map_err(|_| invalid())?;
     state.inventory.set_limit(product_id, max).await?;
     Ok(respond(
         &headers,

@@ -91,10 +91,29 @@ fn start_driver() -> Result<Driver, String> {
 }
 
 /// Records what the tests wait on and the page cannot tell: channel joins (the replies to
-/// `phx_join`), socket closes and CSP violations. Injected through DevTools before any page
+/// `phx_join`), sockets opened, events sent, socket closes, CSP violations, and every text
+/// that appears in a live region once the page has loaded (what a screen reader says). Injected through DevTools before any page
 /// script runs, so the page's CSP does not apply to it; it does not change what the shim does.
 const PROBE: &str = r#"(function () {
-  var t = window.__sneakersTest = { joined: {}, closes: [], csp: [], restored: 0 };
+  var t = window.__sneakersTest = { joined: {}, closes: [], csp: [], restored: 0, sockets: 0,
+    sent: {}, announced: [] };
+  var loaded = false;
+  document.addEventListener("DOMContentLoaded", function () { loaded = true; });
+  function liveRegion(node) {
+    var el = node && (node.nodeType === 1 ? node : node.parentElement);
+    return el && el.closest('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]');
+  }
+  new MutationObserver(function (mutations) {
+    if (!loaded) return;
+    mutations.forEach(function (m) {
+      if (!liveRegion(m.target)) return;
+      if (m.type === "characterData") { t.announced.push(m.target.textContent.trim()); return; }
+      m.addedNodes.forEach(function (n) {
+        var text = (n.textContent || "").trim();
+        if (text) t.announced.push(text);
+      });
+    });
+  }).observe(document, { childList: true, subtree: true, characterData: true });
   window.addEventListener("pageshow", function (e) { if (e.persisted) t.restored += 1; });
   document.addEventListener("securitypolicyviolation", function (e) {
     t.csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " +
@@ -103,6 +122,12 @@ const PROBE: &str = r#"(function () {
   var Native = window.WebSocket;
   function Probed(url, protocols) {
     var ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    t.sockets += 1;
+    var send = ws.send;
+    ws.send = function (data) {
+      try { var m = JSON.parse(data); t.sent[m[3]] = (t.sent[m[3]] || 0) + 1; } catch (e) { /* not a frame */ }
+      return send.call(ws, data);
+    };
     ws.addEventListener("message", function (ev) {
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }

@@ -16,6 +16,7 @@ mod harness;
 mod live;
 mod longpoll;
 mod screenshots;
+mod shim;
 
 use sneakers::domain::{ItemId, ProductId};
 use sneakers::web::wire::{ItemJson, ProductJson};

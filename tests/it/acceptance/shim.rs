@@ -1,0 +1,482 @@
+//! What the shim adds to a page, as a shopper or admin notices it: links that keep the one
+//! socket and every page live, forms that survive a restart, a reconnect notice, one spoken
+//! sentence per change, a button sent once, and the same pages by plain links and forms.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::Value;
+use sneakers::domain::Level;
+
+use super::chrome::Browser;
+use super::harness::run;
+use super::{admin_url, cart_topic, in_stock, open_live, released, wait_live};
+use crate::helpers::{Backend, TestApp};
+
+/// WebSockets the page opened since it loaded (the probe counts them).
+async fn sockets(browser: &Browser) -> u64 {
+    browser
+        .js("return window.__sneakersTest.sockets;")
+        .await
+        .as_u64()
+        .unwrap_or_else(|| panic!("the probe counts no sockets"))
+}
+
+async fn joins(browser: &Browser, topic: &str) -> u64 {
+    browser
+        .js(&format!(
+            "return window.__sneakersTest.joined[{topic:?}] || 0;"
+        ))
+        .await
+        .as_u64()
+        .unwrap_or(0)
+}
+
+async fn announced(browser: &Browser) -> Vec<String> {
+    let all = browser.js("return window.__sneakersTest.announced;").await;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Follows the link `css` the way a shopper does (a click) and waits for the new page's path.
+async fn follow(browser: &Browser, css: &str, path: &str) {
+    browser.click(css).await;
+    browser.wait_for_path(path).await;
+    browser
+        .wait_for(
+            &format!("the page of {path} is in place"),
+            &format!("document.getElementById('main') && location.pathname === {path:?}"),
+        )
+        .await;
+}
+
+/// `#item-<id>` shows `level`.
+async fn wait_level(browser: &Browser, item: sneakers::domain::ItemId, level: Level) {
+    browser
+        .wait_for(
+            &format!("size {item} shows {}", level.as_str()),
+            &format!(
+                "(function () {{ var el = document.getElementById('item-{item}'); \
+                 return !!el && el.getAttribute('data-level') === '{}'; }})()",
+                level.as_str()
+            ),
+        )
+        .await;
+}
+
+/// `/` -> a product -> back -> the cart, on the socket the first page opened: each step
+/// leaves what it no longer shows and joins what it does, and each page follows sales.
+/// A page reached this way is the page a full load of its URL shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s40_links_keep_one_socket_and_every_page_live() {
+    run(
+        "s40_links_keep_one_socket_and_every_page_live",
+        1,
+        |ctx| async move {
+            let app = TestApp::start(Backend::Sqlite).await;
+            let products = released(&app).await;
+            let (first, second) = (&products[0], &products[1]);
+            let (a, b) = (in_stock(first).id, in_stock(second).id);
+            app.set_stock(a, 500).await;
+            app.set_stock(b, 500).await;
+            let browser = ctx.browser(&app).await;
+            open_live(&browser, "/").await;
+            browser.mark_document().await;
+            let cart = cart_topic(&browser).await;
+            let product_topic = format!("product:{}", first.id);
+            let others = format!("product:{}", second.id);
+            browser.js("window.scrollTo(0, 400); return null;").await;
+
+            // A product page.
+            let cart_joins = joins(&browser, &cart).await;
+            let page = format!("/products/{}", first.id);
+            follow(
+                &browser,
+                &format!("article[data-product-id=\"{}\"] .product-name a", first.id),
+                &page,
+            )
+            .await;
+            browser.wait_joined(&cart, (cart_joins + 1) as u32).await;
+            browser.wait_joined(&product_topic, 2).await;
+            assert!(
+                browser.text("h1.product-name").await.contains(&first.name),
+                "the product page shows {}",
+                first.name
+            );
+            app.set_stock(a, 499).await;
+            wait_level(&browser, a, Level::Medium).await;
+            let navigated = browser
+                .js("return [document.title, document.getElementById('main').outerHTML];")
+                .await;
+
+            // Back to the drops, where the reader was.
+            browser
+                .client
+                .back()
+                .await
+                .unwrap_or_else(|e| panic!("back: {e}"));
+            browser.wait_for_path("/").await;
+            browser
+                .wait_for(
+                    "the drops are back, scrolled where they were",
+                    "!!document.querySelector('.product-grid') && Math.abs(window.scrollY - 400) < 5",
+                )
+                .await;
+            browser.wait_joined(&others, 2).await;
+            app.set_stock(b, 499).await;
+            wait_level(&browser, b, Level::Medium).await;
+
+            // The cart.
+            let cart_joins = joins(&browser, &cart).await;
+            follow(&browser, "a.cart-link", "/checkout").await;
+            browser.wait_joined(&cart, (cart_joins + 1) as u32).await;
+            browser
+                .wait_for(
+                    "the checkout page shows no product channel",
+                    "!document.querySelector('[data-product-id]')",
+                )
+                .await;
+            browser.assert_not_reloaded("navigation").await;
+            assert_eq!(
+                sockets(&browser).await,
+                1,
+                "the whole walk ran on the socket the first page opened"
+            );
+            // Topics the page does not show were left: a sale there pushes nothing here.
+            let left = browser
+                .js(&format!(
+                    "return window.__sneakersTest.sent.phx_leave || 0;"
+                ))
+                .await;
+            assert!(
+                left.as_u64().unwrap_or(0) >= 1,
+                "the product topics were left on the way to the cart, sent {left}"
+            );
+            let count = browser.text(".cart-link__count").await;
+            assert_eq!(count.trim(), "0");
+
+            // The same product page loaded in full is the page navigation showed.
+            browser.goto(&page).await;
+            wait_live(&browser).await;
+            let loaded = browser
+                .js("return [document.title, document.getElementById('main').outerHTML];")
+                .await;
+            assert_eq!(
+                strip_transient(&navigated),
+                strip_transient(&loaded),
+                "a page reached by a link equals a full load of its URL"
+            );
+        },
+    )
+    .await
+}
+
+/// The flash of a freshly swapped element is not part of the page.
+fn strip_transient(page: &Value) -> Value {
+    match page {
+        Value::Array(parts) => Value::Array(
+            parts
+                .iter()
+                .map(|p| Value::String(p.as_str().unwrap_or_default().replace(" is-updated", "")))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// An admin types a limit the server refuses (checked as they type); the node restarts; on
+/// rejoin the shim sends the form again and the server's re-render still shows the typed
+/// value and its error; a release re-rendering the product's row (a push shared by every
+/// admin) keeps it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s41_a_typed_field_survives_a_restart() {
+    run(
+        "s41_a_typed_field_survives_a_restart",
+        1,
+        |ctx| async move {
+            let mut app = TestApp::start(Backend::Sqlite).await;
+            let soon = app.product(false).await;
+            let browser = ctx.browser(&app).await;
+            ctx.expect_console_error("WebSocket connection to");
+            browser.goto_url(&admin_url(&app)).await;
+            browser.wait_joined("admin:cart_tracker", 1).await;
+            browser.mark_document().await;
+            let field = format!("#admin-limit-{} input[name=max]", soon.id);
+            let input = browser
+                .client
+                .find(Locator::Css(&field))
+                .await
+                .unwrap_or_else(|e| panic!("{field}: {e}"));
+            input
+                .clear()
+                .await
+                .unwrap_or_else(|e| panic!("clearing {field}: {e}"));
+            input
+                .send_keys("250")
+                .await
+                .unwrap_or_else(|e| panic!("typing in {field}: {e}"));
+            let error = format!("#admin-limit-{}-error", soon.id);
+            browser
+                .wait_for(
+                    "the server's check of the field",
+                    &format!("!!document.querySelector({error:?})"),
+                )
+                .await;
+            let sent = browser
+                .js("return window.__sneakersTest.sent.validate;")
+                .await;
+            // Away from the field: from here the page, not the focus, keeps what was typed.
+            browser
+                .js("document.activeElement.blur(); return null;")
+                .await;
+
+            browser
+                .js("Math.random = function () { return 0.1; }; return null;")
+                .await;
+            app.restart().await;
+            browser.wait_joined("admin:cart_tracker", 2).await;
+            browser
+                .wait_for(
+                    "the form is sent again after the rejoin",
+                    &format!(
+                        "window.__sneakersTest.sent.validate > {}",
+                        sent.as_u64().unwrap_or(0)
+                    ),
+                )
+                .await;
+            app.admin
+                .release(&soon.id.to_string())
+                .await
+                .unwrap_or_else(|e| panic!("release: {e}"));
+            browser
+                .wait_for(
+                    "the row shows the release",
+                    &format!(
+                        "!!document.querySelector('#admin-product-{} .badge--released')",
+                        soon.id
+                    ),
+                )
+                .await;
+            let value = browser
+                .js(&format!("return document.querySelector({field:?}).value;"))
+                .await;
+            assert_eq!(
+                value, "250",
+                "the typed value survived the restart and the push"
+            );
+            assert!(
+                browser.text(&error).await.contains("whole number"),
+                "the server's re-render after the rejoin still names the problem"
+            );
+            browser.assert_not_reloaded("restart").await;
+        },
+    )
+    .await
+}
+
+/// The server goes away: after a moment (not at once) the page says it is reconnecting, in a
+/// status region; once the server is back and the page has rejoined, the notice goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s42_the_reconnect_notice_shows_while_down() {
+    run(
+        "s42_the_reconnect_notice_shows_while_down",
+        1,
+        |ctx| async move {
+            let mut app = TestApp::start(Backend::Sqlite).await;
+            let product = released(&app).await.remove(0);
+            let browser = ctx.browser(&app).await;
+            ctx.expect_console_error("WebSocket connection to");
+            // Refused sockets in a row make the shim ask for a fresh token, refused too.
+            ctx.expect_console_error("ERR_CONNECTION_REFUSED");
+            open_live(&browser, &format!("/products/{}", product.id)).await;
+            browser.mark_document().await;
+            let shown = "(function () { var s = document.getElementById('connection-status'); \
+                         return !!s && !s.hidden && s.getAttribute('role') === 'status' \
+                         && getComputedStyle(s).display !== 'none'; })()";
+            // Quick retries, so the test does not wait out the back-off.
+            browser
+                .js("Math.random = function () { return 0.05; }; return null;")
+                .await;
+            app.stop().await;
+            let hidden_at_first = browser.js(&format!("return !{shown};")).await;
+            assert_eq!(
+                hidden_at_first,
+                Value::Bool(true),
+                "no notice the moment the socket drops (a quick reconnect would flicker)"
+            );
+            browser.wait_for("the reconnecting notice", shown).await;
+            app.start_again().await;
+            browser
+                .wait_for_within(
+                    "the notice leaves once the page has rejoined",
+                    &format!("!{shown} && window.Sneakers.socketState() === 'open'"),
+                    Duration::from_secs(20),
+                )
+                .await;
+            browser.assert_not_reloaded("reconnect").await;
+        },
+    )
+    .await
+}
+
+/// One stock change is one sentence in the live region, in words, whatever the page swaps;
+/// a countdown reaching zero says its words once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s43_one_announcement_per_change() {
+    run("s43_one_announcement_per_change", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let product = released(&app).await.remove(0);
+        let item = in_stock(&product).clone();
+        app.set_stock(item.id, 500).await;
+        let browser = ctx.browser(&app).await;
+        open_live(&browser, &format!("/products/{}", product.id)).await;
+        wait_level(&browser, item.id, Level::High).await;
+        assert_eq!(announced(&browser).await, Vec::<String>::new(), "loading says nothing");
+
+        app.set_stock(item.id, 100).await;
+        wait_level(&browser, item.id, Level::Low).await;
+        // Another sale within the level changes nothing on the page and says nothing.
+        app.set_stock(item.id, 99).await;
+        let words = format!(
+            "Size {} of the {} {} is now low on stock.",
+            item.size, product.brand, product.name
+        );
+        browser
+            .wait_for(
+                "the change is said",
+                &format!("window.__sneakersTest.announced.indexOf({words:?}) >= 0"),
+            )
+            .await;
+        // The cart panel and the size are swapped too; only the sentence is read.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(announced(&browser).await, vec![words]);
+
+        browser
+            .js("var t = document.createElement('time'); \
+                 t.setAttribute('data-countdown-to', String(Date.now() + 1500)); \
+                 t.setAttribute('data-countdown-announce', 'It drops now.'); \
+                 t.textContent = 'Sat 12 Dec, 18:00 UTC'; \
+                 document.getElementById('main').appendChild(t); return null;")
+            .await;
+        browser
+            .wait_for(
+                "the countdown counts in words",
+                "/^in \\d+s/.test(document.querySelector('main time[data-countdown-to]').textContent)",
+            )
+            .await;
+        browser
+            .wait_for(
+                "the countdown says its words at zero",
+                "window.__sneakersTest.announced.indexOf('It drops now.') >= 0",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let all = announced(&browser).await;
+        assert_eq!(
+            all.iter().filter(|w| *w == "It drops now.").count(),
+            1,
+            "said once: {all:?}"
+        );
+    })
+    .await
+}
+
+/// Pressing a size twice before the answer sends it once, and the button shows it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s44_a_button_is_sent_once() {
+    run("s44_a_button_is_sent_once", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let product = released(&app).await.remove(0);
+        let item = in_stock(&product).id;
+        let browser = ctx.browser(&app).await;
+        open_live(&browser, &format!("/products/{}", product.id)).await;
+        let waiting = browser
+            .js(&format!(
+                "var b = document.querySelector('#item-{item} button.size__button'); \
+                 b.click(); var waiting = b.classList.contains('is-loading') \
+                 && b.getAttribute('aria-disabled') === 'true' \
+                 && b.form.getAttribute('aria-busy') === 'true'; \
+                 b.click(); return waiting;"
+            ))
+            .await;
+        assert_eq!(
+            waiting,
+            Value::Bool(true),
+            "the pressed size shows it is waiting"
+        );
+        super::wait_cart(&browser, item, 1).await;
+        browser
+            .wait_for(
+                "the waiting state ends with the answer",
+                "!document.querySelector('.is-loading')",
+            )
+            .await;
+        let sent = browser
+            .js("return window.__sneakersTest.sent.add_item;")
+            .await;
+        assert_eq!(sent, serde_json::json!(1), "the second press sent nothing");
+        assert!(
+            browser.text("#flash").await.is_empty(),
+            "no refusal (a second add would be a duplicate)"
+        );
+    })
+    .await
+}
+
+/// JavaScript off: the same walk by plain links, the browser's back, and plain forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s45_the_same_walk_without_javascript() {
+    run("s45_the_same_walk_without_javascript", 1, |ctx| async move {
+        let app = TestApp::start(Backend::Sqlite).await;
+        let product = released(&app).await.remove(0);
+        let item = in_stock(&product).id;
+        let browser = ctx.browser_without_javascript(&app).await;
+        browser.goto("/").await;
+        let page = format!("/products/{}", product.id);
+        browser
+            .click(&format!(
+                "article[data-product-id=\"{}\"] .product-name a",
+                product.id
+            ))
+            .await;
+        browser.wait_for_path(&page).await;
+        browser.click(&format!("#item-{item} button.size__button")).await;
+        browser
+            .wait_for(
+                "the pair is in the cart",
+                &format!("document.querySelector('aside#cart[data-count=\"1\"] li[data-item-id=\"{item}\"]')"),
+            )
+            .await;
+        browser
+            .client
+            .back()
+            .await
+            .unwrap_or_else(|e| panic!("back: {e}"));
+        browser.wait_for_path(&page).await;
+        browser.click("a.cart-link").await;
+        browser.wait_for_path("/checkout").await;
+        assert!(
+            browser
+                .text(&format!("tr[data-item-id=\"{item}\"]"))
+                .await
+                .contains(&product.name),
+            "the cart shows the pair"
+        );
+        browser.click("a.brand").await;
+        browser.wait_for_path("/").await;
+        browser
+            .click(&format!("#cart li[data-item-id=\"{item}\"] form.cart-line__remove button"))
+            .await;
+        browser
+            .wait_for(
+                "the cart is empty again",
+                "document.querySelector('aside#cart[data-count=\"0\"]')",
+            )
+            .await;
+        assert_eq!(app.live().sockets.len(), 0, "JavaScript really was off");
+    })
+    .await
+}
