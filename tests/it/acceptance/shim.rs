@@ -147,9 +147,7 @@ async fn s40_links_keep_one_socket_and_every_page_live() {
             );
             // Topics the page does not show were left: a sale there pushes nothing here.
             let left = browser
-                .js(&format!(
-                    "return window.__sneakersTest.sent.phx_leave || 0;"
-                ))
+                .js("return window.__sneakersTest.sent.phx_leave || 0;")
                 .await;
             assert!(
                 left.as_u64().unwrap_or(0) >= 1,
