@@ -72,7 +72,11 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         admission: config.line_admission,
         grace: config.line_grace,
     };
-    let inventory = Inventory::load(db, line_times).await?;
+    let session_policy = crate::domain::session::SessionPolicy {
+        idle: config.session_idle,
+        max_age: config.session_max_age,
+    };
+    let inventory = Inventory::load(db, line_times, session_policy).await?;
     inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let live = Live::new(
@@ -86,6 +90,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.extend(cluster::replicate::spawn(&live, config.presence_down_after));
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
     background.push(inventory::line::spawn(Arc::clone(&inventory)));
+    background.push(inventory::sessions::spawn_purge(Arc::clone(&inventory)));
     background.push(inventory::heal::spawn(
         Arc::clone(&inventory),
         config.cache_check,

@@ -18,6 +18,11 @@ pub use limits::{Connections, LimitedAction, Per, Rate, Rates, TrustedProxies};
 use secrets::LocalSecrets;
 
 pub const DEFAULT_PORT: u16 = 4000;
+const DAY_MS: u64 = 24 * 3600 * 1000;
+/// A week unused: a shopper who comes back for next week's drop is still signed in.
+pub const DEFAULT_SESSION_IDLE_MS: u64 = 7 * DAY_MS;
+/// A month, then a fresh sign-in, however busy.
+pub const DEFAULT_SESSION_MAX_AGE_MS: u64 = 30 * DAY_MS;
 const MIN_SECRET_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -85,6 +90,17 @@ pub struct Settings {
           default_value_t = 120_000,
           value_parser = clap::value_parser!(u64).range(10_000..=86_400_000))]
     pub line_grace_ms: u64,
+    /// A signed-in session unused this long is over (1 s to 90 days).
+    #[arg(long = "session-idle-ms", env = "SESSION_IDLE_MS", value_name = "SESSION_IDLE_MS",
+          default_value_t = DEFAULT_SESSION_IDLE_MS,
+          value_parser = clap::value_parser!(u64).range(1_000..=90 * DAY_MS))]
+    pub session_idle_ms: u64,
+    /// A signed-in session is over this long after sign-in, however much it is used (1 s to
+    /// 1 year).
+    #[arg(long = "session-max-age-ms", env = "SESSION_MAX_AGE_MS", value_name = "SESSION_MAX_AGE_MS",
+          default_value_t = DEFAULT_SESSION_MAX_AGE_MS,
+          value_parser = clap::value_parser!(u64).range(1_000..=365 * DAY_MS))]
+    pub session_max_age_ms: u64,
     /// A request head must arrive within this; also how long an idle keep-alive connection
     /// stays open (500 ms to 2 min).
     #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS",
@@ -172,6 +188,10 @@ pub struct Config {
     pub line_admission: Duration,
     /// How long a waiting shopper who left keeps the place.
     pub line_grace: Duration,
+    /// A signed-in session unused this long is over.
+    pub session_idle: Duration,
+    /// A signed-in session is over this long after sign-in.
+    pub session_max_age: Duration,
     pub connections: Connections,
     pub rates: Rates,
 }
@@ -262,6 +282,8 @@ impl Config {
             cache_check: Duration::from_millis(settings.cache_check_ms),
             line_admission: Duration::from_millis(settings.line_admission_ms),
             line_grace: Duration::from_millis(settings.line_grace_ms),
+            session_idle: Duration::from_millis(settings.session_idle_ms),
+            session_max_age: Duration::from_millis(settings.session_max_age_ms),
             connections: Connections {
                 header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(settings.body_timeout_ms),
@@ -306,6 +328,8 @@ mod tests {
                 | "PRESENCE_DOWN_MS"
                 | "SHUTDOWN_SPREAD_MS"
                 | "CACHE_CHECK_MS"
+                | "SESSION_IDLE_MS"
+                | "SESSION_MAX_AGE_MS"
                 | "HEADER_READ_TIMEOUT_MS"
                 | "BODY_TIMEOUT_MS"
                 | "MAX_CONNECTIONS_PER_ADDRESS"
@@ -379,6 +403,8 @@ mod tests {
             ("HOST", "localhost:80"),
             ("CACHE_CHECK_MS", "0"),
             ("CACHE_CHECK_MS", "86400000"),
+            ("SESSION_IDLE_MS", "999"),
+            ("SESSION_MAX_AGE_MS", "soon"),
             ("HEADER_READ_TIMEOUT_MS", "99999999999"),
             ("BODY_TIMEOUT_MS", "10"),
             ("MAX_CONNECTIONS_PER_ADDRESS", "0"),

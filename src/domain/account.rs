@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ids::{AccountId, ProductId};
+use super::ids::{AccountId, ProductId, SessionId};
 
 /// Long enough to resist guessing, short enough that hashing it costs what we planned.
 pub const MIN_PASSWORD: usize = 10;
@@ -57,12 +57,14 @@ pub fn check_password(password: &str) -> Result<(), SignupError> {
     }
 }
 
-/// Who a request or a socket speaks for: the cart topic it shares, and the account behind it
-/// when signed in (every browser of an account shares the account's cart id).
+/// Who a request or a socket speaks for: the cart topic it shares, and when signed in the
+/// account behind it and the server-side session that signed it in (every browser of an
+/// account shares the account's cart id; each has a session of its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shopper {
     pub cart_id: String,
     pub account: Option<AccountId>,
+    pub session: Option<SessionId>,
 }
 
 impl Shopper {
@@ -70,29 +72,42 @@ impl Shopper {
         Shopper {
             cart_id,
             account: None,
+            session: None,
         }
     }
 
-    /// What session cookies and socket tokens carry: `cart_id` or `cart_id.account_id`.
+    pub fn signed_in(cart_id: String, account: AccountId, session: SessionId) -> Shopper {
+        Shopper {
+            cart_id,
+            account: Some(account),
+            session: Some(session),
+        }
+    }
+
+    /// What socket tokens carry: `cart_id`, or `cart_id.account_id.session_id` signed in.
     pub fn subject(&self) -> String {
-        match self.account {
-            Some(account) => format!("{}.{account}", self.cart_id),
-            None => self.cart_id.clone(),
+        match (self.account, self.session) {
+            (Some(account), Some(session)) => format!("{}.{account}.{session}", self.cart_id),
+            _ => self.cart_id.clone(),
         }
     }
 
     /// The inverse of [`Shopper::subject`]; `None` unless it is one exactly.
     pub fn from_subject(subject: &str, cart_id_len: usize) -> Option<Shopper> {
-        let (cart_id, account) = match subject.split_once('.') {
-            Some((cart_id, account)) => (cart_id, Some(account.parse().ok()?)),
-            None => (subject, None),
+        let mut parts = subject.split('.');
+        let cart_id = parts.next()?;
+        let shopper = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => Shopper::guest(cart_id.to_string()),
+            (Some(account), Some(session), None) => Shopper::signed_in(
+                cart_id.to_string(),
+                account.parse().ok()?,
+                session.parse().ok()?,
+            ),
+            _ => return None,
         };
         let valid =
             cart_id.len() == cart_id_len && cart_id.bytes().all(|b| b.is_ascii_alphanumeric());
-        valid.then(|| Shopper {
-            cart_id: cart_id.to_string(),
-            account,
-        })
+        valid.then_some(shopper)
     }
 }
 
@@ -104,6 +119,8 @@ pub type Ordered = BTreeMap<ProductId, u32>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
     pub id: AccountId,
+    /// The session the socket was opened under: when it ends, the socket closes.
+    pub session: SessionId,
     pub cart_token: Option<String>,
     pub ordered: Ordered,
 }
@@ -146,10 +163,7 @@ mod tests {
     fn subjects_round_trip_and_refuse_anything_else() {
         let cart = "a".repeat(8);
         let guest = Shopper::guest(cart.clone());
-        let signed_in = Shopper {
-            cart_id: cart.clone(),
-            account: Some(AccountId(7)),
-        };
+        let signed_in = Shopper::signed_in(cart.clone(), AccountId(7), SessionId(3));
         assert_eq!(Shopper::from_subject(&guest.subject(), 8), Some(guest));
         assert_eq!(
             Shopper::from_subject(&signed_in.subject(), 8),
@@ -158,8 +172,10 @@ mod tests {
         for bad in [
             "aaaa",
             "aaaaaaaa.",
-            "aaaaaaaa.07",
-            "aaaaaaaa.7.7",
+            "aaaaaaaa.7",
+            "aaaaaaaa.07.3",
+            "aaaaaaaa.7.03",
+            "aaaaaaaa.7.3.3",
             "aaaaaaa!",
             "aaaaaaaa.x",
         ] {

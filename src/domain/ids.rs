@@ -56,6 +56,11 @@ id!(
     /// A shopper's account.
     AccountId
 );
+id!(
+    /// A server-side session's row. Not secret: socket tokens (signed) name it, the cluster
+    /// bus carries it.
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,11 +15,12 @@ pub mod money;
 pub mod order;
 pub mod presence;
 pub mod sales;
+pub mod session;
 pub mod token;
 
 pub use account::Shopper;
 pub use cart::{Cart, CartError};
 pub use catalog::{Catalog, Item, ItemChange, Product};
 pub use fingerprint::Fingerprint;
-pub use ids::{AccountId, ItemId, ProductId};
+pub use ids::{AccountId, ItemId, ProductId, SessionId};
 pub use level::Level;

@@ -112,6 +112,26 @@ impl Inventory {
             .ok_or(AccountError::BadCredentials)
     }
 
+    /// A new password, if `current` is the account's password now.
+    pub async fn change_password(
+        &self,
+        id: AccountId,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccountError> {
+        let Some(stored) = accounts::password_hash(&self.db, id).await? else {
+            return Err(AccountError::BadCredentials);
+        };
+        if !verify(current.to_string(), stored).await? {
+            return Err(AccountError::BadCredentials);
+        }
+        check_password(new)?;
+        let hashed = hash(new.to_string()).await?;
+        accounts::set_password(&self.db, id, &hashed).await?;
+        tracing::info!(account = %id, "password changed");
+        Ok(())
+    }
+
     pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, InventoryError> {
         Ok(accounts::find(&self.db, id).await?)
     }

@@ -2,7 +2,7 @@
 //! shopper's cart changes travel on it too; `live::fanout` turns each into pushes and
 //! `live::cluster` ships the local ones to the other nodes.
 
-use crate::domain::{ItemChange, ProductId};
+use crate::domain::{ItemChange, ProductId, SessionId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -23,6 +23,11 @@ pub enum Event {
     LineMoved {
         product_id: ProductId,
         holders: Vec<String>,
+    },
+    /// Sessions ended (a logout, sign out everywhere, a password change): every node forgets
+    /// them and closes the connections opened under them.
+    SessionsEnded {
+        ids: Vec<SessionId>,
     },
 }
 

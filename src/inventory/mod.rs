@@ -8,6 +8,7 @@ pub mod events;
 pub mod heal;
 pub mod line;
 pub mod scheduler;
+pub mod sessions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -87,12 +88,15 @@ pub struct Inventory {
     /// One reload at a time: a reload that read the database before a change must not apply
     /// its older details after the reload that read the change.
     reloading: tokio::sync::Mutex<()>,
+    /// The sessions this node has seen lately (see `sessions`).
+    sessions: sessions::SessionCache,
 }
 
 impl Inventory {
     pub async fn load(
         db: Db,
         line_times: line::LineTimes,
+        session_policy: crate::domain::session::SessionPolicy,
     ) -> Result<Arc<Inventory>, InventoryError> {
         let catalog = Catalog::new(store::catalog::load(&db).await?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -105,6 +109,7 @@ impl Inventory {
             lines: RwLock::default(),
             line_times,
             reloading: tokio::sync::Mutex::new(()),
+            sessions: sessions::SessionCache::new(session_policy),
         }))
     }
 
@@ -130,7 +135,9 @@ impl Inventory {
         let shown = match &event {
             Event::Released { .. } => true,
             Event::StockChanged(change) => change.announce(),
-            Event::CartChanged { .. } | Event::LineMoved { .. } => false,
+            Event::CartChanged { .. } | Event::LineMoved { .. } | Event::SessionsEnded { .. } => {
+                false
+            }
         };
         if shown {
             self.page_version.fetch_add(1, Ordering::AcqRel);

@@ -177,6 +177,8 @@ fn on_event(live: &Live, event: &Event) {
             live.hub
                 .broadcast(&cart_updates_topic(cart_id), "cart_updated", payload);
         }
+        // Whatever was opened under an ended session closes (its clients reconnect as guests).
+        Event::SessionsEnded { ids } => live.signed_in.end(ids),
         // The tabs of each shopper whose place changed look it up (on their cart's topic:
         // shoppers not in the line hear nothing).
         Event::LineMoved {
@@ -238,7 +240,7 @@ fn record_sales(live: &Live, event: &Event) -> bool {
         }
         // A restock moves the bars' "left" figure.
         Event::StockChanged(_) => true,
-        Event::CartChanged { .. } => false,
+        Event::CartChanged { .. } | Event::SessionsEnded { .. } => false,
         // The bars show each line's length.
         Event::LineMoved { .. } => true,
     }

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod presence;
 pub mod protocol;
 pub mod session;
+pub mod signed_in;
 pub mod socket;
 pub mod violation;
 pub mod wake_flag;
@@ -74,6 +75,8 @@ pub struct Live {
     pub sales: std::sync::Mutex<SalesSeries>,
     /// Pushes this node made in the last second (`fanout` measures it).
     pub pushes_per_second: std::sync::atomic::AtomicU64,
+    /// Connections opened under a signed-in session, closed when it ends.
+    pub signed_in: signed_in::SignedInConnections,
 }
 
 impl Live {
@@ -106,6 +109,7 @@ impl Live {
             channels: AtomicI64::new(0),
             sales: std::sync::Mutex::new(SalesSeries::new()),
             pushes_per_second: std::sync::atomic::AtomicU64::new(0),
+            signed_in: signed_in::SignedInConnections::default(),
         })
     }
 

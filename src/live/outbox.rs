@@ -26,6 +26,8 @@ struct Shared {
     capacity: usize,
     /// Set when the client is to be dropped (too slow); the task closes the socket.
     killed: AtomicBool,
+    /// Set with `killed` when the session the connection was opened under ended.
+    signed_out: AtomicBool,
 }
 
 /// The queue and the waker of the task draining it, under one lock. The waker stays put
@@ -68,6 +70,7 @@ impl Outbox {
             inner: Mutex::default(),
             capacity,
             killed: AtomicBool::new(false),
+            signed_out: AtomicBool::new(false),
         }))
     }
 
@@ -100,6 +103,18 @@ impl Outbox {
     pub fn kill(&self) {
         self.0.killed.store(true, Ordering::Release);
         self.lock().wake();
+    }
+
+    /// The session this connection was opened under ended: it is closed (its client
+    /// reconnects, and is a guest again).
+    pub fn sign_out(&self) {
+        self.0.signed_out.store(true, Ordering::Release);
+        self.kill();
+    }
+
+    /// Whether the connection was killed by [`Outbox::sign_out`].
+    pub fn is_signed_out(&self) -> bool {
+        self.0.signed_out.load(Ordering::Acquire)
     }
 
     pub fn is_killed(&self) -> bool {

@@ -66,6 +66,9 @@ pub struct Session {
     /// A handful at most (a page joins two): a vector is smaller than a map and as fast.
     channels: Vec<Joined>,
     flood: Option<Flood>,
+    /// Signed in: the session this connection was opened under and its key among that
+    /// session's connections (see `signed_in`).
+    signed_in: Option<(crate::domain::SessionId, u64)>,
 }
 
 /// Runs one channel callback with its context. A panic is caught: that channel failed, while
@@ -98,12 +101,27 @@ impl Session {
     /// A connection's channel state; `outbox` is where its subscriptions deliver.
     pub fn new(live: Arc<Live>, identity: Identity, outbox: Outbox) -> Session {
         let flood = Flood::new(live.socket_events);
+        let signed_in = match &identity {
+            Identity::Shopper {
+                account: Some(account),
+                ..
+            } => {
+                let key = live.signed_in.register(account.session, &outbox);
+                // Ended between the token's check and now: the end was told before we listened.
+                if live.inventory.session_ended(account.session) {
+                    outbox.sign_out();
+                }
+                Some((account.session, key))
+            }
+            _ => None,
+        };
         Session {
             live,
             identity,
             outbox,
             channels: Vec::new(),
             flood,
+            signed_in,
         }
     }
 
@@ -405,5 +423,8 @@ impl Drop for Session {
     /// However the connection ends (even by a panic in its task), its channels end with it.
     fn drop(&mut self) {
         self.leave_all();
+        if let Some((session, key)) = self.signed_in.take() {
+            self.live.signed_in.unregister(session, key);
+        }
     }
 }

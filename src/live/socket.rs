@@ -87,6 +87,7 @@ where
             biased;
             // Pushes first; a wake-up for a push polls the read side only if it woke too.
             next = outbox.next(&mut queued, BATCH) => match next {
+                Next::Killed if outbox.is_signed_out() => break Some((CLOSE_POLICY, "signed out")),
                 Next::Killed => break Some((CLOSE_TOO_SLOW, "too slow: rejoin")),
                 Next::Messages => {
                     for outbound in queued.drain(..) {

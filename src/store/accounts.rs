@@ -71,6 +71,32 @@ pub async fn credentials(
     Ok(row.map(|(id, hash)| (AccountId(id), hash)))
 }
 
+pub async fn password_hash(db: &Db, id: AccountId) -> Result<Option<String>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        accounts::table
+            .filter(accounts::id.eq(id.0))
+            .select(accounts::password_hash)
+            .first(c)
+            .await
+            .optional()?
+    }))
+}
+
+pub async fn set_password(db: &Db, id: AccountId, password_hash: &str) -> Result<(), StoreError> {
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        diesel::update(accounts::table.filter(accounts::id.eq(id.0)))
+            .set((
+                accounts::password_hash.eq(password_hash),
+                accounts::updated_at.eq(now()),
+            ))
+            .execute(c)
+            .await?
+    });
+    Ok(())
+}
+
 pub async fn find(db: &Db, id: AccountId) -> Result<Option<AccountRow>, StoreError> {
     let mut conn = db.get().await?;
     let row: Option<(i32, String, String, Option<String>)> = with_conn!(conn, |c| {

@@ -10,6 +10,7 @@ pub mod notify;
 pub mod orders;
 pub mod schema;
 pub mod seed;
+pub mod sessions;
 mod tls;
 
 pub use backend::{Db, DbConn};

@@ -89,6 +89,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Integer,
+        token_hash -> Text,
+        kind -> Text,
+        subject_id -> Integer,
+        data -> Text,
+        created_ms -> BigInt,
+        seen_ms -> BigInt,
+        ended_ms -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(line_entries -> products (product_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(items -> products (product_id));
@@ -103,5 +116,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_items,
     accounts,
-    line_entries
+    line_entries,
+    sessions
 );

@@ -18,10 +18,14 @@ on_both_backends!(
     a_limited_drop_sends_guests_to_login_and_holds_its_limit
 );
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
 /// POSTs a form with the page's CSRF token; `(status, Location, body)`.
-async fn submit(visitor: &Visitor, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+pub async fn submit(
+    visitor: &Visitor,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("_csrf_token", &visitor.csrf));
     let response = visitor
@@ -42,7 +46,7 @@ async fn submit(visitor: &Visitor, path: &str, fields: &[(&str, &str)]) -> (u16,
     (status, location, response.text().await.unwrap_or_default())
 }
 
-async fn signup(visitor: &mut Visitor, email: &str) {
+pub async fn signup(visitor: &mut Visitor, email: &str) {
     let (status, location, body) = submit(
         visitor,
         "/account/signup",
@@ -53,7 +57,7 @@ async fn signup(visitor: &mut Visitor, email: &str) {
     visitor.visit("/").await;
 }
 
-async fn login(visitor: &mut Visitor, email: &str, next: &str) -> String {
+pub async fn login(visitor: &mut Visitor, email: &str, next: &str) -> String {
     let (status, location, body) = submit(
         visitor,
         "/account/login",
@@ -66,7 +70,7 @@ async fn login(visitor: &mut Visitor, email: &str, next: &str) -> String {
 }
 
 /// The status of a GET, without following redirects; `(status, Location)`.
-async fn head(visitor: &Visitor, path: &str) -> (u16, String) {
+pub async fn head(visitor: &Visitor, path: &str) -> (u16, String) {
     let response = visitor
         .http
         .get(format!("{}{path}", visitor.base))

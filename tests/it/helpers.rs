@@ -72,6 +72,8 @@ pub fn test_config(database: Database) -> Config {
         cache_check: Duration::from_secs(5),
         line_admission: Duration::from_secs(600),
         line_grace: Duration::from_secs(120),
+        session_idle: Duration::from_secs(3600),
+        session_max_age: Duration::from_secs(24 * 3600),
         connections: Connections::default(),
         rates: Rates::default(),
     }

@@ -32,4 +32,5 @@ mod live_products;
 mod live_protocol;
 mod longpoll;
 mod sales;
+mod sessions;
 mod tls;

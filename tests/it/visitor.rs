@@ -7,6 +7,8 @@ use crate::helpers::TestApp;
 
 pub struct Visitor {
     pub http: reqwest::Client,
+    /// Its cookies, to read (what a thief would copy) or to give to another visitor.
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
     pub base: String,
     pub csrf: String,
     pub cart_id: String,
@@ -33,20 +35,45 @@ impl Visitor {
 
     /// A fresh visitor whose connections come from the loopback address `from`.
     pub async fn open_from(base: &str, from: std::net::IpAddr) -> Visitor {
+        let mut visitor = Visitor::blank(base, from);
+        visitor.visit("/").await;
+        visitor
+    }
+
+    /// A visitor with an empty cookie jar that has loaded nothing yet.
+    pub fn blank(base: &str, from: std::net::IpAddr) -> Visitor {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .local_address(from)
-            .cookie_store(true)
+            .cookie_provider(std::sync::Arc::clone(&jar))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut visitor = Visitor {
+        Visitor {
             http,
+            jar,
             base: base.to_string(),
             csrf: String::new(),
             cart_id: String::new(),
-        };
-        visitor.visit("/").await;
-        visitor
+        }
+    }
+
+    /// The value of this visitor's cookie `name`, as its browser would send it.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().unwrap_or_else(|e| panic!("{e}"));
+        let header = self.jar.cookies(&url)?;
+        let header = header.to_str().ok()?.to_string();
+        header
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+
+    /// Sets cookie `name` in this visitor's jar (a copied cookie, say).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = self.base.parse().unwrap_or_else(|e| panic!("{e}"));
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
     /// GETs a page (status 200 expected) and keeps its tokens.

@@ -70,7 +70,13 @@ pub fn form(meta: &PageMeta, which: Form, state: &FormState) -> Markup {
     )
 }
 
-pub fn show(meta: &PageMeta, email: &str, orders: &[Order]) -> Markup {
+/// What the account page says above its forms after a post.
+pub struct Notices<'a> {
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+pub fn show(meta: &PageMeta, email: &str, orders: &[Order], notices: &Notices) -> Markup {
     page(
         "Your account",
         Meta::Shopper(meta),
@@ -78,9 +84,35 @@ pub fn show(meta: &PageMeta, email: &str, orders: &[Order]) -> Markup {
             section.checkout.account {
                 h1 { "Your account" }
                 p { "Signed in as " strong #account-email { (email) } "." }
-                form method="post" action="/account/logout" {
+                @if let Some(notice) = notices.notice {
+                    div #account-notice .notice role="status" { (notice) }
+                }
+                @if let Some(error) = notices.error {
+                    div #form-error .notice.notice--error role="alert" { (error) }
+                }
+                div.account__actions {
+                    form method="post" action="/account/logout" {
+                        input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                        button.button type="submit" { "Sign out" }
+                    }
+                    form method="post" action="/account/logout/everywhere" {
+                        input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                        button.button #logout-everywhere type="submit" { "Sign out everywhere" }
+                    }
+                }
+                h2 { "Change your password" }
+                form.account-form #password-form method="post" action="/account/password" {
                     input type="hidden" name="_csrf_token" value=(meta.csrf_token);
-                    button.button type="submit" { "Sign out" }
+                    p {
+                        label for="current_password" { "Current password" }
+                        input #current_password type="password" name="current_password" required autocomplete="current-password";
+                    }
+                    p {
+                        label for="new_password" { "New password" }
+                        input #new_password type="password" name="new_password" required minlength="10" autocomplete="new-password";
+                        small { "At least 10 characters. Every other browser is signed out." }
+                    }
+                    button.button type="submit" { "Change password" }
                 }
                 h2 { "Your orders" }
                 @if orders.is_empty() {

@@ -46,6 +46,10 @@ impl CartChannel {
     }
 
     pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
+        if self.session_ended(ctx) {
+            // Its socket is closing too: nothing of the account is handed out meanwhile.
+            return Err(json!({ "reason": "unauthorized" }));
+        }
         let now = Utc::now().timestamp_millis();
         // A signed-in cart starts from the account's copy: another browser may have changed it
         // since this one's cookie was written.
@@ -123,6 +127,9 @@ impl CartChannel {
 
     pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
         if message.topic == TOKEN_REFRESH_TOPIC {
+            if self.session_ended(ctx) {
+                return;
+            }
             let token = ctx
                 .live
                 .tokens
@@ -198,11 +205,18 @@ impl CartChannel {
         }
     }
 
+    /// Whether the session this signed-in channel was opened under has ended.
+    fn session_ended(&self, ctx: &Ctx) -> bool {
+        self.account
+            .as_ref()
+            .is_some_and(|a| ctx.live.inventory.session_ended(a.session))
+    }
+
     /// What this cart's socket tokens carry (see `Shopper::subject`).
     fn subject(&self) -> String {
-        Shopper {
-            cart_id: self.cart_id.clone(),
-            account: self.account.as_ref().map(|a| a.id),
+        match &self.account {
+            Some(account) => Shopper::signed_in(self.cart_id.clone(), account.id, account.session),
+            None => Shopper::guest(self.cart_id.clone()),
         }
         .subject()
     }

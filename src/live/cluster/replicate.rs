@@ -65,6 +65,7 @@ async fn forward_local_events(live: Arc<Live>) {
                     serialized,
                     origin,
                 },
+                Event::SessionsEnded { ids } => Message::SessionsEnded { ids },
                 // Never local: each node reads the lines itself.
                 Event::LineMoved { .. } => continue,
             }),
@@ -151,6 +152,8 @@ async fn receive(live: Arc<Live>) {
     while let Some(event) = events.recv().await {
         match event {
             NodeEvent::Connected => {
+                // A logout said while the feed was down was not heard.
+                live.inventory.forget_cached_sessions();
                 reload(&live, "after (re)connecting").await;
                 live.cluster.publish(Message::Hello);
                 send_state(&live);
@@ -221,6 +224,7 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
                         .on_piece(adapter, node, &service, id, reply, last, &data);
                 }
             }
+            Message::SessionsEnded { ids } => live.inventory.apply_replicated_sessions_ended(ids),
             Message::Hello => send_state(live),
             Message::Bye => live.presence.drop_node(node),
             Message::Reload => {

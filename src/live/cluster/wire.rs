@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::domain::{ItemId, ProductId};
+use crate::domain::{ItemId, ProductId, SessionId};
 use crate::live::presence::Entries;
 
 /// NOTIFY payloads must stay under 8,000 bytes; keep a margin for the envelope.
@@ -59,6 +59,10 @@ pub enum Message {
         reply: bool,
         last: bool,
         data: String,
+    },
+    /// Sessions ended on the sending node: forget them, close their connections.
+    SessionsEnded {
+        ids: Vec<SessionId>,
     },
     /// "I am new here (or back): send me your state."
     Hello,

@@ -5,13 +5,13 @@
 use axum::http::HeaderMap;
 
 use super::error::PageError;
-use super::session::Session;
+use crate::domain::Shopper;
 use crate::web::AppState;
 
 /// A POST must carry the session's CSRF token, in the form or in `x-csrf-token`.
 pub fn check_csrf(
     state: &AppState,
-    session: &Session,
+    shopper: &Shopper,
     headers: &HeaderMap,
     form_token: &str,
 ) -> Result<(), PageError> {
@@ -24,7 +24,7 @@ pub fn check_csrf(
     } else {
         form_token
     };
-    if state.tokens.csrf_ok(&session.cart_id, given) {
+    if state.tokens.csrf_ok(&shopper.cart_id, given) {
         Ok(())
     } else {
         Err(PageError::Csrf)

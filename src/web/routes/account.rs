@@ -1,6 +1,7 @@
-//! Shopper accounts over HTTP: signup, login, logout and the account page. Signing in merges
-//! the guest's cart into the account's and switches the session to the account's cart topic,
-//! which every browser signed in to the account shares.
+//! Shopper accounts over HTTP: signup, login, logout (here or everywhere), a password change
+//! and the account page. Signing in starts a server-side session (a new one each time: see
+//! `inventory::sessions`), merges the guest's cart into the account's and switches the browser
+//! to the account's cart topic, which every browser signed in to the account shares.
 
 use axum::Router;
 use axum::extract::State;
@@ -13,6 +14,8 @@ use serde::Deserialize;
 use super::cart::{CART_COOKIE, read_cart, save};
 use crate::config::LimitedAction;
 use crate::domain::Cart;
+use crate::domain::Shopper;
+use crate::domain::session::Subject;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::AccountError;
@@ -21,7 +24,7 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
-use crate::web::edge::session::{Session, is_secure, new_cart_id, session_cookie};
+use crate::web::edge::session::{guest_cookie, is_secure, new_cart_id, signed_in_cookie};
 use crate::web::{AppState, see_other};
 
 /// Account routes; the caller adds the session layer.
@@ -31,6 +34,24 @@ pub fn router() -> Router<AppState> {
         .route("/account/signup", get(signup_form).post(signup))
         .route("/account/login", get(login_form).post(login))
         .route("/account/logout", post(logout))
+        .route("/account/logout/everywhere", post(logout_everywhere))
+        .route("/account/password", post(change_password))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default, rename = "_csrf_token")]
+    csrf_token: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AccountQuery {
+    /// `changed`: the password was changed.
+    password: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -62,27 +83,27 @@ fn same_site(next: &str) -> Option<&str> {
 
 fn form_page(
     state: &AppState,
-    session: &Session,
+    shopper: &Shopper,
     which: view::Form,
     form: FormState,
     status: StatusCode,
 ) -> Response {
-    let meta = PageMeta::new(&state.tokens, session);
+    let meta = PageMeta::new(&state.tokens, shopper);
     (status, view::form(&meta, which, &form)).into_response()
 }
 
-async fn signup_form(State(state): State<AppState>, session: Session) -> Response {
+async fn signup_form(State(state): State<AppState>, shopper: Shopper) -> Response {
     let form = FormState {
         email: "",
         error: None,
         next: None,
     };
-    form_page(&state, &session, view::Form::Signup, form, StatusCode::OK)
+    form_page(&state, &shopper, view::Form::Signup, form, StatusCode::OK)
 }
 
 async fn login_form(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     Query(query): Query<NextQuery>,
 ) -> Response {
     let form = FormState {
@@ -90,12 +111,12 @@ async fn login_form(
         error: None,
         next: query.next.as_deref().and_then(same_site),
     };
-    form_page(&state, &session, view::Form::Login, form, StatusCode::OK)
+    form_page(&state, &shopper, view::Form::Login, form, StatusCode::OK)
 }
 
 async fn signup(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<AccountForm>,
@@ -103,13 +124,13 @@ async fn signup(
     state
         .limits
         .check(LimitedAction::Login, client, None, Audience::Page)?;
-    check_csrf(&state, &session, &headers, &form.csrf_token)?;
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     match state
         .inventory
         .signup(&form.email, &form.password, &new_cart_id())
         .await
     {
-        Ok(account) => sign_in(&state, &session, &headers, account, "/account").await,
+        Ok(account) => sign_in(&state, &shopper, &headers, account, "/account").await,
         Err(AccountError::Signup(refused)) => {
             let message = refused.to_string();
             let form = FormState {
@@ -120,7 +141,7 @@ async fn signup(
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(form_page(
                 &state,
-                &session,
+                &shopper,
                 view::Form::Signup,
                 form,
                 status,
@@ -132,7 +153,7 @@ async fn signup(
 
 async fn login(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<AccountForm>,
@@ -144,10 +165,10 @@ async fn login(
         Some(&account_key),
         Audience::Page,
     )?;
-    check_csrf(&state, &session, &headers, &form.csrf_token)?;
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let next = same_site(&form.next).unwrap_or("/account");
     match state.inventory.login(&form.email, &form.password).await {
-        Ok(account) => sign_in(&state, &session, &headers, account, next).await,
+        Ok(account) => sign_in(&state, &shopper, &headers, account, next).await,
         Err(AccountError::BadCredentials | AccountError::Signup(_)) => {
             let message = AccountError::BadCredentials.to_string();
             let form = FormState {
@@ -156,17 +177,18 @@ async fn login(
                 next: same_site(&form.next),
             };
             let status = StatusCode::UNAUTHORIZED;
-            Ok(form_page(&state, &session, view::Form::Login, form, status))
+            Ok(form_page(&state, &shopper, view::Form::Login, form, status))
         }
         Err(other) => Err(other.into()),
     }
 }
 
-/// The session becomes the account's; the guest's pairs join the account's cart, which every
-/// open tab of the account (in any browser, on any node) takes at once.
+/// A new session for the account (an older one of this browser ends here); the guest's pairs
+/// join the account's cart, which every open tab of the account (in any browser, on any node)
+/// takes at once.
 async fn sign_in(
     state: &AppState,
-    guest: &Session,
+    guest: &Shopper,
     headers: &HeaderMap,
     account: AccountRow,
     next: &str,
@@ -179,58 +201,153 @@ async fn sign_in(
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
     cart.merge(&guest_cart);
-    let signed_in = Session {
-        cart_id: account.cart_id,
-        account: Some(account.id),
-    };
+    if let Some(previous) = guest.session {
+        state.inventory.end_session(previous).await?;
+    }
+    let (secret, session) = state
+        .inventory
+        .start_session(Subject::account(account.id), &account.cart_id)
+        .await?;
+    let signed_in = Shopper::signed_in(account.cart_id, account.id, session.id);
     let cart_cookie = save(state, &signed_in, &cart).await?;
     state
         .inventory
         .move_places(&guest.cart_id, &signed_in.cart_id)
         .await?;
     let mut response = see_other(next);
+    let max_age = i64::try_from(state.config.session_max_age.as_millis()).unwrap_or(i64::MAX);
     let cookies = response.headers_mut();
     cookies.append(
         header::SET_COOKIE,
-        session_cookie(&state.cookie_key, &signed_in, is_secure(headers)),
+        signed_in_cookie(&state.cookie_key, &secret, is_secure(headers), max_age),
     );
     cookies.append(header::SET_COOKIE, cart_cookie);
-    tracing::info!(account = %account.id, "signed in");
+    tracing::info!(account = %account.id, session = %session.id, "signed in");
     Ok(response)
 }
 
-/// A fresh guest session with an empty cart; the account's cart stays with the account.
-async fn logout(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<AccountForm>,
-) -> Result<Response, PageError> {
-    check_csrf(&state, &session, &headers, &form.csrf_token)?;
-    let guest = Session::guest(new_cart_id());
-    let mut response = see_other("/");
+/// The browser becomes a fresh guest with an empty cart (the account's cart stays with the
+/// account).
+fn as_guest(state: &AppState, headers: &HeaderMap, location: &str) -> Response {
+    let mut response = see_other(location);
     let cookies = response.headers_mut();
     cookies.append(
         header::SET_COOKIE,
-        session_cookie(&state.cookie_key, &guest, is_secure(&headers)),
+        guest_cookie(&state.cookie_key, &new_cart_id(), is_secure(headers)),
     );
     cookies.append(
         header::SET_COOKIE,
         HeaderValue::from_str(&format!("{CART_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax"))
             .expect("a fixed cookie is a valid header value"),
     );
-    Ok(response)
+    response
 }
 
-async fn show(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
-    let Some(id) = session.account else {
+/// Ends this browser's session: its cookie signs nobody in any more, here or on another node,
+/// and its open pages' sockets close.
+async fn logout(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    if let Some(session) = shopper.session {
+        state.inventory.end_session(session).await?;
+    }
+    Ok(as_guest(&state, &headers, "/"))
+}
+
+/// Ends every session of the account, this browser's included.
+async fn logout_everywhere(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    if let Some(account) = shopper.account {
+        state
+            .inventory
+            .end_sessions_of(Subject::account(account), None)
+            .await?;
+    }
+    Ok(as_guest(&state, &headers, "/"))
+}
+
+/// A new password (the current one must be given); every other session of the account ends.
+async fn change_password(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let Some(id) = shopper.account else {
+        return Ok(see_other("/account/login?next=/account"));
+    };
+    let account_key = format!("account:{id}");
+    state.limits.check(
+        LimitedAction::Login,
+        client,
+        Some(&account_key),
+        Audience::Page,
+    )?;
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    match state
+        .inventory
+        .change_password(id, &form.current_password, &form.new_password)
+        .await
+    {
+        Ok(()) => {
+            state
+                .inventory
+                .end_sessions_of(Subject::account(id), shopper.session)
+                .await?;
+            Ok(see_other("/account?password=changed"))
+        }
+        Err(AccountError::BadCredentials) => {
+            let message = "That is not your current password.";
+            account_page(&state, &shopper, None, Some(message)).await
+        }
+        Err(AccountError::Signup(refused)) => {
+            let message = refused.to_string();
+            account_page(&state, &shopper, None, Some(&message)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    shopper: &Shopper,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let Some(id) = shopper.account else {
         return Ok(see_other("/account/login?next=/account"));
     };
     let Some(account) = state.inventory.account(id).await? else {
-        // The account is gone (deleted by an operator): this session is a guest's again.
+        // The account is gone (deleted by an operator): this browser is a guest's again.
         return Ok(see_other("/account/login?next=/account"));
     };
     let orders = state.inventory.account_orders(id).await?;
-    let meta = PageMeta::new(&state.tokens, &session);
-    Ok(view::show(&meta, &account.email, &orders).into_response())
+    let meta = PageMeta::new(&state.tokens, shopper);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let notices = view::Notices { notice, error };
+    Ok((status, view::show(&meta, &account.email, &orders, &notices)).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    Query(query): Query<AccountQuery>,
+) -> Result<Response, PageError> {
+    let notice = (query.password.as_deref() == Some("changed"))
+        .then_some("Your password was changed; every other browser was signed out.");
+    account_page(&state, &shopper, notice, None).await
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::config::LimitedAction;
+use crate::domain::Shopper;
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError};
 use crate::web::AppState;
@@ -17,7 +18,7 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Path};
-use crate::web::edge::session::{Session, cookies};
+use crate::web::edge::session::cookies;
 
 /// Not HttpOnly: the shim writes it with the `serialized` token the cart channel returns.
 pub const CART_COOKIE: &str = "sneakers_cart";
@@ -33,10 +34,10 @@ pub fn router() -> Router<AppState> {
 /// tampered); a signed-in shopper's is the account's, which every browser of it shares.
 pub async fn read_cart(
     state: &AppState,
-    session: &Session,
+    shopper: &Shopper,
     headers: &HeaderMap,
 ) -> Result<Cart, PageError> {
-    let token = match session.account {
+    let token = match shopper.account {
         Some(id) => state
             .inventory
             .account(id)
@@ -116,17 +117,17 @@ fn redirect_with_cart(location: &str, cookie: Option<HeaderValue>) -> Response {
 /// broadcast for its live tabs (every browser's, for an account).
 pub async fn save(
     state: &AppState,
-    session: &Session,
+    shopper: &Shopper,
     cart: &Cart,
 ) -> Result<HeaderValue, PageError> {
     let now = Utc::now().timestamp_millis();
     let token = cart.serialize(&state.tokens.cart, now);
-    if let Some(id) = session.account {
+    if let Some(id) = shopper.account {
         state.inventory.save_account_cart(id, &token, now).await?;
     }
     let cookie = cart_cookie(&token);
     // Origin 0: no channel made this change, so every tab takes it.
-    state.inventory.cart_changed(&session.cart_id, token, 0);
+    state.inventory.cart_changed(&shopper.cart_id, token, 0);
     Ok(cookie)
 }
 
@@ -137,7 +138,7 @@ enum Change {
 
 /// Who asked for a change, and with what.
 struct Request<'a> {
-    session: &'a Session,
+    shopper: &'a Shopper,
     client: std::net::IpAddr,
     headers: &'a HeaderMap,
     form: &'a CartForm,
@@ -150,18 +151,18 @@ async fn change(
     change: Change,
 ) -> Result<Response, PageError> {
     let Request {
-        session,
+        shopper,
         client,
         headers,
         form,
     } = request;
-    let limited = Some(session.cart_id.as_str());
+    let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    check_csrf(state, session, headers, &form.csrf_token)?;
-    let mut cart = read_cart(state, session, headers).await?;
-    let ordered = match (&change, session.account) {
+    check_csrf(state, shopper, headers, &form.csrf_token)?;
+    let mut cart = read_cart(state, shopper, headers).await?;
+    let ordered = match (&change, shopper.account) {
         (Change::Add, Some(id)) => state.inventory.ordered_limited(id).await?,
         _ => Default::default(),
     };
@@ -173,7 +174,7 @@ async fn change(
     let result = item_id.and_then(|id| match change {
         Change::Add => state
             .inventory
-            .admission(id, &session.cart_id)
+            .admission(id, &shopper.cart_id)
             .and_then(|()| {
                 state
                     .inventory
@@ -184,7 +185,7 @@ async fn change(
     Ok(match result {
         Ok(()) => redirect_with_cart(
             &back(headers, None),
-            Some(save(state, session, &cart).await?),
+            Some(save(state, shopper, &cart).await?),
         ),
         Err(error) => redirect_with_cart(&back(headers, Some(error.code())), None),
     })
@@ -193,13 +194,13 @@ async fn change(
 /// `POST /cart/items` (`item_id`).
 async fn add(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
     let request = Request {
-        session: &session,
+        shopper: &shopper,
         client,
         headers: &headers,
         form: &form,
@@ -210,14 +211,14 @@ async fn add(
 /// `POST /cart/items/:item_id/delete`.
 async fn remove(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     Path(item_id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
     let request = Request {
-        session: &session,
+        shopper: &shopper,
         client,
         headers: &headers,
         form: &form,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::cart::{CartForm, read_cart, save};
 use crate::config::LimitedAction;
 use crate::domain::ProductId;
+use crate::domain::Shopper;
 use crate::domain::checkout::CheckoutError;
 use crate::html::fragments::cart::lines;
 use crate::html::pages::checkout as view;
@@ -20,7 +21,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
-use crate::web::edge::session::Session;
 use crate::web::{AppState, see_other};
 
 /// Checkout routes; the caller adds the session layer.
@@ -40,12 +40,12 @@ pub struct ReviewQuery {
 
 async fn review(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
 ) -> Result<Markup, PageError> {
-    let cart = read_cart(&state, &session, &headers).await?;
-    let mut meta = PageMeta::new(&state.tokens, &session);
+    let cart = read_cart(&state, &shopper, &headers).await?;
+    let mut meta = PageMeta::new(&state.tokens, &shopper);
     let gone: Vec<String> = query
         .sold_out
         .unwrap_or_default()
@@ -77,20 +77,20 @@ async fn review(
 
 async fn purchase(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    let limited = Some(session.cart_id.as_str());
+    let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Checkout, client, limited, Audience::Page)?;
-    check_csrf(&state, &session, &headers, form.csrf_token())?;
-    let mut cart = read_cart(&state, &session, &headers).await?;
+    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
+    let mut cart = read_cart(&state, &shopper, &headers).await?;
     match state
         .inventory
-        .purchase(&session, &cart, &state.config.node_name)
+        .purchase(&shopper, &cart, &state.config.node_name)
         .await
     {
         Ok(purchase) => {
@@ -98,7 +98,7 @@ async fn purchase(
             let mut response = see_other(format!("/checkout/complete?order={}", purchase.order_id));
             response
                 .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &session, &cart).await?);
+                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
             Ok(response)
         }
         Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout")),
@@ -117,7 +117,7 @@ async fn purchase(
             let mut response = see_other(format!("/checkout?sold_out={}", ids.join(",")));
             response
                 .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &session, &cart).await?);
+                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
             Ok(response)
         }
         Err(error) => Err(error.into()),
@@ -131,7 +131,7 @@ pub struct CompleteQuery {
 
 async fn complete(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     Query(query): Query<CompleteQuery>,
 ) -> Result<Markup, PageError> {
     let not_found = || PageError::NotFound("that order".into());
@@ -142,9 +142,9 @@ async fn complete(
         .ok_or_else(not_found)?;
     let order = state
         .inventory
-        .order(order_id, &session.cart_id)
+        .order(order_id, &shopper.cart_id)
         .await?
         .ok_or_else(not_found)?;
-    let meta = PageMeta::new(&state.tokens, &session);
+    let meta = PageMeta::new(&state.tokens, &shopper);
     Ok(view::complete(&meta, &order))
 }

@@ -12,6 +12,7 @@ use maud::Markup;
 use super::cart::CartForm;
 use crate::config::LimitedAction;
 use crate::domain::ProductId;
+use crate::domain::Shopper;
 use crate::domain::line::shuffle_key;
 use crate::html::fragments::line::queue_panel;
 use crate::html::pages::layout::PageMeta;
@@ -20,7 +21,6 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Path};
-use crate::web::edge::session::Session;
 use crate::web::{AppState, see_other};
 
 /// Line routes; the caller adds the session layer.
@@ -38,9 +38,9 @@ fn lined_product(state: &AppState, id: &str) -> Result<ProductId, PageError> {
 }
 
 /// The shopper's panel for a lined product, as pages show it.
-pub fn panel(state: &AppState, session: &Session, product_id: ProductId) -> Option<Markup> {
-    let place = state.inventory.place(product_id, &session.cart_id);
-    let csrf = state.tokens.csrf_for(&session.cart_id);
+pub fn panel(state: &AppState, shopper: &Shopper, product_id: ProductId) -> Option<Markup> {
+    let place = state.inventory.place(product_id, &shopper.cart_id);
+    let csrf = state.tokens.csrf_for(&shopper.cart_id);
     let window = state.inventory.admission_window();
     state.inventory.read(|c| {
         let product = c.product(product_id)?;
@@ -51,40 +51,40 @@ pub fn panel(state: &AppState, session: &Session, product_id: ProductId) -> Opti
 
 async fn join(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
-    let limited = Some(session.cart_id.as_str());
+    let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    check_csrf(&state, &session, &headers, form.csrf_token())?;
+    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
     let product_id = lined_product(&state, &id)?;
-    let key = shuffle_key(&state.tokens.line_draw, product_id, &session.cart_id);
+    let key = shuffle_key(&state.tokens.line_draw, product_id, &shopper.cart_id);
     state
         .inventory
-        .join_line(product_id, &session.cart_id, &key)
+        .join_line(product_id, &shopper.cart_id, &key)
         .await?;
     Ok(see_other(format!("/products/{product_id}/line")))
 }
 
 async fn show(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
     let product_id = lined_product(&state, &id)?;
     // Watching the line page (it refreshes itself without JavaScript) keeps the place.
     state
         .inventory
-        .touch_places(std::slice::from_ref(&session.cart_id))
+        .touch_places(std::slice::from_ref(&shopper.cart_id))
         .await?;
-    let panel = panel(&state, &session, product_id)
+    let panel = panel(&state, &shopper, product_id)
         .ok_or_else(|| PageError::NotFound("a waiting line for that product".into()))?;
-    let meta = PageMeta::new(&state.tokens, &session);
+    let meta = PageMeta::new(&state.tokens, &shopper);
     state
         .inventory
         .read(|c| c.product(product_id).map(|p| view::show(&meta, p, panel)))

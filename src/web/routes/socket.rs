@@ -120,8 +120,8 @@ pub async fn shopper_identity(
         Ok(shopper) => shopper,
         Err(error) => return Ok(Err(error)),
     };
-    let account = match shopper.account {
-        Some(id) => {
+    let account = match (shopper.account, shopper.session) {
+        (Some(id), Some(session)) => {
             let unavailable = |_| {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +129,17 @@ pub async fn shopper_identity(
                     "the store cannot reach its database; try again in a moment",
                 )
             };
+            // The token names the session it was made under: once that ended (a logout here or
+            // on another node) the token opens nothing, and the page fetches a guest's.
+            let holds = state
+                .inventory
+                .session_by_id(session)
+                .await
+                .map_err(unavailable)?
+                .is_some_and(|s| s.subject.as_account() == Some(id));
+            if !holds {
+                return Ok(Err(TokenError::Expired));
+            }
             let row = state.inventory.account(id).await.map_err(unavailable)?;
             let ordered = state
                 .inventory
@@ -137,11 +148,12 @@ pub async fn shopper_identity(
                 .map_err(unavailable)?;
             Some(Arc::new(SignedIn {
                 id,
+                session,
                 cart_token: row.and_then(|r| r.cart_token),
                 ordered,
             }))
         }
-        None => None,
+        _ => None,
     };
     Ok(Ok(Identity::Shopper {
         cart_id: shopper.cart_id,

@@ -6,11 +6,11 @@ use axum::extract::State;
 use axum::routing::get;
 
 use crate::config::LimitedAction;
+use crate::domain::Shopper;
 use crate::html::pages::layout::PageMeta;
 use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::error::{Audience, Refusal};
-use crate::web::edge::session::Session;
 
 /// The caller adds the session layer.
 pub fn router() -> Router<AppState> {
@@ -21,14 +21,14 @@ pub fn router() -> Router<AppState> {
 /// token lives.
 async fn token(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     ClientAddr(client): ClientAddr,
 ) -> Result<axum::Json<serde_json::Value>, Refusal> {
-    let limited = Some(session.cart_id.as_str());
+    let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Token, client, limited, Audience::Api)?;
-    let meta = PageMeta::new(&state.tokens, &session);
+    let meta = PageMeta::new(&state.tokens, &shopper);
     Ok(axum::Json(
         serde_json::json!({ "token": meta.socket_token, "cart_id": meta.cart_id }),
     ))

@@ -20,11 +20,11 @@ pub mod template;
 
 use self::cache::{PageKey, Rendered};
 use self::template::{Fill, Slot, Template, accepts_gzip, marker};
+use crate::domain::Shopper;
 use crate::domain::{CartError, Catalog, Product, ProductId};
 use crate::html::fragments::cart::{cart_panel, lines};
 use crate::html::pages::layout::PageMeta;
 use crate::html::pages::shop;
-use crate::web::edge::session::Session;
 
 /// Shopper routes; the caller adds the session layer.
 pub fn router() -> Router<AppState> {
@@ -93,7 +93,7 @@ fn render_product(product: &Product, now: DateTime<Utc>) -> Rendered {
 
 async fn index(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     headers: HeaderMap,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
@@ -105,12 +105,12 @@ async fn index(
             Some(state.inventory.read(|catalog| render_index(catalog, now)))
         })
         .expect("the index always renders: its render never says there is no such page");
-    answer(&state, &session, &headers, &flash, &template, None).await
+    answer(&state, &shopper, &headers, &flash, &template, None).await
 }
 
 async fn show(
     State(state): State<AppState>,
-    session: Session,
+    shopper: Shopper,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
@@ -127,25 +127,25 @@ async fn show(
                 .read(|catalog| catalog.product(id).map(|p| render_product(p, now)))
         })
         .ok_or_else(not_found)?;
-    answer(&state, &session, &headers, &flash, &template, Some(id)).await
+    answer(&state, &shopper, &headers, &flash, &template, Some(id)).await
 }
 
 /// Fills the template with this visitor's tokens, cart and flash.
 async fn answer(
     state: &AppState,
-    session: &Session,
+    shopper: &Shopper,
     headers: &HeaderMap,
     flash: &Flash,
     template: &Template,
     product: Option<ProductId>,
 ) -> Result<Response, PageError> {
-    let cart = read_cart(state, session, headers).await?;
-    let meta = PageMeta::new(&state.tokens, session);
+    let cart = read_cart(state, shopper, headers).await?;
+    let meta = PageMeta::new(&state.tokens, shopper);
     let cart_lines = state.inventory.read(|catalog| lines(catalog, &cart));
     let panel = cart_panel(&cart_lines, Some(&meta.csrf_token)).into_string();
     let mut flash = shop::flash(flash.error()).into_string();
     // A lined drop's panel is this shopper's own place: it rides in the flash slot.
-    if let Some(panel) = product.and_then(|id| super::line::panel(state, session, id)) {
+    if let Some(panel) = product.and_then(|id| super::line::panel(state, shopper, id)) {
         flash.push_str(&panel.into_string());
     }
     let count = cart.len().to_string();

@@ -1,0 +1,2 @@
+DROP INDEX sessions_subject;
+DROP TABLE sessions;
