@@ -6,6 +6,7 @@
 //! `target/acceptance-failures/<test>.{png,html}`; a passing scenario must leave no error in the
 //! browser console. Waits poll the page (every 50 ms, 10 s at most), never sleep blindly.
 
+mod a11y;
 mod admin;
 mod cart;
 mod checkout;
