@@ -59,7 +59,8 @@ function LongPollSocket(url) {
 // WebSocket (default the global); storage (sessionStorage or null); refreshToken() -> a
 // promise, tried after two refusals in a row (the browser hides a 403 behind a bare close);
 // onDown() when the connection is lost; onCaughtUp() once every channel is joined again;
-// onClose(code) for every close; random (Math.random unless pinned).
+// onClose(code) for every close; random (Math.random unless pinned); reconnectDelay(attempt,
+// restart, random) to replace the back-off (the bench compares Phoenix's own).
 export function createSocket(opts) {
   var Native = opts.WebSocket || (typeof WebSocket === "undefined" ? null : WebSocket);
   var storage = opts.storage || null;
@@ -178,7 +179,7 @@ export function createSocket(opts) {
 
   function scheduleReconnect(restart) {
     if (reconnectTimer) return;
-    var delay = reconnectDelay(attempt, restart, opts.random);
+    var delay = (opts.reconnectDelay || reconnectDelay)(attempt, restart, opts.random);
     attempt = Math.min(attempt + 1, 16);
     reconnectTimer = setTimeout(reconnect, delay);
   }
