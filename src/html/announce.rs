@@ -40,6 +40,14 @@ pub fn carted_pair(product: &Product, item: &Item) -> String {
     }
 }
 
+/// The shopper's turn in a drop's waiting line has come.
+pub fn admitted(product: &Product) -> String {
+    format!(
+        "It's your turn: you can add a pair of the {} {} now.",
+        product.brand, product.name
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

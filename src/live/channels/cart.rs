@@ -188,20 +188,26 @@ impl CartChannel {
         };
         let (position, admitted) = (place.position, place.admitted_at.is_some());
         let window = inventory.admission_window();
-        let html = inventory.read(|c| {
-            c.product(product_id)
-                .map(|p| queue_panel(p, Some(place), Utc::now(), window, None).into_string())
+        let now = Utc::now();
+        let rendered = inventory.read(|c| {
+            c.product(product_id).map(|p| {
+                let html = queue_panel(p, Some(place), now, window, None).into_string();
+                // Said once: a rejoin re-sends the same panel, which changes nothing.
+                let words = place.may_cart(now, window).then(|| announce::admitted(p));
+                (html, words)
+            })
         });
-        if let Some(html) = html {
-            ctx.push(
-                "queue",
-                &json!({
-                    "product_id": product_id,
-                    "position": position,
-                    "admitted": admitted,
-                    "html": html,
-                }),
-            );
+        if let Some((html, words)) = rendered {
+            let mut payload = json!({
+                "product_id": product_id,
+                "position": position,
+                "admitted": admitted,
+                "html": html,
+            });
+            if let Some(words) = words {
+                payload["announce"] = words.into();
+            }
+            ctx.push("queue", &payload);
         }
     }
 

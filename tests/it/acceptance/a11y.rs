@@ -199,7 +199,9 @@ async fn s51_shopping_by_keyboard_alone() {
         browser
             .wait_for(
                 "the focused size shows its new level",
-                &format!("document.getElementById('{target}').getAttribute('data-level') === 'medium'"),
+                &format!(
+                    "document.getElementById('{target}').getAttribute('data-level') === 'medium'"
+                ),
             )
             .await;
         assert_eq!(
