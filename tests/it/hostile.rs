@@ -219,8 +219,9 @@ async fn every_answer_carries_the_security_headers() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let script = page
-        .split("<script src=\"")
+        .split("<script")
         .nth(1)
+        .and_then(|tag| tag.split(" src=\"").nth(1))
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("no script on the page: {page}"))
         .to_string();
