@@ -24,6 +24,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Redis(#[from] cluster::redis::RedisBusError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -59,14 +61,19 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         tracing::info!(products, items, "seeded the demo catalog");
     }
     let mut background = Vec::new();
-    let adapter: Arc<dyn Adapter> = match &config.database {
-        Database::Postgres(target) => {
+    let adapter: Arc<dyn Adapter> = match (&config.database, &config.redis) {
+        (Database::Postgres(_), Some(redis)) => {
+            let (adapter, tasks) = cluster::redis::Redis::start(redis, &config.node_name)?;
+            background.extend(tasks);
+            adapter
+        }
+        (Database::Postgres(target), None) => {
             let (adapter, tasks) =
                 cluster::postgres::Postgres::start(db.clone(), target, &config.node_name);
             background.extend(tasks);
             adapter
         }
-        Database::Sqlite { .. } => Arc::new(cluster::local::Local),
+        (Database::Sqlite { .. }, _) => Arc::new(cluster::local::Local),
     };
     let line_times = inventory::line::LineTimes {
         admission: config.line_admission,
@@ -125,7 +132,8 @@ pub async fn start(config: Config) -> Result<App, StartError> {
             let _ = stopped.await;
         },
     ));
-    tracing::info!(%addr, node = %config.node_name, database = %config.database.describe(), "serving");
+    let bus = live.cluster.bus().as_str();
+    tracing::info!(%addr, node = %config.node_name, database = %config.database.describe(), bus, "serving");
     Ok(App {
         addr,
         inventory,

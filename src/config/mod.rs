@@ -5,6 +5,7 @@
 
 pub mod database;
 pub mod limits;
+pub mod redis;
 pub mod secrets;
 
 use std::net::IpAddr;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+pub use self::redis::RedisTarget;
 pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
 use limits::*;
 pub use limits::{Connections, LimitedAction, Per, Rate, Rates, TrustedProxies};
@@ -171,6 +173,8 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub database: Database,
+    /// The cluster's bus on Redis (`None`: NOTIFY on PostgreSQL, or none with SQLite).
+    pub redis: Option<RedisTarget>,
     pub secret_key_base: String,
     pub admin: AdminCredentials,
     pub node_name: String,
@@ -217,6 +221,17 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
         let database = Database::parse(get("DATABASE_URL").as_deref())?;
+        let redis = get("REDIS_URL")
+            .map(|raw| RedisTarget::parse(&raw))
+            .transpose()?;
+        if redis.is_some() && !database.is_postgres() {
+            return Err(ConfigError::Invalid {
+                var: "REDIS_URL".into(),
+                reason: "the Redis bus joins nodes that share one PostgreSQL; with SQLite each \
+                         node has its own store: set DATABASE_URL to PostgreSQL or unset REDIS_URL"
+                    .into(),
+            });
+        }
         let local = match &database {
             Database::Sqlite { path } => Some(LocalSecrets::load_or_create(path)?),
             Database::Postgres(_) => None,
@@ -272,6 +287,7 @@ impl Config {
             host: settings.host,
             port: settings.port,
             database,
+            redis,
             secret_key_base,
             admin,
             node_name,
@@ -410,6 +426,9 @@ mod tests {
             ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
             ("RATE_LIMIT", "sometimes"),
+            ("REDIS_URL", "memcached://cache:11211"),
+            // A Redis bus joins nodes of one PostgreSQL, never SQLite stores.
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("RATE_LIMIT_CART_SESSION", "lots"),
             ("RATE_LIMIT_SOCKET_EVENTS", "0/s"),
         ];

@@ -7,7 +7,7 @@ use sneakers::config::{LimitedAction, Per};
 use sneakers::domain::{ItemId, ProductId};
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp, pairs_left};
-use crate::nodes::two_nodes;
+use crate::nodes::{Bus, two_nodes};
 use crate::on_both_backends;
 use crate::visitor::Visitor;
 use crate::ws::Client;
@@ -355,9 +355,9 @@ async fn a_limited_drop_sends_guests_to_login_and_holds_its_limit(backend: Backe
 
 /// Two browsers of one account, on two nodes, check out the same limited pair at once, round
 /// after round: each round sells exactly one pair.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
-    let (_url, db, a, b) = two_nodes().await;
+async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once(bus: Bus) {
+    let (cluster, a, b) = two_nodes(bus).await;
+    let db = &cluster.db;
     let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
     let product = inventory
         .products
@@ -371,7 +371,7 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
         .map(|i| i.id)
         .unwrap_or_else(|| panic!("no stocked size"));
     set_limit(&a.url, product.id, "1").await;
-    let stock = pairs_left(&db, item).await;
+    let stock = pairs_left(db, item).await;
     const ROUNDS: usize = 5;
     for round in 0..ROUNDS {
         let email = format!("racer{round}@example.com");
@@ -394,9 +394,11 @@ async fn the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once() {
         );
     }
     // The database's count: a node's cache may still be hearing of the other's last sale.
-    let left = pairs_left(&db, item).await;
+    let left = pairs_left(db, item).await;
     assert_eq!(stock - left, ROUNDS as i32);
 }
+
+crate::on_both_buses!(the_limit_holds_when_one_account_checks_out_on_two_nodes_at_once);
 
 /// Guessing passwords is slowed per account (whatever address it comes from) and per address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

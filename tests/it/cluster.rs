@@ -1,4 +1,5 @@
-//! Several nodes on one PostgreSQL: real processes, one database.
+//! Several nodes on one PostgreSQL: real processes, one database, their cluster on NOTIFY and
+//! on Redis (one suite, both buses).
 
 use sneakers::domain::{ItemId, ProductId};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use sneakers::store::{self, Db};
 
 use crate::admin::{count_in, until_counts};
 use crate::helpers::pairs_left;
-use crate::nodes::{Node, cluster_database, two_nodes};
+use crate::nodes::{Bus, Cluster, Node, two_nodes};
 use crate::visitor::Visitor;
 use crate::ws::Client;
 
@@ -110,9 +111,9 @@ async fn shopper_on(node: &Node) -> Client {
         .unwrap_or_else(|s| panic!("refused {s}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sales_and_releases_on_one_node_reach_pages_on_the_other() {
-    let (_, db, a, b) = two_nodes().await;
+async fn sales_and_releases_on_one_node_reach_pages_on_the_other(bus: Bus) {
+    let (cluster, a, b) = two_nodes(bus).await;
+    let db = &cluster.db;
     let (product_id, item) = released_item(&a).await;
     let coming = a
         .admin
@@ -156,12 +157,11 @@ async fn sales_and_releases_on_one_node_reach_pages_on_the_other() {
             .as_str()
             .is_some_and(|h| h.contains(&format!("id=\"item-{}\"", coming.items[0].id)))
     );
-    assert_nodes_match_db(&db, &[&a, &b]).await;
+    assert_nodes_match_db(db, &[&a, &b]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tabs_of_one_cart_on_two_nodes_stay_in_sync() {
-    let (_, _db, a, b) = two_nodes().await;
+async fn tabs_of_one_cart_on_two_nodes_stay_in_sync(bus: Bus) {
+    let (_cluster, a, b) = two_nodes(bus).await;
     let (_, item) = released_item(&a).await;
     set_stock(&a, item, 20).await;
     until_count(&b, item, 20).await;
@@ -199,9 +199,8 @@ async fn tabs_of_one_cart_on_two_nodes_stay_in_sync() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
-    let (url, _db, a, mut b) = two_nodes().await;
+async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one(bus: Bus) {
+    let (cluster, a, mut b) = two_nodes(bus).await;
     let admin_token = a.admin_token().await;
     let mut admin = Client::connect(&a.ws_url(&format!(
         "/admin_socket/websocket?vsn=2.0.0&token={admin_token}"
@@ -229,7 +228,7 @@ async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
     until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(0)).await;
 
     // B comes back; its new shoppers show up on A.
-    let b2 = Node::start(&url, "b").await;
+    let b2 = cluster.node("b").await;
     let (token, cart_id) = b2.socket_token().await;
     let mut tab =
         Client::connect(&b2.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
@@ -242,7 +241,10 @@ async fn admin_counts_shoppers_on_every_node_and_forgets_a_dead_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_loses_its_feed_reconnects_and_resyncs() {
-    let (url, db, a, b) = two_nodes().await;
+    let cluster = Cluster::new(Bus::Notify).await;
+    let (url, db) = (&cluster.url, &cluster.db);
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
     let (product_id, item) = released_item(&a).await;
     set_stock(&b, item, 152).await;
     until_count(&a, item, 152).await;
@@ -252,7 +254,7 @@ async fn a_node_that_loses_its_feed_reconnects_and_resyncs() {
     page.expect(&topic, "released").await;
 
     // Cut A's LISTEN connection from the database side, and sell on B meanwhile.
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(connection);
@@ -279,13 +281,14 @@ async fn a_node_that_loses_its_feed_reconnects_and_resyncs() {
             break;
         }
     }
-    assert_nodes_match_db(&db, &[&a, &b]).await;
+    assert_nodes_match_db(db, &[&a, &b]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_the_node_without_losing_a_checkout() {
-    let (url, db) = cluster_database().await;
-    let mut a = Node::start(&url, "a").await;
+    let cluster = Cluster::new(Bus::Notify).await;
+    let db = &cluster.db;
+    let mut a = cluster.node("a").await;
     let (_, item) = released_item(&a).await;
     set_stock(&a, item, 1000).await;
     let mut page = shopper_on(&a).await;
@@ -325,22 +328,22 @@ async fn sigterm_drains_the_node_without_losing_a_checkout() {
         answered >= 1,
         "no checkout reached the node before it stopped"
     );
-    let sold = store::orders::pairs_sold(&db, item)
+    let sold = store::orders::pairs_sold(db, item)
         .await
         .unwrap_or_else(|e| panic!("orders: {e}"));
     assert_eq!(
         sold as usize, answered,
         "every order placed was answered, and only those"
     );
-    assert_eq!(pairs_left(&db, item).await, 1000 - answered as i32);
+    assert_eq!(pairs_left(db, item).await, 1000 - answered as i32);
     // The open page was told to reconnect elsewhere.
     let (code, _) = page.until_closed().await;
     assert_eq!(code, Some(1012));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
-    let (_, db, a, b) = two_nodes().await;
+async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock(bus: Bus) {
+    let (cluster, a, b) = two_nodes(bus).await;
+    let db = &cluster.db;
     let (_, item) = released_item(&a).await;
     set_stock(&a, item, 40).await;
     until_count(&b, item, 40).await;
@@ -368,20 +371,19 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock() {
         .count();
     assert_eq!((orders, sold_out), (40, 260));
     assert_eq!(
-        store::orders::pairs_sold(&db, item)
+        store::orders::pairs_sold(db, item)
             .await
             .unwrap_or_else(|e| panic!("orders: {e}")),
         40
     );
-    assert_eq!(pairs_left(&db, item).await, 0);
-    assert_nodes_match_db(&db, &[&a, &b]).await;
+    assert_eq!(pairs_left(db, item).await, 0);
+    assert_nodes_match_db(db, &[&a, &b]).await;
 }
 
-/// The admin's cluster panel: every node with its sockets, from the heartbeats; a node that
-/// goes silent is marked down.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down() {
-    let (_url, _db, a, mut b) = two_nodes().await;
+/// The admin's cluster panel: the bus, every node with its sockets, from the heartbeats; a
+/// node that goes silent is marked down.
+async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down(bus: Bus) {
+    let (_cluster, a, mut b) = two_nodes(bus).await;
     let token = a.admin_token().await;
     let mut admin =
         Client::connect(&a.ws_url(&format!("/admin_socket/websocket?vsn=2.0.0&token={token}")))
@@ -414,6 +416,14 @@ async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down() {
                 row(&html, "a").is_some_and(|r| r.contains("this one")),
                 "{html}"
             );
+            let kind = match bus {
+                Bus::Notify => "postgres",
+                Bus::Redis => "redis",
+            };
+            assert!(
+                html.contains(&format!("data-bus=\"{kind}\" data-connected=\"true\"")),
+                "{html}"
+            );
             assert!(b_row.contains(">live<"), "{b_row}");
             break;
         }
@@ -429,3 +439,11 @@ async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down() {
         }
     }
 }
+
+crate::on_both_buses!(
+    sales_and_releases_on_one_node_reach_pages_on_the_other,
+    tabs_of_one_cart_on_two_nodes_stay_in_sync,
+    admin_counts_shoppers_on_every_node_and_forgets_a_dead_one,
+    a_checkout_storm_across_two_nodes_sells_exactly_the_stock,
+    the_cluster_panel_shows_every_node_and_marks_a_silent_one_down,
+);

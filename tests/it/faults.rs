@@ -18,33 +18,33 @@ use crate::pg::Dedicated;
 use crate::visitor::Visitor;
 
 /// A load test from loopback: one client address for every buyer.
-const NODE_ENV: [(&str, &str); 2] = [("RATE_LIMIT", "off"), ("CACHE_CHECK_MS", "500")];
+pub const NODE_ENV: [(&str, &str); 2] = [("RATE_LIMIT", "off"), ("CACHE_CHECK_MS", "500")];
 
 /// What a storm's buyers were answered.
-struct Outcome {
-    sold: Vec<Sold>,
+pub struct Outcome {
+    pub sold: Vec<Sold>,
     /// Checkouts answered otherwise or not at all (the fault's share, and sold out).
-    unsold: usize,
+    pub unsold: usize,
 }
 
 /// A checkout answered with an order.
-struct Sold {
+pub struct Sold {
     order: i32,
     cart_id: String,
 }
 
 /// How big a storm is and when its fault strikes.
-struct Load {
-    buyers: usize,
+pub struct Load {
+    pub buyers: usize,
     /// Checkouts per buyer (each adds the pair again first).
-    rounds: usize,
+    pub rounds: usize,
     /// The fault strikes once this many orders were answered, with the rest in flight.
-    fault_after: usize,
+    pub fault_after: usize,
 }
 
 /// `load.buyers` visitors on the given stores (round robin) buying one pair of `item` each
 /// round, all at once, while `fault` strikes. Returns what they were answered.
-async fn storm(
+pub async fn storm(
     bases: &[String],
     item: ItemId,
     load: Load,
@@ -108,7 +108,7 @@ fn order_of(location: &str) -> Option<i32> {
 }
 
 /// Every answered order is in the database under its cart, and sold + left = stock.
-async fn assert_books_balance(db: &Db, item: ItemId, stock: i32, sold: &[Sold]) {
+pub async fn assert_books_balance(db: &Db, item: ItemId, stock: i32, sold: &[Sold]) {
     for answer in sold {
         let order = store::orders::find(db, answer.order, &answer.cart_id)
             .await
@@ -135,7 +135,7 @@ async fn assert_books_balance(db: &Db, item: ItemId, stock: i32, sold: &[Sold]) 
 }
 
 /// A released item of the node's catalog, brought to `stock` pairs.
-async fn stocked_item(node: &Node, stock: i32) -> ItemId {
+pub async fn stocked_item(node: &Node, stock: i32) -> ItemId {
     let product = node
         .admin
         .inventory()
@@ -159,7 +159,7 @@ async fn stocked_item(node: &Node, stock: i32) -> ItemId {
 }
 
 /// Waits until the node serves and shows the database's count of `item`.
-async fn until_node_matches_db(node: &Node, db: &Db, item: ItemId) {
+pub async fn until_node_matches_db(node: &Node, db: &Db, item: ItemId) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let truth = store::catalog::stock(db, item)

@@ -13,7 +13,7 @@ use sneakers::store::schema::{item_availabilities, products};
 use sneakers::with_conn;
 
 use crate::helpers::{Backend, TestApp};
-use crate::nodes::{Node, cluster_database};
+use crate::nodes::{Bus, Cluster};
 use crate::on_both_backends;
 use crate::ws::{Client, Frame};
 
@@ -105,12 +105,12 @@ async fn changes_behind_the_stores_back_reach_open_pages(backend: Backend) {
     assert_eq!(app.item(item).await.available_count, 599);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_count_changed_behind_two_nodes_reaches_a_page_on_each() {
-    let (url, db) = cluster_database().await;
+async fn a_count_changed_behind_two_nodes_reaches_a_page_on_each(bus: Bus) {
+    let cluster = Cluster::new(bus).await;
+    let db = &cluster.db;
     let env = [("CACHE_CHECK_MS", "500")];
-    let a = Node::start_with(&url, "a", &env).await;
-    let b = Node::start_with(&url, "b", &env).await;
+    let a = cluster.node_with("a", &env).await;
+    let b = cluster.node_with("b", &env).await;
     let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
     let product = inventory
         .products
@@ -137,7 +137,7 @@ async fn a_count_changed_behind_two_nodes_reaches_a_page_on_each() {
         pages.push(page);
     }
     // Neither node is told: no NOTIFY, no version bump.
-    set_count_without_a_version_bump(&db, item, target).await;
+    set_count_without_a_version_bump(db, item, target).await;
     for page in &mut pages {
         let change = next_change_of(page, &topic, item).await;
         assert_eq!(change.payload["level"], level);
@@ -147,3 +147,5 @@ async fn a_count_changed_behind_two_nodes_reaches_a_page_on_each() {
         assert_eq!(shown, Some(target), "node {}", node.name);
     }
 }
+
+crate::on_both_buses!(a_count_changed_behind_two_nodes_reaches_a_page_on_each);

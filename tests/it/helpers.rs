@@ -58,6 +58,7 @@ pub fn test_config(database: Database) -> Config {
         host: [127, 0, 0, 1].into(),
         port: 0,
         database,
+        redis: None,
         secret_key_base: SECRET.into(),
         admin: AdminCredentials {
             username: ADMIN_USER.into(),

@@ -9,7 +9,7 @@ use sneakers::domain::ItemId;
 
 use crate::admin::{count_in, until_counts};
 use crate::helpers::{Backend, TestApp};
-use crate::nodes::{Node, cluster_database};
+use crate::nodes::{Bus, Cluster, Node};
 use crate::proxy::round_robin;
 use crate::ws::{Frame, WAIT};
 
@@ -369,12 +369,11 @@ crate::on_both_backends!(
 
 /// Two real nodes behind a round-robin proxy: every other poll and send lands on the node that
 /// does not hold the session, and is relayed over the cluster bus.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn longpoll_across_two_nodes_behind_a_round_robin_balancer() {
-    let (url, _db) = cluster_database().await;
+async fn longpoll_across_two_nodes_behind_a_round_robin_balancer(bus: Bus) {
+    let cluster = Cluster::new(bus).await;
     let env = [("LONGPOLL_WINDOW_MS", "800"), ("RATE_LIMIT", "off")];
-    let a = Node::start_with(&url, "a", &env).await;
-    let b = Node::start_with(&url, "b", &env).await;
+    let a = cluster.node_with("a", &env).await;
+    let b = cluster.node_with("b", &env).await;
     let proxy = round_robin(vec![a.url.clone(), b.url.clone()], false).await;
     let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
     let product = inventory
@@ -436,6 +435,8 @@ async fn longpoll_across_two_nodes_behind_a_round_robin_balancer() {
     // The official client over LongPoll, through the same balancer.
     phoenix_client_hears_a_sale(&proxy.url, &a, &socket_token, &cart_id, None).await;
 }
+
+crate::on_both_buses!(longpoll_across_two_nodes_behind_a_round_robin_balancer);
 
 /// The official `phoenix` client (Node, `transport: LongPoll`) joins a product and a cart
 /// through `base`, and hears a restock's `stock_change` and its cart's push.
@@ -555,10 +556,10 @@ async fn the_official_phoenix_client_over_longpoll() {
 /// nodes that refuses upgrades: it falls back to LongPoll by itself and stays live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_client_falls_back_when_upgrades_are_refused() {
-    let (url, _db) = cluster_database().await;
+    let cluster = Cluster::new(Bus::Notify).await;
     let env = [("LONGPOLL_WINDOW_MS", "800"), ("RATE_LIMIT", "off")];
-    let a = Node::start_with(&url, "a", &env).await;
-    let b = Node::start_with(&url, "b", &env).await;
+    let a = cluster.node_with("a", &env).await;
+    let b = cluster.node_with("b", &env).await;
     let proxy = round_robin(vec![a.url.clone(), b.url.clone()], true).await;
     let (socket_token, cart_id) = a.socket_token().await;
     phoenix_client_hears_a_sale(&proxy.url, &b, &socket_token, &cart_id, Some(500)).await;

@@ -1,12 +1,14 @@
 //! Integration tests: the real server on an ephemeral port, a real HTTP client, real
 //! databases (SQLite and a throwaway PostgreSQL).
 
+mod cut;
 mod helpers;
 mod js;
 mod nodes;
 mod pg;
 mod proxy;
 mod raw;
+mod redis;
 mod visitor;
 mod ws;
 mod ws_violations;
@@ -31,6 +33,7 @@ mod lines;
 mod live_products;
 mod live_protocol;
 mod longpoll;
+mod redis_faults;
 mod sales;
 mod sessions;
 mod tls;

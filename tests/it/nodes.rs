@@ -1,4 +1,6 @@
-//! Real server processes for the multi-node tests: `sneakers serve` against one PostgreSQL.
+//! Real server processes for the multi-node tests: `sneakers serve` against one PostgreSQL,
+//! their cluster on NOTIFY or on Redis ([`Bus`]; one suite runs on both with
+//! [`on_both_buses!`]).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,12 +21,70 @@ pub struct Node {
     pub http: reqwest::Client,
 }
 
-/// Two nodes, `a` and `b`, live on one fresh database; also its URL and a pool on it.
-pub async fn two_nodes() -> (String, Db, Node, Node) {
-    let (url, db) = cluster_database().await;
-    let a = Node::start(&url, "a").await;
-    let b = Node::start(&url, "b").await;
-    (url, db, a, b)
+/// Which bus the nodes of a test share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bus {
+    Notify,
+    Redis,
+}
+
+/// Runs a multi-node test body once per bus, as two tests.
+#[macro_export]
+macro_rules! on_both_buses {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn notify() {
+                super::$name($crate::nodes::Bus::Notify).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                super::$name($crate::nodes::Bus::Redis).await
+            }
+        })*
+    };
+}
+
+/// One database (and on Redis, one Redis database) for a test's nodes.
+pub struct Cluster {
+    pub url: String,
+    pub db: Db,
+    /// `REDIS_URL` of its nodes, on Redis.
+    pub redis: Option<String>,
+}
+
+impl Cluster {
+    pub async fn new(bus: Bus) -> Cluster {
+        let redis = (bus == Bus::Redis).then(crate::redis::fresh_url);
+        Cluster::with_redis(redis).await
+    }
+
+    /// Nodes on Redis at `redis` (`None`: NOTIFY).
+    pub async fn with_redis(redis: Option<String>) -> Cluster {
+        let (url, db) = cluster_database().await;
+        Cluster { url, db, redis }
+    }
+
+    pub async fn node(&self, name: &str) -> Node {
+        self.node_with(name, &[]).await
+    }
+
+    /// A node of this cluster with more environment; waits until its feed is live.
+    pub async fn node_with(&self, name: &str, env: &[(&str, &str)]) -> Node {
+        let mut all: Vec<(&str, &str)> = env.to_vec();
+        if let Some(redis) = &self.redis {
+            all.push(("REDIS_URL", redis));
+        }
+        Node::start_with(&self.url, name, &all).await
+    }
+}
+
+/// Two nodes, `a` and `b`, live on one fresh database and the bus.
+pub async fn two_nodes(bus: Bus) -> (Cluster, Node, Node) {
+    let cluster = Cluster::new(bus).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    (cluster, a, b)
 }
 
 /// A fresh, migrated and seeded PostgreSQL database; returns its URL and a pool on it.
@@ -50,11 +110,6 @@ impl Node {
             .flat_map(|p| p.items)
             .find(|i| i.id == item)
             .map(|i| i.available_count)
-    }
-
-    /// Starts a node and waits until its cluster feed is live.
-    pub async fn start(database_url: &str, name: &str) -> Node {
-        Node::start_with(database_url, name, &[]).await
     }
 
     /// Starts a node with more environment; waits until its feed is live (PostgreSQL) or it

@@ -8,7 +8,7 @@ use sneakers::store::Db;
 
 use crate::accounts::{PASSWORD, head, login, signup, submit};
 use crate::helpers::{Backend, TestApp};
-use crate::nodes::two_nodes;
+use crate::nodes::{Bus, two_nodes};
 use crate::on_both_backends;
 use crate::visitor::Visitor;
 use crate::ws::Client;
@@ -226,9 +226,8 @@ async fn an_idle_session_is_over() {
 
 /// A logout on one node signs the session out on the other at once: its cached copy goes and
 /// the socket opened there closes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logout_on_one_node_signs_out_on_the_other() {
-    let (_url, _db, a, b) = two_nodes().await;
+async fn logout_on_one_node_signs_out_on_the_other(bus: Bus) {
+    let (_cluster, a, b) = two_nodes(bus).await;
     let mut on_a = Visitor::open(&a.url).await;
     signup(&mut on_a, "nodes@example.com").await;
     let cookie = on_a
@@ -257,3 +256,5 @@ async fn logout_on_one_node_signs_out_on_the_other() {
         "node b forgot the session before closing its socket"
     );
 }
+
+crate::on_both_buses!(logout_on_one_node_signs_out_on_the_other);

@@ -1,4 +1,5 @@
-//! `DATABASE_URL` with `sslmode`: TLS to PostgreSQL as Heroku requires it.
+//! `DATABASE_URL` with `sslmode`: TLS to PostgreSQL as Heroku requires it; `rediss://` to a
+//! Redis with a self-signed certificate, as Heroku's Key-Value Store hands it out.
 
 use diesel::sql_types::Bool;
 use diesel_async::RunQueryDsl;
@@ -54,4 +55,39 @@ async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
         ),
         "{refused:?}"
     );
+}
+
+/// Two nodes on a TLS-only Redis whose certificate nobody signed: they connect and a sale on
+/// one reaches the other's cache over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_a_rediss_bus_with_a_self_signed_certificate() {
+    let redis = crate::redis::RedisServer::dedicated_tls();
+    assert!(redis.url().starts_with("rediss://"));
+    let cluster = crate::nodes::Cluster::with_redis(Some(redis.url())).await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    assert_eq!(
+        a.health().await["bus"],
+        serde_json::json!({ "kind": "redis", "connected": true })
+    );
+    let inventory = a.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
+    let item = inventory
+        .products
+        .iter()
+        .filter(|p| p.released)
+        .flat_map(|p| &p.items)
+        .find(|i| i.available_count > 1)
+        .unwrap_or_else(|| panic!("a size in stock"));
+    a.admin
+        .sell(item.id, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.available_count(item.id).await != Some(item.available_count - 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never heard A's sale"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -11,6 +11,7 @@ pub mod local;
 pub mod outgoing;
 pub mod peers;
 pub mod postgres;
+pub mod redis;
 pub mod replicate;
 pub mod request;
 pub mod wire;
