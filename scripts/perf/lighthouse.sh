@@ -35,14 +35,16 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$tmp/pg/PG_VERSION" ]; then runuser -u postgres -- "$pg_bin/pg_ctl" -D "$tmp/pg" -m fast stop >/dev/null 2>&1 || true; fi
+  if [ -n "$pg_bin" ] && [ -f "$tmp/pg/PG_VERSION" ]; then runuser -u postgres -- "$pg_bin/pg_ctl" -D "$tmp/pg" -m fast stop >/dev/null 2>&1 || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# A throwaway PostgreSQL (initdb refuses root: it runs as postgres), its URL on stdout.
+# A throwaway PostgreSQL (initdb refuses root: it runs as postgres); sets pg_url. Not run in a
+# subshell: cleanup needs pg_bin to stop it.
+pg_bin=
 start_postgres() {
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -x "$pg_bin/initdb" ] || { echo "error: no PostgreSQL server binaries: apt-get install postgresql" >&2; exit 1; }
@@ -52,7 +54,7 @@ start_postgres() {
   runuser -u postgres -- "$pg_bin/pg_ctl" -D "$tmp/pg" -l "$tmp/pg/log" -w \
     -o "-p $port -k $tmp/pg -h 127.0.0.1" start >/dev/null
   runuser -u postgres -- "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres lighthouse
-  echo "postgres://postgres@127.0.0.1:$port/lighthouse?sslmode=disable"
+  pg_url="postgres://postgres@127.0.0.1:$port/lighthouse?sslmode=disable"
 }
 
 # audit NAME URL: RUNS Lighthouse runs; prints the median of each category's score.
@@ -99,7 +101,9 @@ run_store() {
 
 case $which in
   sqlite|both) run_store sqlite "sqlite://$tmp/lighthouse.db" ;;&
-  postgres|both) run_store postgres "${DATABASE_URL:-$(start_postgres)}" ;;
+  postgres|both)
+    if [ -n "${DATABASE_URL:-}" ]; then pg_url=$DATABASE_URL; else start_postgres; fi
+    run_store postgres "$pg_url" ;;
   sqlite) ;;
   *) echo "usage: scripts/perf/lighthouse.sh [sqlite|postgres|both] [RUNS]" >&2; exit 2 ;;
 esac
