@@ -36,4 +36,5 @@ mod longpoll;
 mod redis_faults;
 mod sales;
 mod sessions;
+mod shim_timing;
 mod tls;
