@@ -49,8 +49,8 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CompressionLayer::new())
         .map_response(security_headers)
-        // Inside the header layer, so the 431 page carries them too.
-        .layer(axum::middleware::from_fn(extract::cap_head))
+        // Inside the header layer, so the 431 and 400 pages carry them too.
+        .layer(axum::middleware::from_fn(extract::check_head))
         .service(app);
     Router::new().fallback_service(edge)
 }

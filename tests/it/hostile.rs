@@ -204,6 +204,49 @@ async fn oversized_heads_get_431() {
     assert_no_framework_text("200 KB header", &answer.body);
 }
 
+/// RFC 9112: an HTTP/1.1 request without exactly one proper `Host` is a 400, the store's own
+/// (HTTP/1.0 may leave it out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_its_host_gets_400() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    for (what, request) in [
+        ("no Host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+        (
+            "two Hosts",
+            "GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "a Host with userinfo",
+            "GET / HTTP/1.1\r\nHost: user@shop\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "no Host on the API",
+            "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+        ),
+    ] {
+        let answer = exchange(app.addr(), request.as_bytes()).await;
+        assert_eq!(answer.status, 400, "{what}: {}", answer.head);
+        assert_no_framework_text(what, &answer.body);
+        let page = answer.body.contains("Back to the drops");
+        let json = answer.body.contains("\"bad_request\"");
+        assert!(
+            page || json,
+            "{what}: not the store's answer: {}",
+            answer.body
+        );
+    }
+    for (what, request) in [
+        ("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n"),
+        (
+            "HTTP/1.1 with Host",
+            "GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+        ),
+    ] {
+        let answer = exchange(app.addr(), request.as_bytes()).await;
+        assert_eq!(answer.status, 200, "{what}: {}", answer.head);
+    }
+}
+
 /// The headers that keep a page from being framed, sniffed or fed foreign scripts: on pages,
 /// gzipped pages, assets, and every refusal the store makes (the 431 among them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

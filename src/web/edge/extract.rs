@@ -1,12 +1,12 @@
 //! What handlers read from a request, read here, so every refusal is the store's own answer
 //! ([`Refusal`]) and never axum's text: query strings (a repeated value: the first wins; an
 //! unknown one is ignored), path segments, bodies (size cap, a deadline for the whole body)
-//! and forms, the WebSocket upgrade, and the size of the request head.
+//! and forms, the WebSocket upgrade, and the request head (its size, its `Host`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -159,20 +159,40 @@ pub fn head_fits(target_len: usize, headers: &HeaderMap) -> bool {
     total <= MAX_HEAD && cookies <= MAX_COOKIES
 }
 
-/// Middleware: a head over the caps is refused (431) before anything else reads it. (Heads
-/// far past them never get here: the HTTP server refuses those itself, see `serve`.)
-pub async fn cap_head(request: Request, next: Next) -> Response {
+/// Whether a request names its host as RFC 9112 (3.2) asks: an HTTP/1.1 request carries exactly
+/// one `Host`, and it is a host with an optional port (empty only for a target without one).
+pub fn host_ok(version: Version, headers: &HeaderMap) -> bool {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) => version < Version::HTTP_11,
+        (Some(_), Some(_)) => false,
+        (Some(host), None) => {
+            host.is_empty()
+                || host.to_str().is_ok_and(|host| {
+                    !host.contains('@') && host.parse::<axum::http::uri::Authority>().is_ok()
+                })
+        }
+    }
+}
+
+/// Middleware: a head over the caps is refused (431), and one without a proper `Host` (400),
+/// before anything else reads it. (Heads far past the caps never get here: the HTTP server
+/// refuses those itself, see `serve`.)
+pub async fn check_head(request: Request, next: Next) -> Response {
     let target = request
         .uri()
         .path_and_query()
         .map_or(0, |p| p.as_str().len());
-    if head_fits(target, request.headers()) {
-        next.run(request).await
-    } else {
+    let refused = if !head_fits(target, request.headers()) {
         Refused::HeadersTooLarge
-            .to(Audience::of(request.uri().path()))
-            .into_response()
-    }
+    } else if !host_ok(request.version(), request.headers()) {
+        Refused::BadRequest
+    } else {
+        return next.run(request).await;
+    };
+    refused
+        .to(Audience::of(request.uri().path()))
+        .into_response()
 }
 
 /// The router's answer to a path that names nothing.
@@ -223,5 +243,32 @@ mod tests {
         }
         assert!(!head_fits(1, &headers));
         assert!(!head_fits(MAX_HEAD + 1, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn http_1_1_needs_exactly_one_proper_host() {
+        let with = |hosts: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for host in hosts {
+                headers.append(
+                    header::HOST,
+                    host.parse().unwrap_or_else(|e| panic!("{host}: {e}")),
+                );
+            }
+            headers
+        };
+        assert!(host_ok(Version::HTTP_11, &with(&["shop.example"])));
+        assert!(host_ok(Version::HTTP_11, &with(&["127.0.0.1:4000"])));
+        assert!(host_ok(Version::HTTP_11, &with(&["[::1]:4000"])));
+        assert!(host_ok(Version::HTTP_11, &with(&[""])));
+        assert!(host_ok(Version::HTTP_10, &with(&[])));
+        assert!(!host_ok(Version::HTTP_11, &with(&[])));
+        assert!(!host_ok(
+            Version::HTTP_11,
+            &with(&["a.example", "b.example"])
+        ));
+        assert!(!host_ok(Version::HTTP_11, &with(&["user@shop.example"])));
+        assert!(!host_ok(Version::HTTP_11, &with(&["shop example"])));
+        assert!(!host_ok(Version::HTTP_11, &with(&["shop.example/path"])));
     }
 }
