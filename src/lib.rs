@@ -19,8 +19,9 @@
 //!   cluster adapters.
 //! - `web`: axum routes per area, sessions, auth; errors become the store's pages here.
 //!
-//! `startup` wires them: config -> store -> inventory -> live -> web. `config`, `cli` and `heap`
-//! (giving freed memory back to the system) sit beside the layers.
+//! `startup` wires them: config -> store -> inventory -> live -> web. `config`, `rate_limit`
+//! (the budgets every transport checks), `cli` and `heap` (giving freed memory back to the
+//! system) sit beside the layers.
 
 pub mod cli;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod heap;
 pub mod html;
 pub mod inventory;
 pub mod live;
+pub mod rate_limit;
 pub mod startup;
 pub mod store;
 pub mod web;

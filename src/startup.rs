@@ -14,6 +14,7 @@ use crate::domain::token::Tokens;
 use crate::inventory::{self, Inventory, InventoryError};
 use crate::live::cluster::{self, Adapter};
 use crate::live::{self, Live};
+use crate::rate_limit::Limiter;
 use crate::store::seed::SeedOutcome;
 use crate::store::{self, Db, StoreError};
 use crate::web::{self, AppState};
@@ -86,10 +87,12 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     let inventory = Inventory::load(db, line_times, session_policy).await?;
     inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
+    let limiter = Arc::new(Limiter::new(&config.rates, config.connections.ipv6_prefix));
     let live = Live::new(
         Arc::clone(&inventory),
         Arc::clone(&tokens),
         adapter,
+        Arc::clone(&limiter),
         &config,
     );
     background.push(live::fanout::spawn(&live));
@@ -102,8 +105,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         Arc::clone(&inventory),
         config.cache_check,
     ));
-    let limits = Arc::new(web::edge::limits::Limits::new(&config.rates));
-    background.push(limits.spawn_forgetting());
+    background.push(limiter.spawn_forgetting());
     background.push(crate::heap::spawn());
     raise_open_files_limit();
     web::routes::metrics::install();
@@ -120,7 +122,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         live: Arc::clone(&live),
         tokens,
         pages: Arc::default(),
-        limits,
+        limits: Arc::new(web::edge::limits::Limits::new(limiter)),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let connections = config.connections.clone();

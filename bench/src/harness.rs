@@ -82,6 +82,16 @@ impl Harness {
         args: &ServerArgs,
         nodes: usize,
     ) -> Result<Harness, BenchError> {
+        Harness::store_with(server_bin, args, nodes, Vec::new()).await
+    }
+
+    /// [`Harness::store`], with these variables set on every spawned store.
+    pub async fn store_with(
+        server_bin: Option<&Path>,
+        args: &ServerArgs,
+        nodes: usize,
+        env: Vec<(String, String)>,
+    ) -> Result<Harness, BenchError> {
         if let Some(url) = &args.url {
             return attach(url, args.pid, nodes);
         }
@@ -107,7 +117,10 @@ impl Harness {
             }
             None => None,
         };
-        let shared = Shared::random();
+        let shared = Shared {
+            env,
+            ..Shared::random()
+        };
         let mut harness = Harness {
             nodes: Vec::with_capacity(nodes),
             spawned: Vec::with_capacity(nodes),

@@ -2,7 +2,8 @@
 //! not carry them. `fanout` times a stock change reaching N shopper sockets (beside a bare
 //! floor server, on one node or across several); `checkout` races N buyers for K pairs through
 //! the HTTP checkout and checks the database; `shoppers` keeps N cart sockets open (with churn)
-//! and times how fast the admin dashboard sees them.
+//! and times how fast the admin dashboard sees them; `login-flood` posts logins with new
+//! emails from one address and reads the store's memory before and after.
 //!
 //! Each bench spawns the store it measures (the `sneakers` binary beside this one, or
 //! `--server-bin`) on a temporary SQLite file or a reset and seeded `--database-url`, or
@@ -15,6 +16,7 @@ mod error;
 mod fanout;
 mod harness;
 mod http;
+mod login_flood;
 mod procs;
 mod report;
 mod shoppers;
@@ -54,6 +56,9 @@ enum Command {
     Checkout(checkout::CheckoutArgs),
     /// N shoppers on cart sockets (with churn) and one admin: how fast the dashboard follows.
     Shoppers(shoppers::ShoppersArgs),
+    /// Logins with new emails from one address, rate limits on: the store's memory before,
+    /// at the peak and once it settles.
+    LoginFlood(login_flood::LoginFloodArgs),
     /// The bare axum broadcast server `fanout` measures as the floor.
     #[command(hide = true)]
     BaselineServer {
@@ -90,6 +95,7 @@ async fn run(options: &Options, command: Command) -> Result<(), BenchError> {
         Command::Fanout(args) => fanout::run(options, args).await,
         Command::Checkout(args) => checkout::run(options, args).await,
         Command::Shoppers(args) => shoppers::run(options, args).await,
+        Command::LoginFlood(args) => login_flood::run(options, args).await,
         Command::BaselineServer { port } => baseline::serve(port).await,
     }
 }
@@ -175,6 +181,9 @@ mod tests {
         assert!(parse(&["checkout", "--buyers", "10"]).is_err());
         assert!(parse(&["checkout", "--buyers", "2000", "--stock", "100"]).is_ok());
         assert!(parse(&["shoppers", "--count", "100", "--churn", "10"]).is_ok());
+        assert!(parse(&["login-flood"]).is_ok());
+        assert!(parse(&["login-flood", "--posts", "0"]).is_err());
+        assert!(parse(&["login-flood", "--connections", "1000"]).is_err());
     }
 
     #[test]

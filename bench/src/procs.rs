@@ -87,6 +87,8 @@ pub struct Credentials {
 pub struct Shared {
     pub credentials: Credentials,
     pub secret_key_base: String,
+    /// Variables of the bench's own for every store (a bench of the rate limits turns them on).
+    pub env: Vec<(String, String)>,
 }
 
 impl Shared {
@@ -97,6 +99,7 @@ impl Shared {
                 password: random_string(24),
             },
             secret_key_base: random_string(64),
+            env: Vec::new(),
         }
     }
 }
@@ -152,7 +155,8 @@ struct Log {
 impl Spawned {
     /// `sneakers serve` on 127.0.0.1 and a free port: against `postgres` (a `postgres://` URL,
     /// already seeded) or, without it, a new SQLite file (seeded on start). `node` names the
-    /// node (NODE_NAME). Rate limits are off: every client comes from 127.0.0.x.
+    /// node (NODE_NAME). Rate limits are off (every client comes from 127.0.0.x) unless
+    /// `shared.env` turns them on: its variables are set last.
     pub async fn store(
         server_bin: &Path,
         postgres: Option<&str>,
@@ -184,6 +188,7 @@ impl Spawned {
         if let Some(node) = node {
             command.env("NODE_NAME", node);
         }
+        command.envs(shared.env.iter().map(|(k, v)| (k, v)));
         let mut spawned = Spawned::start(command, "the store", "Sneakers is live at ", dir).await?;
         spawned.sqlite = sqlite;
         Ok(spawned)

@@ -22,6 +22,8 @@ pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
 /// Browsers open up to six connections per host, plus a socket per tab.
 pub const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 500;
 pub const DEFAULT_CACHE_CHECK_MS: u64 = 5_000;
+/// An IPv6 subscriber gets a /64 (RFC 6177) and can pick any address in it at will.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
 
 /// `N/unit` or `N/Munit` (`30/min`, `120/10s`, `1000/h`): at most N at once, and N more each
 /// period. Governor's terms: a burst of N, one cell back every period / N.
@@ -119,6 +121,19 @@ pub fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// What per-address limits count: an IPv4 client's address, an IPv6 client's network (its
+/// first `ipv6_prefix` bits), since one IPv6 subscriber holds a whole /64 or more.
+pub fn client_network(address: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match canonical(address) {
+        IpAddr::V6(v6) => {
+            let bits = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+        v4 => v4,
+    }
+}
+
 impl FromStr for TrustedProxies {
     type Err = String;
 
@@ -148,6 +163,9 @@ pub struct Connections {
     /// Open connections from one address; `None` when `RATE_LIMIT=off`.
     pub per_address: Option<u32>,
     pub trusted_proxies: TrustedProxies,
+    /// IPv6 clients are counted per network of this many leading bits, for the connection cap
+    /// and every per-address rate limit (see [`client_network`]).
+    pub ipv6_prefix: u8,
 }
 
 impl Default for Connections {
@@ -157,6 +175,7 @@ impl Default for Connections {
             body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             per_address: Some(DEFAULT_CONNECTIONS_PER_ADDRESS),
             trusted_proxies: TrustedProxies::default(),
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
         }
     }
 }
@@ -447,5 +466,21 @@ mod tests {
         assert!("router.example".parse::<TrustedProxies>().is_err());
         assert_eq!(parse_switch("OFF"), Ok(false));
         assert!(parse_switch("maybe").is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_network() {
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap_or_else(|e| panic!("{t}: {e}"));
+        let network = |t: &str, bits| client_network(ip(t), bits);
+        assert_eq!(network("2001:db8:1:2:3:4:5:6", 64), ip("2001:db8:1:2::"));
+        assert_eq!(network("2001:db8:1:2:3:4:5:6", 48), ip("2001:db8:1::"));
+        assert_eq!(
+            network("2001:db8:1:2:3:4:5:6", 128),
+            ip("2001:db8:1:2:3:4:5:6")
+        );
+        assert_eq!(network("2001:db8::1", 0), ip("::"));
+        // IPv4, plain or mapped, is its own address.
+        assert_eq!(network("192.0.2.7", 64), ip("192.0.2.7"));
+        assert_eq!(network("::ffff:192.0.2.7", 64), ip("192.0.2.7"));
     }
 }

@@ -129,6 +129,12 @@ pub struct Settings {
         hide_default_value = true
     )]
     pub trusted_proxies: TrustedProxies,
+    /// IPv6 clients are counted per network of this prefix length (16 to 128) for the
+    /// per-address limits and the connection cap.
+    #[arg(long = "client-ipv6-prefix", env = "CLIENT_IPV6_PREFIX", value_name = "CLIENT_IPV6_PREFIX",
+          default_value_t = DEFAULT_IPV6_PREFIX,
+          value_parser = clap::value_parser!(u8).range(16..=128))]
+    pub client_ipv6_prefix: u8,
     /// `off` turns every rate limit and the per-address connection cap off (load tests from
     /// loopback).
     #[arg(long = "rate-limit", env = "RATE_LIMIT", value_name = "RATE_LIMIT", default_value = "on",
@@ -307,6 +313,7 @@ impl Config {
                     .rate_limit
                     .then_some(settings.max_connections_per_address),
                 trusted_proxies: settings.trusted_proxies,
+                ipv6_prefix: settings.client_ipv6_prefix,
             },
             rates,
         })
@@ -350,6 +357,7 @@ mod tests {
                 | "BODY_TIMEOUT_MS"
                 | "MAX_CONNECTIONS_PER_ADDRESS"
                 | "TRUSTED_PROXIES"
+                | "CLIENT_IPV6_PREFIX"
                 | "RATE_LIMIT" => {
                     args.push(format!("--{}={v}", k.to_lowercase().replace('_', "-")))
                 }
@@ -425,6 +433,8 @@ mod tests {
             ("BODY_TIMEOUT_MS", "10"),
             ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("CLIENT_IPV6_PREFIX", "8"),
+            ("CLIENT_IPV6_PREFIX", "129"),
             ("RATE_LIMIT", "sometimes"),
             ("REDIS_URL", "memcached://cache:11211"),
             // A Redis bus joins nodes of one PostgreSQL, never SQLite stores.

@@ -3,16 +3,17 @@
 //! past a few of those is closed with 1008 (policy violation). Every frame counts, pings too.
 
 use std::num::NonZeroU32;
-use std::time::Duration;
-
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::time::{Duration, Instant};
 
 use crate::config::Rate;
+use crate::rate_limit::gcra::Single;
 
 /// Refused events a socket may be told about before it is closed, and how fast that allowance
 /// comes back: a client a little over the rate is slowed, never closed.
-const REFUSALS: NonZeroU32 = NonZeroU32::new(20).expect("20 is not zero");
-const REFUSALS_BACK_EVERY: Duration = Duration::from_millis(500);
+const REFUSALS: Rate = Rate {
+    count: NonZeroU32::new(20).expect("20 is not zero"),
+    per: Duration::from_secs(10),
+};
 
 pub const CLOSE_POLICY: u16 = 1008;
 
@@ -26,30 +27,24 @@ pub enum Verdict {
 }
 
 pub struct Flood {
-    events: DefaultDirectRateLimiter,
-    refusals: DefaultDirectRateLimiter,
+    events: Single,
+    refusals: Single,
 }
 
 impl Flood {
     /// `None` when rate limits are off.
     pub fn new(rate: Option<Rate>) -> Option<Flood> {
-        let rate = rate?;
-        let events = Quota::with_period(rate.replenish_one())
-            .expect("a rate's period is at least a second")
-            .allow_burst(rate.count);
-        let refusals = Quota::with_period(REFUSALS_BACK_EVERY)
-            .expect("not zero")
-            .allow_burst(REFUSALS);
         Some(Flood {
-            events: RateLimiter::direct(events),
-            refusals: RateLimiter::direct(refusals),
+            events: Single::new(rate?),
+            refusals: Single::new(REFUSALS),
         })
     }
 
     pub fn check(&self) -> Verdict {
-        if self.events.check().is_ok() {
+        let now = Instant::now();
+        if self.events.take(now).is_ok() {
             Verdict::Allow
-        } else if self.refusals.check().is_ok() {
+        } else if self.refusals.take(now).is_ok() {
             metrics::counter!("sneakers_rate_limited_total", "limit" => crate::config::LimitedAction::SocketEvents.name(), "key" => "socket").increment(1);
             Verdict::Refuse
         } else {

@@ -164,9 +164,14 @@ impl LongPolls {
         self.len() == 0
     }
 
-    /// Opens a session for `identity` on this node: its task is tracked with the sockets, so
-    /// shutdown waits for it. `None` when the node is shutting down.
-    pub fn open(live: &Arc<Live>, identity: Identity) -> Option<SessionRef> {
+    /// Opens a session for `identity`, who connected from `address`, on this node: its task is
+    /// tracked with the sockets, so shutdown waits for it. `None` when the node is shutting
+    /// down.
+    pub fn open(
+        live: &Arc<Live>,
+        identity: Identity,
+        address: std::net::IpAddr,
+    ) -> Option<SessionRef> {
         if live.shutdown.is_cancelled() {
             return None;
         }
@@ -176,7 +181,7 @@ impl LongPolls {
         let task_live = Arc::clone(live);
         let task_id = id.clone();
         live.sockets
-            .spawn(async move { run(task_live, task_id, identity, receiver).await });
+            .spawn(async move { run(task_live, task_id, (identity, address), receiver).await });
         Some(SessionRef {
             node: live.cluster.node().to_string(),
             id,
@@ -238,13 +243,13 @@ impl LongPolls {
 async fn run(
     live: Arc<Live>,
     id: String,
-    identity: Identity,
+    (identity, address): (Identity, std::net::IpAddr),
     mut commands: mpsc::Receiver<Command>,
 ) {
     metrics::gauge!("sneakers_longpoll_sessions").increment(1.0);
     tracing::debug!(session = %id, "longpoll session opens");
     let outbox = Outbox::new(QUEUE_CAPACITY);
-    let mut session = Session::new(Arc::clone(&live), identity, outbox.clone());
+    let mut session = Session::new(Arc::clone(&live), identity, address, outbox.clone());
     let window = live.longpoll.window;
     let idle = window + window / 2;
     let shutdown = live.shutdown.clone().cancelled_owned();

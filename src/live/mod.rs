@@ -60,6 +60,9 @@ pub struct Live {
     pub idle_timeout: Duration,
     /// Events one socket may send (`None`: no limit, `RATE_LIMIT=off`).
     pub socket_events: Option<crate::config::Rate>,
+    /// The node's rate limits, shared with HTTP: a cart change costs the same on every
+    /// transport.
+    pub limiter: Arc<crate::rate_limit::Limiter>,
     /// Cancelled when the node shuts down: sockets close with 1012 and clients reconnect.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Sockets close at random moments within this window on shutdown, not all at once.
@@ -84,6 +87,7 @@ impl Live {
         inventory: Arc<Inventory>,
         tokens: Arc<Tokens>,
         adapter: Arc<dyn Adapter>,
+        limiter: Arc<crate::rate_limit::Limiter>,
         config: &crate::config::Config,
     ) -> Arc<Live> {
         let cluster = Cluster::new(adapter, &config.node_name, config.presence_down_after);
@@ -102,6 +106,7 @@ impl Live {
                 .enabled
                 .then(|| config.rates.get(LimitedAction::SocketEvents, Per::Socket))
                 .flatten(),
+            limiter,
             shutdown: tokio_util::sync::CancellationToken::new(),
             shutdown_spread: config.shutdown_spread,
             sockets: TaskTracker::new(),

@@ -4,6 +4,7 @@
 //! connection; a failed channel is ended alone; over the flood limit the caller is told to
 //! close. The transports only move frames (`socket.rs`, `longpoll.rs`).
 
+use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -62,6 +63,9 @@ struct Joined {
 pub struct Session {
     live: Arc<Live>,
     identity: Identity,
+    /// Where the client connected from (the upgrade's, or the request that opened a LongPoll
+    /// session): channels charge its per-address budgets.
+    address: IpAddr,
     outbox: Outbox,
     /// A handful at most (a page joins two): a vector is smaller than a map and as fast.
     channels: Vec<Joined>,
@@ -75,7 +79,7 @@ pub struct Session {
 /// the socket and its other channels carry on (`None`). Returns the frames it pushed too.
 fn callback<R>(
     live: &Live,
-    identity: &Identity,
+    (identity, address): (&Identity, IpAddr),
     outbox: &Outbox,
     (topic, join_ref): (&str, Option<&str>),
     subscriptions: &mut Vec<(String, SubscriptionId)>,
@@ -86,6 +90,7 @@ fn callback<R>(
         let mut ctx = Ctx {
             live,
             identity,
+            address,
             topic,
             join_ref,
             outbox,
@@ -99,7 +104,7 @@ fn callback<R>(
 
 impl Session {
     /// A connection's channel state; `outbox` is where its subscriptions deliver.
-    pub fn new(live: Arc<Live>, identity: Identity, outbox: Outbox) -> Session {
+    pub fn new(live: Arc<Live>, identity: Identity, address: IpAddr, outbox: Outbox) -> Session {
         let flood = Flood::new(live.socket_events);
         let signed_in = match &identity {
             Identity::Shopper {
@@ -118,6 +123,7 @@ impl Session {
         Session {
             live,
             identity,
+            address,
             outbox,
             channels: Vec::new(),
             flood,
@@ -242,7 +248,7 @@ impl Session {
         let mut subscriptions = Vec::new();
         let (result, mut pushes) = callback(
             &self.live,
-            &self.identity,
+            (&self.identity, self.address),
             &self.outbox,
             (&topic, join_ref.as_deref()),
             &mut subscriptions,
@@ -325,7 +331,7 @@ impl Session {
         let channel = &mut joined.channel;
         let (result, mut pushes) = callback(
             &self.live,
-            &self.identity,
+            (&self.identity, self.address),
             &self.outbox,
             (&frame.topic, joined.join_ref.as_deref()),
             &mut joined.subscriptions,
@@ -357,7 +363,7 @@ impl Session {
         let channel = &mut joined.channel;
         let (result, mut pushes) = callback(
             &self.live,
-            &self.identity,
+            (&self.identity, self.address),
             &self.outbox,
             (channel_topic, joined.join_ref.as_deref()),
             &mut joined.subscriptions,

@@ -57,8 +57,12 @@ pub fn transport_config() -> WebSocketConfig {
 /// Why the server ends a socket (a client's close or a broken connection needs no frame).
 type Ending = Option<(u16, &'static str)>;
 
-pub async fn run<S>(mut ws: WebSocketStream<S>, live: Arc<Live>, identity: Identity)
-where
+pub async fn run<S>(
+    mut ws: WebSocketStream<S>,
+    live: Arc<Live>,
+    identity: Identity,
+    address: std::net::IpAddr,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     metrics::gauge!("sneakers_sockets").increment(1.0);
@@ -74,7 +78,7 @@ where
     let mut last_heard = Instant::now();
     let timer = sleep_until(last_heard + idle);
     tokio::pin!(timer);
-    let mut conn = Session::new(live, identity, outbox.clone());
+    let mut conn = Session::new(live, identity, address, outbox.clone());
     let mut queued: Vec<Outbound> = Vec::new();
     let mut out: Vec<Utf8Bytes> = Vec::new();
     // Most wake-ups are pushes: the read side is polled only when it woke the task.

@@ -295,3 +295,166 @@ async fn a_flooding_socket_is_answered_rate_limited_then_closed() {
     assert_eq!(change.payload["level"], "low");
     assert_eq!(calm.heartbeat().await.0, "ok");
 }
+
+/// What a cart event's reply says: `(status, error code)`.
+fn cart_reply(status: &str, response: &Value) -> (String, String) {
+    let error = response["error"].as_str().unwrap_or_default().to_string();
+    (status.to_string(), error)
+}
+
+/// The reply to `msg_ref` on a socket, pushes before it skipped: `(status, response)`.
+async fn reply_after_pushes(socket: &mut Client, msg_ref: &str) -> (String, Value) {
+    loop {
+        let frame = socket.frame().await;
+        if frame.event == "phx_reply" && frame.msg_ref == json!(msg_ref) {
+            let status = frame.payload["status"].as_str().unwrap_or_default();
+            return (status.to_string(), frame.payload["response"].clone());
+        }
+    }
+}
+
+/// The socket and LongPoll spend the cart's budgets as its forms do: per session (shared with
+/// the session's forms) and per address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_changes_over_sockets_and_longpoll_take_the_forms_limits() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates
+            .set(LimitedAction::Cart, Per::Session, rate("5/min"));
+        c.rates
+            .set(LimitedAction::Cart, Per::Address, rate("8/min"));
+    })
+    .await;
+    let item = app.product(true).await.items[0].id;
+    app.set_stock(item, 10).await;
+    let shopper = Visitor::open(&app.url).await;
+    let (token, cart_id) = crate::ws::socket_token(&shopper.http, &app.url).await;
+    let topic = format!("cart:{cart_id}");
+    let mut socket = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|s| panic!("{s}"));
+    socket.join_ok(&topic, json!({"serialized": ""})).await;
+    for n in 0..5 {
+        let event = if n % 2 == 0 {
+            "add_item"
+        } else {
+            "remove_item"
+        };
+        let msg_ref = socket
+            .push(None, &topic, event, json!({ "item_id": item.0 }))
+            .await;
+        let (status, response) = reply_after_pushes(&mut socket, &msg_ref).await;
+        assert_eq!(cart_reply(&status, &response), ("ok".into(), String::new()));
+    }
+    let msg_ref = socket
+        .push(None, &topic, "remove_item", json!({ "item_id": item.0 }))
+        .await;
+    let (status, response) = reply_after_pushes(&mut socket, &msg_ref).await;
+    assert_eq!(
+        cart_reply(&status, &response),
+        ("error".into(), "rate_limited".into()),
+        "{response}"
+    );
+    assert!(
+        response["retry_after"].as_u64().is_some_and(|s| s >= 1),
+        "{response}"
+    );
+    // The session's forms share that budget.
+    assert_eq!(shopper.add(item).await.0, 429);
+
+    // A neighbour over LongPoll has the three the address has left, then it is spent.
+    let neighbour = Visitor::open(&app.url).await;
+    let (token, cart_id) = crate::ws::socket_token(&neighbour.http, &app.url).await;
+    let topic = format!("cart:{cart_id}");
+    let mut poll = crate::longpoll::LpClient::open(&app.url, "/socket/longpoll", &token).await;
+    poll.join_ok(&topic, json!({"serialized": ""})).await;
+    let mut answers = Vec::new();
+    for n in 0..4 {
+        let event = if n % 2 == 0 {
+            "add_item"
+        } else {
+            "remove_item"
+        };
+        let msg_ref = poll
+            .push(None, &topic, event, json!({ "item_id": item.0 }))
+            .await;
+        let (status, response) = poll.reply_to(&msg_ref).await;
+        answers.push(cart_reply(&status, &response));
+    }
+    let ok = ("ok".to_string(), String::new());
+    let limited = ("error".to_string(), "rate_limited".to_string());
+    assert_eq!(answers, [ok.clone(), ok.clone(), ok, limited]);
+    assert!(counted(&app, "cart", "address").await);
+}
+
+/// One IPv6 subscriber holds a whole /64: its addresses share one budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_are_counted_per_64() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.connections.trusted_proxies = "127.0.0.1".parse().unwrap_or_default();
+        c.rates
+            .set(LimitedAction::Token, Per::Address, rate("3/min"));
+    })
+    .await;
+    let from = |client: String| {
+        app.http
+            .get(format!("{}/session/token", app.url))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let status = |r: Result<reqwest::Response, reqwest::Error>| {
+        r.unwrap_or_else(|e| panic!("{e}")).status().as_u16()
+    };
+    let mut statuses = Vec::new();
+    for n in 1..=30 {
+        statuses.push(status(from(format!("2001:db8:5:6::{n:x}")).await));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        27,
+        "{statuses:?}"
+    );
+    // The next /64 is someone else.
+    assert_eq!(status(from("2001:db8:5:7::1".into()).await), 200);
+}
+
+/// A flood of logins with new emails from one address: once the address is over its budget
+/// nothing more is kept, a post without its CSRF token keeps nothing at all, and what was kept
+/// goes once its budgets are full again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_logins_keep_nothing_and_idle_keys_go() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.rates.set(LimitedAction::Login, Per::Address, rate("5/h"));
+        c.rates
+            .set(LimitedAction::Login, Per::Session, rate("10/h"));
+    })
+    .await;
+    let limiter = &app.live().limiter;
+    let bot = Visitor::open(&app.url).await;
+    let before = limiter.keys();
+    let mut statuses = Vec::new();
+    for n in 0..100 {
+        let email = format!("victim{n}@example.com");
+        let form = [("email", email.as_str()), ("password", "wrong password")];
+        statuses.push(bot.post("/account/login", &form).await.0);
+    }
+    let tried = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(tried, 5, "{statuses:?}");
+    // The address and the five emails it let through; the 95 refused kept nothing.
+    assert_eq!(limiter.keys() - before, 1 + tried);
+    let kept = limiter.keys();
+    for n in 0..100 {
+        let email = format!("forged{n}@example.com");
+        let form = [("email", email.as_str()), ("password", "wrong password")];
+        assert_eq!(bot.post_raw("/account/login", &form).await.0, 403);
+    }
+    assert_eq!(limiter.keys(), kept, "a forged post keeps nothing");
+    // Once every budget is full again (an hour on), the sweep forgets them all.
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(2 * 3600);
+    limiter.forget_idle_at(later);
+    assert_eq!(limiter.keys(), 0);
+}

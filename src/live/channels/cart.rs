@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{Ctx, HandleResult, Refusal};
 use std::sync::Arc;
 
+use crate::config::LimitedAction;
 use crate::domain::account::{Ordered, SignedIn};
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
 use crate::html::announce;
@@ -92,6 +93,19 @@ impl CartChannel {
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
         let none = Ordered::new();
         let ordered = self.account.as_ref().map_or(&none, |a| &a.ordered);
+        if matches!(event, "add_item" | "remove_item") {
+            // The same budgets as the cart's forms: a socket is no way around them.
+            let limiter = &ctx.live.limiter;
+            if let Err(limited) =
+                limiter.check(LimitedAction::Cart, ctx.address, Some(&self.cart_id))
+            {
+                return HandleResult::Reply(Err(json!({
+                    "error": "rate_limited",
+                    "message": "That was a lot of changes in a short time. Wait a moment and try again.",
+                    "retry_after": limited.retry_after_secs(),
+                })));
+            }
+        }
         let change = match event {
             "add_item" => item_id(payload).and_then(|id| {
                 let inventory = &ctx.live.inventory;

@@ -83,6 +83,8 @@ impl Channel {
 pub struct Ctx<'a> {
     pub live: &'a Live,
     pub identity: &'a Identity,
+    /// The client's address, for per-address budgets.
+    pub address: std::net::IpAddr,
     pub topic: &'a str,
     pub join_ref: Option<&'a str>,
     pub(super) outbox: &'a Outbox,

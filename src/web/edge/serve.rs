@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::Connections;
-use crate::config::limits::canonical;
+use crate::config::limits::{canonical, client_network};
 use crate::html::pages::errors::error_page;
 
 /// Heads past this are refused by hyper itself (431, no body); the store's own 431 page
@@ -43,8 +43,9 @@ const MAX_REFUSING: usize = 256;
 /// A connection refused for its address gets this long to read the answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
-/// Open connections per client address. A slot is held for the connection's whole life,
-/// WebSocket included (the slot travels inside the stream the upgrade takes over).
+/// Open connections per client address (an IPv6 client's network, see `client_network`). A
+/// slot is held for the connection's whole life, WebSocket included (the slot travels inside
+/// the stream the upgrade takes over).
 #[derive(Default)]
 struct PerAddress {
     open: Mutex<HashMap<IpAddr, u32>>,
@@ -171,7 +172,8 @@ pub async fn serve(
         let slot = match connections.per_address {
             // Behind the platform's router every connection is the router's: no cap on it.
             Some(cap) if !connections.trusted_proxies.contains(address) => {
-                match PerAddress::take(&table, address, cap) {
+                let network = client_network(address, connections.ipv6_prefix);
+                match PerAddress::take(&table, network, cap) {
                     Some(slot) => Some(slot),
                     None => {
                         refuse(tcp, address, &refusing, &tracker);

@@ -121,10 +121,10 @@ async fn signup(
     headers: HeaderMap,
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     state
         .limits
         .check(LimitedAction::Login, client, None, Audience::Page)?;
-    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     match state
         .inventory
         .signup(&form.email, &form.password, &new_cart_id())
@@ -158,6 +158,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let account_key = form.email.trim().to_lowercase();
     state.limits.check(
         LimitedAction::Login,
@@ -165,7 +166,6 @@ async fn login(
         Some(&account_key),
         Audience::Page,
     )?;
-    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let next = same_site(&form.next).unwrap_or("/account");
     match state.inventory.login(&form.email, &form.password).await {
         Ok(account) => sign_in(&state, &shopper, &headers, account, next).await,

@@ -156,11 +156,11 @@ async fn change(
         headers,
         form,
     } = request;
+    check_csrf(state, shopper, headers, &form.csrf_token)?;
     let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    check_csrf(state, shopper, headers, &form.csrf_token)?;
     let mut cart = read_cart(state, shopper, headers).await?;
     let ordered = match (&change, shopper.account) {
         (Change::Add, Some(id)) => state.inventory.ordered_limited(id).await?,

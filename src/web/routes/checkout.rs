@@ -82,11 +82,11 @@ async fn purchase(
     headers: HeaderMap,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
     let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Checkout, client, limited, Audience::Page)?;
-    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
     let mut cart = read_cart(&state, &shopper, &headers).await?;
     match state
         .inventory

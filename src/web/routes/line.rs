@@ -57,11 +57,11 @@ async fn join(
     Path(id): Path<String>,
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
     let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
     let product_id = lined_product(&state, &id)?;
     let key = shuffle_key(&state.tokens.line_draw, product_id, &shopper.cart_id);
     state

@@ -211,7 +211,7 @@ fn open(
             );
         }
     };
-    let Some(session) = LongPolls::open(&state.live, identity) else {
+    let Some(session) = LongPolls::open(&state.live, identity, client) else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",

@@ -199,7 +199,7 @@ fn open(
         return refusal.into_response();
     }
     match identity {
-        Ok(identity) => accept(request, &key, Arc::clone(&state.live), identity),
+        Ok(identity) => accept(request, &key, Arc::clone(&state.live), (identity, client)),
         Err(error) => {
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string()).into_response()
         }
@@ -293,7 +293,12 @@ pub fn origin_allowed(headers: &HeaderMap) -> bool {
 
 /// Answers 101 and, once hyper hands over the connection, runs the socket (tracked, so that
 /// shutdown waits for it).
-fn accept(mut request: Request, key: &str, live: Arc<Live>, identity: Identity) -> Response {
+fn accept(
+    mut request: Request,
+    key: &str,
+    live: Arc<Live>,
+    (identity, address): (Identity, std::net::IpAddr),
+) -> Response {
     let upgrade = hyper::upgrade::on(&mut request);
     let sockets = live.sockets.clone();
     sockets.spawn(async move {
@@ -303,7 +308,7 @@ fn accept(mut request: Request, key: &str, live: Arc<Live>, identity: Identity) 
                 let ws =
                     WebSocketStream::from_raw_socket(io, Role::Server, Some(transport_config()))
                         .await;
-                socket::run(ws, live, identity).await;
+                socket::run(ws, live, identity, address).await;
             }
             Err(error) => tracing::debug!(%error, "the upgrade did not complete"),
         }
