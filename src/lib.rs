@@ -5,7 +5,8 @@
 //! ```text
 //! web       -> live, inventory, html, domain
 //! live      -> inventory, store, html, domain
-//! inventory -> store, domain
+//! inventory -> payments, store, domain
+//! payments  -> store, domain
 //! store     -> domain
 //! html      -> domain
 //! ```
@@ -14,6 +15,8 @@
 //! - `store`: diesel schema, migrations and queries; the database is the source of truth.
 //! - `inventory`: the in-memory catalog every read uses; writes go to the database first, then
 //!   the cache, then an event on the node's bus.
+//! - `payments`: the payment provider adapter (Stripe, the built-in test gateway); only the
+//!   inventory service calls it.
 //! - `html`: maud fragments (shared by pages and pushes) and pages; domain and plain data only.
 //! - `live`: Phoenix V2 sockets, channels, hub, presence, `fanout` (events -> pushes) and the
 //!   cluster adapters.
@@ -31,6 +34,7 @@ pub mod heap;
 pub mod html;
 pub mod inventory;
 pub mod live;
+pub mod payments;
 pub mod rate_limit;
 pub mod startup;
 pub mod store;

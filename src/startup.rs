@@ -14,6 +14,7 @@ use crate::domain::token::Tokens;
 use crate::inventory::{self, Inventory, InventoryError};
 use crate::live::cluster::{self, Adapter};
 use crate::live::{self, Live};
+use crate::payments::Payments;
 use crate::rate_limit::Limiter;
 use crate::store::seed::SeedOutcome;
 use crate::store::{self, Db, StoreError};
@@ -84,7 +85,19 @@ pub async fn start(config: Config) -> Result<App, StartError> {
         idle: config.session_idle,
         max_age: config.session_max_age,
     };
-    let inventory = Inventory::load(db, line_times, session_policy).await?;
+    let payments = match &config.stripe {
+        Some(stripe) => {
+            tracing::info!(api = %stripe.api_base, "payments: Stripe");
+            Payments::Stripe(crate::payments::Stripe::new(stripe))
+        }
+        None => {
+            tracing::info!("payments: the built-in test gateway (no STRIPE_* keys set)");
+            Payments::Test(crate::payments::TestGateway::new(db.clone()))
+        }
+    };
+    let inventory = Inventory::load(db, line_times, session_policy, payments, config.hold).await?;
+    // Holds that expired while no node swept (this one was down) end now.
+    inventory.sweep_holds().await?;
     inventory.refresh_lines().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let limiter = Arc::new(Limiter::new(&config.rates, config.connections.ipv6_prefix));
@@ -101,6 +114,10 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
     background.push(inventory::line::spawn(Arc::clone(&inventory)));
     background.push(inventory::sessions::spawn_purge(Arc::clone(&inventory)));
+    background.push(inventory::holds::spawn_sweeper(Arc::clone(&inventory)));
+    background.push(inventory::payments::spawn_reconciler(Arc::clone(
+        &inventory,
+    )));
     background.push(inventory::heal::spawn(
         Arc::clone(&inventory),
         config.cache_check,

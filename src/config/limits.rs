@@ -199,6 +199,11 @@ pub enum LimitedAction {
     AdminFailures,
     /// Events one socket may send.
     SocketEvents,
+    /// Card submissions (each may reach the payment provider).
+    Payment,
+    /// Deliveries to the payment provider's webhook, per address (a flood is refused before
+    /// any signature is checked).
+    Webhook,
 }
 
 /// What one budget is counted per.
@@ -222,7 +227,7 @@ pub struct Budget {
 }
 
 impl LimitedAction {
-    pub const ALL: [LimitedAction; 7] = [
+    pub const ALL: [LimitedAction; 9] = [
         LimitedAction::Cart,
         LimitedAction::Checkout,
         LimitedAction::Token,
@@ -230,6 +235,8 @@ impl LimitedAction {
         LimitedAction::Login,
         LimitedAction::AdminFailures,
         LimitedAction::SocketEvents,
+        LimitedAction::Payment,
+        LimitedAction::Webhook,
     ];
 
     /// The metrics label (`sneakers_rate_limited_total{limit}`) and the middle of the
@@ -243,6 +250,8 @@ impl LimitedAction {
             LimitedAction::Login => "login",
             LimitedAction::AdminFailures => "admin_failures",
             LimitedAction::SocketEvents => "socket_events",
+            LimitedAction::Payment => "payment",
+            LimitedAction::Webhook => "webhook",
         }
     }
 
@@ -323,6 +332,25 @@ impl LimitedAction {
                 per: Socket,
                 suffix: "",
                 default: "120/10s",
+            }],
+            // A person retries a declined card a few times; card testing bots try hundreds.
+            LimitedAction::Payment => &[
+                Budget {
+                    per: Session,
+                    suffix: "SESSION",
+                    default: "10/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "300/min",
+                },
+            ],
+            // Stripe delivers from a few addresses, in bursts after an outage.
+            LimitedAction::Webhook => &[Budget {
+                per: Address,
+                suffix: "",
+                default: "600/min",
             }],
         }
     }

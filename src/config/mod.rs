@@ -103,6 +103,11 @@ pub struct Settings {
           default_value_t = DEFAULT_SESSION_MAX_AGE_MS,
           value_parser = clap::value_parser!(u64).range(1_000..=365 * DAY_MS))]
     pub session_max_age_ms: u64,
+    /// A pair added to a cart is held for the shopper this long; starting checkout extends it
+    /// once (1 s to 1 day).
+    #[arg(long = "hold-ms", env = "HOLD_MS", value_name = "HOLD_MS", default_value_t = 600_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=86_400_000))]
+    pub hold_ms: u64,
     /// A request head must arrive within this; also how long an idle keep-alive connection
     /// stays open (500 ms to 2 min).
     #[arg(long = "header-read-timeout-ms", env = "HEADER_READ_TIMEOUT_MS",
@@ -202,8 +207,87 @@ pub struct Config {
     pub session_idle: Duration,
     /// A signed-in session is over this long after sign-in.
     pub session_max_age: Duration,
+    /// How long a carted pair is held.
+    pub hold: Duration,
+    /// Stripe, when its keys are set; `None`: the built-in test gateway takes payments.
+    pub stripe: Option<StripeSettings>,
     pub connections: Connections,
     pub rates: Rates,
+}
+
+/// `STRIPE_SECRET_KEY`, `STRIPE_PUBLISHABLE_KEY`, `STRIPE_WEBHOOK_SECRET` (all three, or none)
+/// and `STRIPE_API_BASE`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StripeSettings {
+    pub secret_key: String,
+    pub publishable_key: String,
+    pub webhook_secret: String,
+    pub api_base: String,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("publishable_key", &self.publishable_key)
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+const STRIPE_KEYS: [&str; 3] = [
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+];
+
+impl StripeSettings {
+    /// Stripe's variables: all three keys or none (the test gateway); one alone is a mistake
+    /// worth stopping for, not a store that silently takes test payments.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<StripeSettings>, ConfigError> {
+        let keys: Vec<Option<String>> = STRIPE_KEYS.iter().map(|k| get(k)).collect();
+        if keys.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        if let Some(missing) = STRIPE_KEYS.iter().zip(&keys).find(|(_, v)| v.is_none()) {
+            return Err(ConfigError::Invalid {
+                var: missing.0.to_string(),
+                reason: "is required when any STRIPE_* key is set (set all three, or none for \
+                         the built-in test gateway)"
+                    .into(),
+            });
+        }
+        let [secret, publishable, webhook] = [0, 1, 2].map(|i| keys[i].clone().unwrap_or_default());
+        let checks = [
+            (STRIPE_KEYS[0], &secret, ["sk_", "rk_"]),
+            (STRIPE_KEYS[1], &publishable, ["pk_", "pk_"]),
+            (STRIPE_KEYS[2], &webhook, ["whsec_", "whsec_"]),
+        ];
+        for (var, value, prefixes) in checks {
+            if !prefixes.iter().any(|p| value.starts_with(p)) {
+                return Err(ConfigError::Invalid {
+                    var: var.to_string(),
+                    reason: format!("must start with {}", prefixes[0]),
+                });
+            }
+        }
+        let api_base = get("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://"))
+            || api_base.contains(char::is_whitespace)
+        {
+            return Err(ConfigError::Invalid {
+                var: "STRIPE_API_BASE".into(),
+                reason: format!("{api_base:?} is not an http(s) address"),
+            });
+        }
+        Ok(Some(StripeSettings {
+            secret_key: secret,
+            publishable_key: publishable,
+            webhook_secret: webhook,
+            api_base,
+        }))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -285,6 +369,7 @@ impl Config {
         };
         let rates = Rates::from_lookup(settings.rate_limit, get)
             .map_err(|(var, reason)| ConfigError::Invalid { var, reason })?;
+        let stripe = StripeSettings::from_lookup(get)?;
         let node_name = settings
             .node_name
             .or(settings.dyno)
@@ -306,6 +391,8 @@ impl Config {
             line_grace: Duration::from_millis(settings.line_grace_ms),
             session_idle: Duration::from_millis(settings.session_idle_ms),
             session_max_age: Duration::from_millis(settings.session_max_age_ms),
+            hold: Duration::from_millis(settings.hold_ms),
+            stripe,
             connections: Connections {
                 header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(settings.body_timeout_ms),
@@ -358,6 +445,7 @@ mod tests {
                 | "MAX_CONNECTIONS_PER_ADDRESS"
                 | "TRUSTED_PROXIES"
                 | "CLIENT_IPV6_PREFIX"
+                | "HOLD_MS"
                 | "RATE_LIMIT" => {
                     args.push(format!("--{}={v}", k.to_lowercase().replace('_', "-")))
                 }
@@ -441,6 +529,7 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("RATE_LIMIT_CART_SESSION", "lots"),
             ("RATE_LIMIT_SOCKET_EVENTS", "0/s"),
+            ("HOLD_MS", "10"),
         ];
         for (var, value) in bad {
             let err = config(&[
@@ -488,6 +577,52 @@ mod tests {
                 .trusted_proxies
                 .contains(IpAddr::from([10, 2, 3, 4]))
         }));
+    }
+
+    #[test]
+    fn stripe_takes_all_three_keys_or_none() {
+        let base = [("SECRET_KEY_BASE", SECRET), ("ADMIN_PASSWORD", "x")];
+        assert!(config(&base).is_ok_and(|c| c.stripe.is_none() && c.hold.as_secs() == 600));
+        let keys = [
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ];
+        let all = config(&[base[0], base[1], keys[0], keys[1], keys[2]]).ok();
+        let stripe = all.and_then(|c| c.stripe);
+        assert_eq!(
+            stripe.as_ref().map(|s| s.api_base.as_str()),
+            Some("https://api.stripe.com")
+        );
+        assert!(
+            !format!("{stripe:?}").contains("sk_test_1"),
+            "secrets stay out of logs"
+        );
+        let err = config(&[base[0], base[1], keys[0], keys[2]]).err();
+        assert!(err.is_some_and(|e| e.to_string().starts_with("STRIPE_PUBLISHABLE_KEY")));
+        let local = config(&[
+            base[0],
+            base[1],
+            keys[0],
+            keys[1],
+            keys[2],
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        ])
+        .ok();
+        assert_eq!(
+            local.and_then(|c| c.stripe).map(|s| s.api_base),
+            Some("http://127.0.0.1:8420".to_string())
+        );
+        let err = config(&[
+            base[0],
+            base[1],
+            keys[0],
+            keys[1],
+            keys[2],
+            ("STRIPE_API_BASE", "localhost"),
+        ])
+        .err();
+        assert!(err.is_some_and(|e| e.to_string().starts_with("STRIPE_API_BASE")));
     }
 
     #[test]

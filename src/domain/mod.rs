@@ -2,17 +2,20 @@
 //! tokens, the counts admins see and CSV cells. No I/O.
 
 pub mod account;
+pub mod address;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod csv;
 pub mod figures;
 pub mod fingerprint;
+pub mod hold;
 pub mod ids;
 pub mod level;
 pub mod line;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod presence;
 pub mod sales;
 pub mod session;

@@ -18,6 +18,15 @@ pub enum Event {
         serialized: String,
         origin: u64,
     },
+    /// A shopper's holds changed: their tabs re-read them from the database.
+    HoldsChanged {
+        holder: String,
+    },
+    /// An order's state changed.
+    OrderChanged {
+        order_id: i32,
+        holder: String,
+    },
     /// A line was read again and these holders' places changed (each node's own, never
     /// replicated).
     LineMoved {

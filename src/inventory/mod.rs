@@ -6,7 +6,9 @@ pub mod accounts;
 pub mod claims;
 pub mod events;
 pub mod heal;
+pub mod holds;
 pub mod line;
+pub mod payments;
 pub mod scheduler;
 pub mod sessions;
 
@@ -90,6 +92,10 @@ pub struct Inventory {
     reloading: tokio::sync::Mutex<()>,
     /// The sessions this node has seen lately (see `sessions`).
     sessions: sessions::SessionCache,
+    /// The payment provider (only this service calls it).
+    payments: crate::payments::Payments,
+    /// How long a carted pair is held.
+    hold: std::time::Duration,
 }
 
 impl Inventory {
@@ -97,6 +103,8 @@ impl Inventory {
         db: Db,
         line_times: line::LineTimes,
         session_policy: crate::domain::session::SessionPolicy,
+        payments: crate::payments::Payments,
+        hold: std::time::Duration,
     ) -> Result<Arc<Inventory>, InventoryError> {
         let catalog = Catalog::new(store::catalog::load(&db).await?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -110,6 +118,8 @@ impl Inventory {
             line_times,
             reloading: tokio::sync::Mutex::new(()),
             sessions: sessions::SessionCache::new(session_policy),
+            payments,
+            hold,
         }))
     }
 
@@ -135,9 +145,11 @@ impl Inventory {
         let shown = match &event {
             Event::Released { .. } => true,
             Event::StockChanged(change) => change.announce(),
-            Event::CartChanged { .. } | Event::LineMoved { .. } | Event::SessionsEnded { .. } => {
-                false
-            }
+            Event::CartChanged { .. }
+            | Event::LineMoved { .. }
+            | Event::SessionsEnded { .. }
+            | Event::HoldsChanged { .. }
+            | Event::OrderChanged { .. } => false,
         };
         if shown {
             self.page_version.fetch_add(1, Ordering::AcqRel);
@@ -170,6 +182,29 @@ impl Inventory {
             serialized,
             origin,
         };
+        self.publish(event, false);
+    }
+
+    /// A shopper's holds changed (taken, returned, extended, paid): their tabs re-read them.
+    pub fn holds_changed(&self, holder: &str) {
+        let event = Event::HoldsChanged {
+            holder: holder.to_string(),
+        };
+        self.publish(event, true);
+    }
+
+    /// An order's state changed: its shopper's pages and the admins' follow.
+    pub fn order_changed(&self, order_id: i32, holder: &str) {
+        let event = Event::OrderChanged {
+            order_id,
+            holder: holder.to_string(),
+        };
+        self.publish(event, true);
+    }
+
+    /// Another node's [`Event::HoldsChanged`] or [`Event::OrderChanged`], for this node's
+    /// pages.
+    pub fn apply_replicated(&self, event: Event) {
         self.publish(event, false);
     }
 

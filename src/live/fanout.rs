@@ -179,6 +179,19 @@ fn on_event(live: &Live, event: &Event) {
         }
         // Whatever was opened under an ended session closes (its clients reconnect as guests).
         Event::SessionsEnded { ids } => live.signed_in.end(ids),
+        // The shopper's tabs re-read their holds (countdowns, a pair gone back).
+        Event::HoldsChanged { holder } => {
+            live.hub
+                .broadcast(&cart_updates_topic(holder), "holds_changed", json!({}));
+        }
+        // The shopper's pages show the order's state; the dashboard lists orders.
+        Event::OrderChanged { order_id, holder } => {
+            live.hub.broadcast(
+                &cart_updates_topic(holder),
+                "order_changed",
+                json!({ "order_id": order_id }),
+            );
+        }
         // The tabs of each shopper whose place changed look it up (on their cart's topic:
         // shoppers not in the line hear nothing).
         Event::LineMoved {
@@ -240,7 +253,11 @@ fn record_sales(live: &Live, event: &Event) -> bool {
         }
         // A restock moves the bars' "left" figure.
         Event::StockChanged(_) => true,
-        Event::CartChanged { .. } | Event::SessionsEnded { .. } => false,
+        Event::CartChanged { .. } | Event::SessionsEnded { .. } | Event::HoldsChanged { .. } => {
+            false
+        }
+        // The latest orders show their states.
+        Event::OrderChanged { .. } => true,
         // The bars show each line's length.
         Event::LineMoved { .. } => true,
     }

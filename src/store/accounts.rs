@@ -149,18 +149,24 @@ pub async fn save_cart(
 pub async fn orders(db: &Db, id: AccountId) -> Result<Vec<Order>, StoreError> {
     let mut conn = db.get().await?;
     with_conn!(conn, |c| {
-        let heads: Vec<(i32, i32, NaiveDateTime)> = orders::table
+        let heads: Vec<(i32, i32, NaiveDateTime, String)> = orders::table
             .filter(orders::account_id.eq(id.0))
             .order(orders::id.desc())
-            .select((orders::id, orders::total_cents, orders::inserted_at))
+            .select((
+                orders::id,
+                orders::total_cents,
+                orders::inserted_at,
+                orders::state,
+            ))
             .load(c)
             .await?;
         let mut placed = Vec::with_capacity(heads.len());
-        for (order_id, total_cents, placed_at) in heads {
+        for (order_id, total_cents, placed_at, state) in heads {
             placed.push(Order {
                 id: order_id,
                 total_cents,
                 placed_at: placed_at.and_utc(),
+                state: super::orders::parse_state(&state),
                 lines: load_lines!(c, order_id),
             });
         }

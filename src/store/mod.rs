@@ -4,13 +4,16 @@
 pub mod accounts;
 pub mod backend;
 pub mod catalog;
+pub mod holds;
 pub mod lines;
 pub mod migrate;
 pub mod notify;
 pub mod orders;
+pub mod payments;
 pub mod schema;
 pub mod seed;
 pub mod sessions;
+pub mod test_gateway;
 mod tls;
 
 pub use backend::{Db, DbConn};

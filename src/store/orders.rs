@@ -8,9 +8,34 @@ use super::catalog::adjust_stock_query;
 use super::schema::{accounts, items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::checkout::{CheckoutError, Plan, check_limits};
-use crate::domain::order::{Order, OrderedPair};
+use crate::domain::order::{Order, OrderState, OrderedPair};
 use crate::domain::{AccountId, ItemId, ProductId};
 use crate::with_conn;
+
+/// Writes an order's change of state into its history, on either backend's connection inside
+/// the caller's transaction: `(conn, order_id, state, actor, note)`.
+#[macro_export]
+macro_rules! record_event {
+    ($c:expr, $order_id:expr, $state:expr, $actor:expr, $note:expr) => {{
+        use $crate::store::schema::order_events;
+        let (order_id, state, actor, note): (
+            i32,
+            $crate::domain::order::OrderState,
+            Option<&str>,
+            Option<&str>,
+        ) = ($order_id, $state, $actor, $note);
+        diesel::insert_into(order_events::table)
+            .values((
+                order_events::order_id.eq(order_id),
+                order_events::state.eq(state.as_str()),
+                order_events::actor.eq(actor),
+                order_events::note.eq(note),
+                order_events::at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute($c)
+            .await?;
+    }};
+}
 
 pub enum PurchaseOutcome {
     /// Committed: the order and each item's new `(item_id, count, version)`.
@@ -180,21 +205,119 @@ pub use load_lines;
 pub async fn find(db: &Db, order_id: i32, cart_id: &str) -> Result<Option<Order>, StoreError> {
     let mut conn = db.get().await?;
     with_conn!(conn, |c| {
-        let order: Option<(i32, i32, NaiveDateTime)> = orders::table
+        let order: Option<(i32, i32, NaiveDateTime, String)> = orders::table
             .filter(orders::id.eq(order_id))
             .filter(orders::cart_id.eq(cart_id))
-            .select((orders::id, orders::total_cents, orders::inserted_at))
+            .select((
+                orders::id,
+                orders::total_cents,
+                orders::inserted_at,
+                orders::state,
+            ))
             .first(c)
             .await
             .optional()?;
-        let Some((id, total_cents, placed_at)) = order else {
+        let Some((id, total_cents, placed_at, state)) = order else {
             return Ok(None);
         };
         Ok(Some(Order {
             id,
             total_cents,
             placed_at: placed_at.and_utc(),
+            state: parse_state(&state),
             lines: load_lines!(c, id),
+        }))
+    })
+}
+
+/// A stored state; the column is only ever written from [`OrderState::as_str`].
+pub fn parse_state(text: &str) -> OrderState {
+    text.parse()
+        .expect("orders.state is only written from OrderState::as_str")
+}
+
+/// One change in an order's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub state: OrderState,
+    pub actor: Option<String>,
+    pub note: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An order as an admin's order page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDetail {
+    pub order: PlacedOrder,
+    pub address: crate::domain::address::Address,
+    pub tracking: Option<String>,
+    pub history: Vec<OrderEvent>,
+}
+
+type DetailRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// An order with its address and history.
+pub async fn detail(db: &Db, order_id: i32) -> Result<Option<OrderDetail>, StoreError> {
+    let Some(order) = list(db, OrderFilter::Id(order_id), 1).await?.pop() else {
+        return Ok(None);
+    };
+    let mut conn = db.get().await?;
+    with_conn!(conn, |c| {
+        use super::schema::order_events;
+        let row: DetailRow = orders::table
+            .filter(orders::id.eq(order_id))
+            .select((
+                orders::ship_name,
+                orders::ship_line1,
+                orders::ship_line2,
+                orders::ship_city,
+                orders::ship_postal_code,
+                orders::ship_country,
+                orders::tracking,
+            ))
+            .first(c)
+            .await?;
+        let events: Vec<(String, Option<String>, Option<String>, NaiveDateTime)> =
+            order_events::table
+                .filter(order_events::order_id.eq(order_id))
+                .order(order_events::id)
+                .select((
+                    order_events::state,
+                    order_events::actor,
+                    order_events::note,
+                    order_events::at,
+                ))
+                .load(c)
+                .await?;
+        let (name, line1, line2, city, postal_code, country, tracking) = row;
+        Ok(Some(OrderDetail {
+            order,
+            address: crate::domain::address::Address {
+                name: name.unwrap_or_default(),
+                line1: line1.unwrap_or_default(),
+                line2: line2.unwrap_or_default(),
+                city: city.unwrap_or_default(),
+                postal_code: postal_code.unwrap_or_default(),
+                country: country.unwrap_or_default(),
+            },
+            tracking,
+            history: events
+                .into_iter()
+                .map(|(state, actor, note, at)| OrderEvent {
+                    state: parse_state(&state),
+                    actor,
+                    note,
+                    at: at.and_utc(),
+                })
+                .collect(),
         }))
     })
 }
@@ -221,6 +344,9 @@ pub struct PlacedOrder {
     pub total_cents: i32,
     /// The node that took it (`None` for orders from before nodes were recorded).
     pub node: Option<String>,
+    pub state: OrderState,
+    /// The provider's reference of its payment (none for orders from before payments).
+    pub payment_ref: Option<String>,
     pub lines: Vec<OrderedPair>,
 }
 
@@ -234,9 +360,20 @@ pub enum OrderFilter<'a> {
     Email(&'a str),
     /// Oldest first, after this order id (a page of the export).
     After(i32),
+    /// The newest in one state.
+    State(OrderState),
 }
 
-type HeadRow = (i32, NaiveDateTime, Option<String>, i32, Option<String>);
+type HeadRow = (
+    i32,
+    NaiveDateTime,
+    Option<String>,
+    Option<String>,
+    i32,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 /// Up to `limit` orders with their pairs: one query for the orders, one for all their pairs.
 pub async fn list(
@@ -252,8 +389,11 @@ pub async fn list(
                 orders::id,
                 orders::inserted_at,
                 accounts::email.nullable(),
+                orders::email,
                 orders::total_cents,
                 orders::node,
+                orders::state,
+                orders::payment_ref,
             ))
             .limit(limit)
             .into_boxed();
@@ -268,6 +408,9 @@ pub async fn list(
                 )
                 .order(orders::id.desc()),
             OrderFilter::After(id) => query.filter(orders::id.gt(id)).order(orders::id.asc()),
+            OrderFilter::State(state) => query
+                .filter(orders::state.eq(state.as_str()))
+                .order(orders::id.desc()),
         };
         let heads: Vec<HeadRow> = query.load(c).await?;
         let ids: Vec<i32> = heads.iter().map(|h| h.0).collect();
@@ -288,14 +431,20 @@ pub async fn list(
             .await?;
         let mut placed: Vec<PlacedOrder> = heads
             .into_iter()
-            .map(|(id, at, email, total_cents, node)| PlacedOrder {
-                id,
-                placed_at: at.and_utc(),
-                email,
-                total_cents,
-                node,
-                lines: Vec::new(),
-            })
+            .map(
+                |(id, at, account_email, email, total_cents, node, state, payment_ref)| {
+                    PlacedOrder {
+                        id,
+                        placed_at: at.and_utc(),
+                        email: email.or(account_email),
+                        total_cents,
+                        node,
+                        state: parse_state(&state),
+                        payment_ref,
+                        lines: Vec::new(),
+                    }
+                },
+            )
             .collect();
         for (order_id, pair) in pairs {
             if let Some(order) = placed.iter_mut().find(|o| o.id == order_id) {

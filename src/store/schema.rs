@@ -50,6 +50,16 @@ diesel::table! {
         inserted_at -> Timestamp,
         account_id -> Nullable<Integer>,
         node -> Nullable<Text>,
+        state -> Text,
+        email -> Nullable<Text>,
+        ship_name -> Nullable<Text>,
+        ship_line1 -> Nullable<Text>,
+        ship_line2 -> Nullable<Text>,
+        ship_city -> Nullable<Text>,
+        ship_postal_code -> Nullable<Text>,
+        ship_country -> Nullable<Text>,
+        tracking -> Nullable<Text>,
+        payment_ref -> Nullable<Text>,
     }
 }
 
@@ -71,6 +81,72 @@ diesel::table! {
         cart_id -> Text,
         cart_token -> Nullable<Text>,
         cart_saved_ms -> BigInt,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+        ship_name -> Nullable<Text>,
+        ship_line1 -> Nullable<Text>,
+        ship_line2 -> Nullable<Text>,
+        ship_city -> Nullable<Text>,
+        ship_postal_code -> Nullable<Text>,
+        ship_country -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        id -> Integer,
+        item_id -> Integer,
+        holder -> Text,
+        account_id -> Nullable<Integer>,
+        price_cents -> Integer,
+        expires_at_ms -> BigInt,
+        extended -> Bool,
+        order_id -> Nullable<Integer>,
+        inserted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Integer,
+        order_id -> Integer,
+        state -> Text,
+        actor -> Nullable<Text>,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Integer,
+        order_id -> Integer,
+        provider -> Text,
+        #[sql_name = "ref"]
+        reference -> Text,
+        idempotency_key -> Text,
+        amount_cents -> Integer,
+        status -> Text,
+        decline_code -> Nullable<Text>,
+        refund_ref -> Nullable<Text>,
+        inserted_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    test_gateway_charges (id) {
+        id -> Integer,
+        #[sql_name = "ref"]
+        reference -> Text,
+        idempotency_key -> Text,
+        amount_cents -> Integer,
+        currency -> Text,
+        manual_capture -> Bool,
+        status -> Text,
+        decline_code -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
+        refunded_cents -> Integer,
         inserted_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -103,6 +179,10 @@ diesel::table! {
 }
 
 diesel::joinable!(line_entries -> products (product_id));
+diesel::joinable!(holds -> items (item_id));
+diesel::joinable!(holds -> orders (order_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(orders -> accounts (account_id));
 diesel::joinable!(items -> products (product_id));
 diesel::joinable!(item_availabilities -> items (item_id));
@@ -117,5 +197,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_items,
     accounts,
     line_entries,
-    sessions
+    sessions,
+    holds,
+    order_events,
+    payments,
+    test_gateway_charges
 );

@@ -10,8 +10,8 @@ use tower_http::trace::TraceLayer;
 use super::AppState;
 use super::edge::{extract, session};
 use super::routes::{
-    account, admin, assets, cart, checkout, health, line, longpoll, metrics, shop, socket,
-    socket_token,
+    account, admin, assets, cart, checkout, health, line, longpoll, metrics, payments, shop,
+    socket, socket_token,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(longpoll::router())
         .merge(admin::router())
         .merge(metrics::router())
+        .merge(payments::router())
         .merge(health::router())
         .merge(assets::router())
         .fallback(extract::not_found)

@@ -75,6 +75,8 @@ pub fn test_config(database: Database) -> Config {
         line_grace: Duration::from_secs(120),
         session_idle: Duration::from_secs(3600),
         session_max_age: Duration::from_secs(24 * 3600),
+        hold: Duration::from_secs(600),
+        stripe: None,
         connections: Connections::default(),
         rates: Rates::default(),
     }

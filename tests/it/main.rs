@@ -4,6 +4,7 @@
 mod cut;
 mod helpers;
 mod js;
+mod localstripe;
 mod nodes;
 mod pg;
 mod proxy;
@@ -33,6 +34,7 @@ mod lines;
 mod live_products;
 mod live_protocol;
 mod longpoll;
+mod payments;
 mod redis_faults;
 mod sales;
 mod sessions;

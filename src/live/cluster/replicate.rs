@@ -66,6 +66,11 @@ async fn forward_local_events(live: Arc<Live>) {
                     origin,
                 },
                 Event::SessionsEnded { ids } => Message::SessionsEnded { ids },
+                Event::HoldsChanged { holder } => Message::Holds { holder },
+                Event::OrderChanged { order_id, holder } => Message::Order {
+                    order: order_id,
+                    holder,
+                },
                 // Never local: each node reads the lines itself.
                 Event::LineMoved { .. } => continue,
             }),
@@ -189,6 +194,15 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
             } => live
                 .inventory
                 .apply_replicated_cart(cart, serialized, origin),
+            Message::Holds { holder } => live
+                .inventory
+                .apply_replicated(Event::HoldsChanged { holder }),
+            Message::Order { order, holder } => {
+                live.inventory.apply_replicated(Event::OrderChanged {
+                    order_id: order,
+                    holder,
+                })
+            }
             Message::Presence { joins, leaves } => {
                 live.presence.apply_remote(node, Diff { joins, leaves })
             }

@@ -30,6 +30,13 @@ pub enum Message {
         serialized: String,
         origin: u64,
     },
+    Holds {
+        holder: String,
+    },
+    Order {
+        order: i32,
+        holder: String,
+    },
     Presence {
         joins: Entries,
         leaves: Entries,

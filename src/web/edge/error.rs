@@ -27,6 +27,7 @@ impl Audience {
         let api = path.starts_with("/admin/")
             || path.starts_with("/socket/")
             || path.starts_with("/admin_socket/")
+            || path.starts_with("/payments/")
             || path == "/session/token"
             || path == "/metrics"
             || path == "/healthz";

@@ -9,6 +9,7 @@ pub mod health;
 pub mod line;
 pub mod longpoll;
 pub mod metrics;
+pub mod payments;
 pub mod shop;
 pub mod socket;
 pub mod socket_token;

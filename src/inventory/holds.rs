@@ -1,0 +1,189 @@
+//! Holds: adding a pair to a cart takes it out of stock for that shopper (the same rules as a
+//! purchase: stock, the limit per customer, line admission), and every page sees the level
+//! change as for a sale. A hold ends by being paid or by returning its pair: when the shopper
+//! removes it, or when the database says it expired. Every node sweeps expired holds (see
+//! [`spawn_sweeper`]), so a killed node's holds still end on time and a restarted node ends
+//! the ones that expired while it was down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+use super::{Inventory, InventoryError};
+use crate::domain::checkout::CheckoutError;
+use crate::domain::hold::Hold;
+use crate::domain::{CartError, ItemId, Shopper};
+use crate::error_chain::ErrorChain;
+use crate::store::holds::{self, HoldOutcome, Swept};
+
+/// How often each node looks for expired holds: a returned pair is back on every page within
+/// a second.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Why a hold is refused, for the cart's reply.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error(transparent)]
+    Cart(#[from] CartError),
+    /// A limited pair needs a signed-in shopper.
+    #[error("a limited pair needs an account")]
+    SignInRequired,
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+}
+
+impl Inventory {
+    /// How long a hold lasts.
+    pub fn hold_ms(&self) -> i64 {
+        i64::try_from(self.hold.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Holds one pair of `item_id` for `shopper`. The cache spares the database hopeless
+    /// attempts (unknown, unreleased, sold out, not let in from the line); the database has
+    /// the last word on stock and the limit.
+    pub async fn hold(&self, shopper: &Shopper, item_id: ItemId) -> Result<Hold, HoldError> {
+        let (product_id, price_cents) = self
+            .read(|c| {
+                let (product, item) = c.item(item_id)?;
+                Some((
+                    product.released,
+                    product.id,
+                    product.price_cents,
+                    item.available_count,
+                ))
+            })
+            .and_then(|(released, id, price, count)| released.then_some((id, price, count)))
+            .map(|(id, price, count)| {
+                if count > 0 {
+                    Ok((id, price))
+                } else {
+                    Err(CartError::SoldOut)
+                }
+            })
+            .ok_or(CartError::InvalidItem)??;
+        self.admission(item_id, &shopper.cart_id)?;
+        let now = Utc::now().timestamp_millis();
+        let hold = Hold::new(item_id, price_cents, now, self.hold_ms());
+        match holds::hold(
+            &self.db,
+            &shopper.cart_id,
+            shopper.account,
+            product_id,
+            hold,
+        )
+        .await
+        .map_err(InventoryError::from)?
+        {
+            HoldOutcome::Held {
+                hold,
+                count: (item, count, version),
+            } => {
+                self.record(item, count, version);
+                Ok(hold)
+            }
+            HoldOutcome::Duplicate => Err(CartError::DuplicateItem.into()),
+            HoldOutcome::SoldOut => {
+                self.refresh_count(item_id).await?;
+                Err(CartError::SoldOut.into())
+            }
+            HoldOutcome::Refused(CheckoutError::SignInRequired) => Err(HoldError::SignInRequired),
+            HoldOutcome::Refused(_) => Err(CartError::LimitReached.into()),
+        }
+    }
+
+    /// The shopper took the pair out of the cart: it goes back to stock. `false` when it was
+    /// not held (or is being paid for).
+    pub async fn release_hold(
+        &self,
+        holder: &str,
+        item_id: ItemId,
+    ) -> Result<bool, InventoryError> {
+        match holds::release(&self.db, holder, item_id).await? {
+            Some((item, count, version)) => {
+                self.record(item, count, version);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// What a shopper holds now, as the database says.
+    pub async fn holds_of(&self, holder: &str) -> Result<Vec<Hold>, InventoryError> {
+        Ok(holds::of_holder(&self.db, holder).await?)
+    }
+
+    /// Pairs held per item, as the database says.
+    pub async fn held_counts(&self) -> Result<Vec<(ItemId, i64)>, InventoryError> {
+        Ok(holds::held_counts(&self.db).await?)
+    }
+
+    /// Pairs of an item sold for good (paid or shipped orders).
+    pub async fn sold_count(&self, item_id: ItemId) -> Result<i64, InventoryError> {
+        Ok(holds::sold_count(&self.db, item_id).await?)
+    }
+
+    /// The database's count of an item, into the cache.
+    async fn refresh_count(&self, item_id: ItemId) -> Result<(), InventoryError> {
+        if let Some((count, version)) = crate::store::catalog::stock(&self.db, item_id).await? {
+            self.record(item_id, count, version);
+        }
+        Ok(())
+    }
+
+    /// Ends every expired hold: its pair returns (every page hears it as a stock change), an
+    /// order waiting on it is cancelled and its payment let go. Returns the pairs returned.
+    pub async fn sweep_holds(self: &Arc<Self>) -> Result<usize, InventoryError> {
+        let now = Utc::now().timestamp_millis();
+        if holds::next_expiry(&self.db)
+            .await?
+            .is_none_or(|at| at > now)
+        {
+            return Ok(0);
+        }
+        let Swept {
+            counts,
+            cancelled,
+            holders,
+        } = holds::sweep(&self.db, now).await?;
+        let returned = counts.len();
+        for (item, count, version) in counts {
+            self.record(item, count, version);
+        }
+        for holder in holders {
+            self.holds_changed(&holder);
+        }
+        for order in cancelled {
+            tracing::info!(
+                order_id = order.order_id,
+                "hold ended unpaid: order cancelled"
+            );
+            self.order_changed(order.order_id, &order.holder);
+            if let Some(reference) = order.payment_ref {
+                self.let_payment_go_soon(reference);
+            }
+        }
+        Ok(returned)
+    }
+}
+
+/// Sweeps expired holds on this node, a few times a second (a cheap indexed look first).
+pub fn spawn_sweeper(inventory: Arc<Inventory>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match inventory.sweep_holds().await {
+                Ok(_) => failing = false,
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %ErrorChain(&error), "cannot sweep expired holds");
+                }
+                Err(_) => {}
+            }
+        }
+    })
+}

@@ -1,0 +1,341 @@
+//! Holds in the database: a pair taken out of stock for one shopper until it is paid or
+//! returned. Taking one is the same guarded decrement a sale is (so holding is as fast as
+//! buying, and never oversells), with the limit per customer judged in the same transaction;
+//! ending one puts the pair back in the same transaction that deletes it, so a pair is never
+//! both held and available, and two nodes sweeping at once return it once.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::catalog::adjust_stock_query;
+use super::schema::{accounts, holds, order_items, orders, products};
+use super::{Db, StoreError};
+use crate::domain::checkout::{CheckoutError, OrderLine, Plan, check_limits};
+use crate::domain::hold::Hold;
+use crate::domain::order::OrderState;
+use crate::domain::{AccountId, ItemId, ProductId};
+use crate::with_conn;
+
+/// An item's new `(item_id, count, version)` after a move.
+pub type Count = (ItemId, i32, i64);
+
+pub enum HoldOutcome {
+    Held {
+        hold: Hold,
+        count: Count,
+    },
+    /// No pair left.
+    SoldOut,
+    /// This shopper already holds this pair.
+    Duplicate,
+    /// The limit per customer (or its need of an account) said no.
+    Refused(CheckoutError),
+}
+
+enum TxError {
+    SoldOut,
+    Duplicate,
+    Refused(CheckoutError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> TxError {
+        TxError::Db(e)
+    }
+}
+
+/// The pairs of a limited product an account has: paid or shipped orders, and pairs held now.
+#[macro_export]
+macro_rules! pairs_of_account {
+    ($c:expr, $account:expr, $products:expr) => {{
+        use $crate::store::schema::{holds, items, order_items, orders};
+        let (account, limited): (i32, &[i32]) = ($account, $products);
+        let sold: Vec<(i32, i64)> = order_items::table
+            .inner_join(orders::table)
+            .inner_join(items::table)
+            .filter(orders::account_id.eq(account))
+            .filter(orders::state.eq_any(["paid", "fulfilled"]))
+            .filter(items::product_id.eq_any(limited))
+            .group_by(items::product_id)
+            .select((items::product_id, diesel::dsl::count_star()))
+            .load($c)
+            .await?;
+        let held: Vec<(i32, i64)> = holds::table
+            .inner_join(items::table)
+            .filter(holds::account_id.eq(account))
+            .filter(holds::order_id.is_null())
+            .filter(items::product_id.eq_any(limited))
+            .group_by(items::product_id)
+            .select((items::product_id, diesel::dsl::count_star()))
+            .load($c)
+            .await?;
+        $crate::store::accounts::to_ordered(sold.into_iter().chain(held).fold(
+            Vec::<(i32, i64)>::new(),
+            |mut all, (product, n)| {
+                match all.iter_mut().find(|(p, _)| *p == product) {
+                    Some(entry) => entry.1 += n,
+                    None => all.push((product, n)),
+                }
+                all
+            },
+        ))
+    }};
+}
+
+/// Holds one pair of `item_id` for `holder` until `hold.expires_at_ms`.
+pub async fn hold(
+    db: &Db,
+    holder: &str,
+    account: Option<AccountId>,
+    product_id: ProductId,
+    hold: Hold,
+) -> Result<HoldOutcome, StoreError> {
+    let mut conn = db.get().await?;
+    let item_id = hold.item_id;
+    let result = with_conn!(conn, |c| {
+        c.transaction::<_, TxError, _>(async |c| {
+            let max: Option<Option<i32>> = products::table
+                .filter(products::id.eq(product_id.0))
+                .select(products::max_per_customer)
+                .first(c)
+                .await
+                .optional()?;
+            if let Some(max) = max.flatten().and_then(|m| u32::try_from(m).ok()) {
+                let Some(account) = account else {
+                    return Err(TxError::Refused(CheckoutError::SignInRequired));
+                };
+                // Locks the account until commit: two tabs or nodes of one account count
+                // each other's pairs.
+                diesel::update(accounts::table.filter(accounts::id.eq(account.0)))
+                    .set(accounts::updated_at.eq(super::accounts::now()))
+                    .execute(c)
+                    .await?;
+                let has = pairs_of_account!(c, account.0, &[product_id.0]);
+                let one = Plan {
+                    lines: vec![OrderLine {
+                        item_id,
+                        product_id,
+                        price_cents: hold.price_cents,
+                    }],
+                    total_cents: hold.price_cents,
+                };
+                check_limits(&one, &[(product_id, max)], Some(&has)).map_err(TxError::Refused)?;
+            }
+            let inserted = diesel::insert_into(holds::table)
+                .values((
+                    holds::item_id.eq(item_id.0),
+                    holds::holder.eq(holder),
+                    holds::account_id.eq(account.map(|a| a.0)),
+                    holds::price_cents.eq(hold.price_cents),
+                    holds::expires_at_ms.eq(hold.expires_at_ms),
+                ))
+                .on_conflict((holds::holder, holds::item_id))
+                .do_nothing()
+                .execute(c)
+                .await?;
+            if inserted == 0 {
+                return Err(TxError::Duplicate);
+            }
+            // Last, as in a sale: the pair's row lock is held for one statement and the commit.
+            match adjust_stock_query!(c, item_id, -1)? {
+                Some((count, version)) => Ok((item_id, count, version)),
+                None => Err(TxError::SoldOut),
+            }
+        })
+        .await
+    });
+    match result {
+        Ok(count) => Ok(HoldOutcome::Held { hold, count }),
+        Err(TxError::SoldOut) => Ok(HoldOutcome::SoldOut),
+        Err(TxError::Duplicate) => Ok(HoldOutcome::Duplicate),
+        Err(TxError::Refused(why)) => Ok(HoldOutcome::Refused(why)),
+        Err(TxError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Ends `holder`'s hold of `item_id` (not yet in an order being paid) and puts the pair back;
+/// `None` when there was no such hold.
+pub async fn release(db: &Db, holder: &str, item_id: ItemId) -> Result<Option<Count>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        c.transaction::<_, diesel::result::Error, _>(async |c| {
+            let deleted = diesel::delete(
+                holds::table
+                    .filter(holds::holder.eq(holder))
+                    .filter(holds::item_id.eq(item_id.0))
+                    .filter(holds::order_id.is_null()),
+            )
+            .execute(c)
+            .await?;
+            if deleted == 0 {
+                return Ok(None);
+            }
+            Ok(adjust_stock_query!(c, item_id, 1)?
+                .map(|(count, version)| (item_id, count, version)))
+        })
+        .await?
+    }))
+}
+
+/// An order cancelled because its holds ended: its cart, and its payment to let go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub order_id: i32,
+    pub holder: String,
+    pub payment_ref: Option<String>,
+}
+
+/// What a sweep ended.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub counts: Vec<Count>,
+    /// Orders waiting for payment whose holds ended: cancelled, with their payment references.
+    pub cancelled: Vec<Cancelled>,
+    /// The holders whose carts changed.
+    pub holders: Vec<String>,
+}
+
+/// The earliest expiry of any hold, to know when the next sweep is due.
+pub async fn next_expiry(db: &Db) -> Result<Option<i64>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        holds::table
+            .select(diesel::dsl::min(holds::expires_at_ms))
+            .first::<Option<i64>>(c)
+            .await?
+    }))
+}
+
+/// Ends every hold due at `now_ms`: each pair goes back, and an order waiting for payment on a
+/// hold that ended is cancelled (with all its holds: it can no longer be paid whole). Any node
+/// may sweep; the delete decides who returns a pair.
+pub async fn sweep(db: &Db, now_ms: i64) -> Result<Swept, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        c.transaction::<_, diesel::result::Error, _>(async |c| {
+            let due: Vec<(i32, Option<i32>)> = holds::table
+                .filter(holds::expires_at_ms.le(now_ms))
+                .select((holds::id, holds::order_id))
+                .load(c)
+                .await?;
+            if due.is_empty() {
+                return Ok(Swept::default());
+            }
+            let mut order_ids: Vec<i32> = due.iter().filter_map(|(_, o)| *o).collect();
+            order_ids.sort_unstable();
+            order_ids.dedup();
+            let due_ids: Vec<i32> = due.iter().map(|(id, _)| *id).collect();
+            let ended: Vec<(i32, String)> = diesel::delete(
+                holds::table.filter(
+                    holds::id
+                        .eq_any(&due_ids)
+                        .or(holds::order_id.eq_any(&order_ids)),
+                ),
+            )
+            .returning((holds::item_id, holds::holder))
+            .get_results(c)
+            .await?;
+            let mut swept = Swept::default();
+            let mut per_item: Vec<(i32, i32)> = Vec::new();
+            for (item, holder) in ended {
+                match per_item.iter_mut().find(|(i, _)| *i == item) {
+                    Some(entry) => entry.1 += 1,
+                    None => per_item.push((item, 1)),
+                }
+                if !swept.holders.contains(&holder) {
+                    swept.holders.push(holder);
+                }
+            }
+            per_item.sort_unstable();
+            for (item, n) in per_item {
+                if let Some((count, version)) = adjust_stock_query!(c, ItemId(item), n)? {
+                    swept.counts.push((ItemId(item), count, version));
+                }
+            }
+            let cancelled: Vec<(i32, String, Option<String>)> = diesel::update(
+                orders::table
+                    .filter(orders::id.eq_any(&order_ids))
+                    .filter(orders::state.eq(OrderState::PendingPayment.as_str())),
+            )
+            .set(orders::state.eq(OrderState::Cancelled.as_str()))
+            .returning((orders::id, orders::cart_id, orders::payment_ref))
+            .get_results(c)
+            .await?;
+            for (order_id, _, _) in &cancelled {
+                let order_id = *order_id;
+                crate::record_event!(
+                    c,
+                    order_id,
+                    OrderState::Cancelled,
+                    None,
+                    Some("the hold ended unpaid")
+                );
+            }
+            swept.cancelled = cancelled
+                .into_iter()
+                .map(|(order_id, holder, payment_ref)| Cancelled {
+                    order_id,
+                    holder,
+                    payment_ref,
+                })
+                .collect();
+            Ok(swept)
+        })
+        .await?
+    }))
+}
+
+/// A holder's holds, oldest first.
+pub async fn of_holder(db: &Db, holder: &str) -> Result<Vec<Hold>, StoreError> {
+    let mut conn = db.get().await?;
+    let rows: Vec<(i32, i32, i64, bool)> = with_conn!(conn, |c| {
+        holds::table
+            .filter(holds::holder.eq(holder))
+            .order(holds::id)
+            .select((
+                holds::item_id,
+                holds::price_cents,
+                holds::expires_at_ms,
+                holds::extended,
+            ))
+            .load(c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(item, price_cents, expires_at_ms, extended)| Hold {
+            item_id: ItemId(item),
+            price_cents,
+            expires_at_ms,
+            extended,
+        })
+        .collect())
+}
+
+/// Pairs held now, per item.
+pub async fn held_counts(db: &Db) -> Result<Vec<(ItemId, i64)>, StoreError> {
+    let mut conn = db.get().await?;
+    let rows: Vec<(i32, i64)> = with_conn!(conn, |c| {
+        holds::table
+            .group_by(holds::item_id)
+            .select((holds::item_id, diesel::dsl::count_star()))
+            .load(c)
+            .await?
+    });
+    Ok(rows.into_iter().map(|(i, n)| (ItemId(i), n)).collect())
+}
+
+/// Pairs sold for good (in paid or shipped orders) of one item.
+pub async fn sold_count(db: &Db, item_id: ItemId) -> Result<i64, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        order_items::table
+            .inner_join(orders::table)
+            .filter(order_items::item_id.eq(item_id.0))
+            .filter(orders::state.eq_any(["paid", "fulfilled"]))
+            .count()
+            .get_result::<i64>(c)
+            .await?
+    }))
+}
