@@ -139,22 +139,29 @@ pub async fn begin(db: &Db, begin: &Begin<'_>) -> Result<Begun, StoreError> {
                         expires_at_ms: expires.unwrap_or(now),
                     });
                 }
-                // The cart changed since: that order gives its holds to a new one.
-                diesel::update(holds::table.filter(holds::order_id.eq(order_id)))
-                    .set(holds::order_id.eq(None::<i32>))
-                    .execute(c)
-                    .await?;
-                diesel::update(orders::table.filter(orders::id.eq(order_id)))
-                    .set(orders::state.eq(OrderState::Cancelled.as_str()))
-                    .execute(c)
-                    .await?;
-                record_event!(
-                    c,
-                    order_id,
-                    OrderState::Cancelled,
-                    None,
-                    Some("the cart changed before payment")
-                );
+                // The cart changed since: that order gives its holds to a new one (unless a
+                // payment settled it meanwhile: then it keeps what it paid for).
+                let cancelled = diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(order_id))
+                        .filter(orders::state.eq(OrderState::PendingPayment.as_str())),
+                )
+                .set(orders::state.eq(OrderState::Cancelled.as_str()))
+                .execute(c)
+                .await?;
+                if cancelled == 1 {
+                    diesel::update(holds::table.filter(holds::order_id.eq(order_id)))
+                        .set(holds::order_id.eq(None::<i32>))
+                        .execute(c)
+                        .await?;
+                    record_event!(
+                        c,
+                        order_id,
+                        OrderState::Cancelled,
+                        None,
+                        Some("the cart changed before payment")
+                    );
+                }
             } else if free == 0 {
                 return Ok(Begun::Empty);
             }
@@ -492,40 +499,46 @@ pub async fn settle_success(
                 ))
                 .execute(c)
                 .await?;
-            let (state, holder): (String, String) = orders::table
-                .filter(orders::id.eq(order_id))
-                .select((orders::state, orders::cart_id))
-                .first(c)
+            // The held pairs are sold for good: their holds end without going back to stock.
+            // Holds first, as a sweep takes its locks, so the two never wait on each other;
+            // only a pending order has holds, so this ends nothing of a settled one.
+            diesel::delete(holds::table.filter(holds::order_id.eq(order_id)))
+                .execute(c)
                 .await?;
-            let state = super::orders::parse_state(&state);
-            match on_payment_succeeded(state) {
-                OnSuccess::Settled => return Ok(Settled::Already { order_id }),
-                OnSuccess::Refund => {
-                    return Ok(Settled::MustRefund {
-                        order_id,
-                        amount_cents,
-                    });
-                }
-                OnSuccess::MarkPaid => {}
-            }
-            let paid = state
+            let paid = OrderState::PendingPayment
                 .after(Change::Pay)
                 .expect("a pending order may be paid");
-            diesel::update(
+            // Whoever moves the row decides: a second word of the same success (or a sweep
+            // that cancelled it first) finds it moved and reads what it became.
+            let holder: Option<String> = diesel::update(
                 orders::table
                     .filter(orders::id.eq(order_id))
-                    .filter(orders::state.eq(state.as_str())),
+                    .filter(orders::state.eq(OrderState::PendingPayment.as_str())),
             )
             .set((
                 orders::state.eq(paid.as_str()),
                 orders::payment_ref.eq(reference),
             ))
-            .execute(c)
-            .await?;
-            // The held pairs are sold for good: their holds end without going back to stock.
-            diesel::delete(holds::table.filter(holds::order_id.eq(order_id)))
-                .execute(c)
-                .await?;
+            .returning(orders::cart_id)
+            .get_result(c)
+            .await
+            .optional()?;
+            let Some(holder) = holder else {
+                let state: String = orders::table
+                    .filter(orders::id.eq(order_id))
+                    .select(orders::state)
+                    .first(c)
+                    .await?;
+                return Ok(
+                    match on_payment_succeeded(super::orders::parse_state(&state)) {
+                        OnSuccess::Refund => Settled::MustRefund {
+                            order_id,
+                            amount_cents,
+                        },
+                        OnSuccess::Settled | OnSuccess::MarkPaid => Settled::Already { order_id },
+                    },
+                );
+            };
             record_event!(c, order_id, paid, None, None);
             Ok(Settled::Paid { order_id, holder })
         })
@@ -569,7 +582,7 @@ pub async fn refunded(
             let Some(was) = was.filter(|w| from.contains(&w.as_str())) else {
                 return Ok(None);
             };
-            diesel::update(
+            let moved = diesel::update(
                 orders::table
                     .filter(orders::id.eq(order_id))
                     .filter(orders::state.eq(&was)),
@@ -577,6 +590,10 @@ pub async fn refunded(
             .set(orders::state.eq(OrderState::Refunded.as_str()))
             .execute(c)
             .await?;
+            if moved == 0 {
+                // Another refund (or change) moved it between the read and the update.
+                return Ok(None);
+            }
             record_event!(c, order_id, OrderState::Refunded, actor, Some(note));
             let mut counts = Vec::new();
             // A cancelled order's pairs went back when its hold ended.
@@ -624,7 +641,7 @@ pub async fn change(
             let Ok(next) = was.after(change) else {
                 return Ok(Some(Err(was)));
             };
-            diesel::update(
+            let moved = diesel::update(
                 orders::table
                     .filter(orders::id.eq(order_id))
                     .filter(orders::state.eq(was.as_str())),
@@ -632,6 +649,16 @@ pub async fn change(
             .set(orders::state.eq(next.as_str()))
             .execute(c)
             .await?;
+            if moved == 0 {
+                // Someone else moved it first (a payment, a sweep, another admin): say where
+                // it is now.
+                let now: String = orders::table
+                    .filter(orders::id.eq(order_id))
+                    .select(orders::state)
+                    .first(c)
+                    .await?;
+                return Ok(Some(Err(super::orders::parse_state(&now))));
+            }
             if change == Change::Fulfil {
                 diesel::update(orders::table.filter(orders::id.eq(order_id)))
                     .set(orders::tracking.eq(note))
