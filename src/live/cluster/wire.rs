@@ -94,7 +94,8 @@ impl Message {
     pub fn route(&self) -> Route<'_> {
         match self {
             Message::Relay { to, .. } => Route::Node(to),
-            Message::Cart { cart, .. } => Route::Cart(cart),
+            Message::Cart { cart, .. } | Message::Holds { holder: cart } => Route::Cart(cart),
+            // Inventory, presence, heartbeats and orders (admins anywhere list them).
             _ => Route::All,
         }
     }
