@@ -322,9 +322,14 @@ impl Config {
                     .into(),
             });
         }
+        // Made (and written beside the database) only when the environment lacks a secret.
         let local = match &database {
-            Database::Sqlite { path } => Some(LocalSecrets::load_or_create(path)?),
-            Database::Postgres(_) => None,
+            Database::Sqlite { path }
+                if get("SECRET_KEY_BASE").is_none() || get("ADMIN_PASSWORD").is_none() =>
+            {
+                Some(LocalSecrets::load_or_create(path)?)
+            }
+            _ => None,
         };
         let secret_key_base = match (get("SECRET_KEY_BASE"), &local) {
             (Some(secret), _) => secret,
