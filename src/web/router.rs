@@ -8,7 +8,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use super::AppState;
-use super::edge::{extract, session};
+use super::edge::{extract, secure_cookies, session};
 use super::routes::{
     account, admin, assets, cart, checkout, health, line, longpoll, metrics, payments, shop,
     socket, socket_token,
@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CompressionLayer::new())
         .map_response(security_headers)
+        // Around everything that sets a cookie, the 400 and 431 pages included.
+        .layer(axum::middleware::from_fn(secure_cookies::mark))
         // Inside the header layer, so the 431 and 400 pages carry them too.
         .layer(axum::middleware::from_fn(extract::check_head))
         .service(app);

@@ -25,6 +25,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod cluster;
+mod cookies;
 mod faults;
 mod fuzz;
 mod heal;

@@ -1,5 +1,5 @@
 //! What every request passes through, apart from what it asks for: the HTTP server itself,
-//! the client's address, rate limits, the session cookie, CSRF, admin auth, the extractors
+//! the client's address, rate limits, the session cookie, `Secure` on every cookie over HTTPS, CSRF, admin auth, the extractors
 //! that refuse in the store's words, and typed errors turned into pages and JSON.
 
 pub mod auth;
@@ -8,5 +8,6 @@ pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod secure_cookies;
 pub mod serve;
 pub mod session;

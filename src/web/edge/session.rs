@@ -140,12 +140,7 @@ pub fn signed_in_cookie(
     )
 }
 
-/// Whether the browser reached us over HTTPS (as the proxy in front says).
-pub fn is_secure(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https")
-}
+pub use super::secure_cookies::is_secure;
 
 /// The store's 503 when the session cannot be looked up: never a guest in its place (that
 /// would sign the shopper out for an outage).
