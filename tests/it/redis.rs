@@ -175,6 +175,20 @@ impl RedisServer {
         let _ = std::fs::remove_file(self.pid_file());
     }
 
+    /// Runs one command on it, as an operator would from `redis-cli`.
+    pub async fn query<T: ::redis::FromRedisValue>(&self, command: &::redis::Cmd) -> T {
+        let client = ::redis::Client::open(self.url().as_str())
+            .unwrap_or_else(|e| panic!("Redis URL {}: {e}", self.url()));
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach Redis: {e}"));
+        command
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("Redis refused {command:?}: {e}"))
+    }
+
     /// Starts it again on the same port, empty.
     pub fn revive(&self) {
         self.launch()

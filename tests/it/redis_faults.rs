@@ -1,5 +1,6 @@
 //! The Redis bus failing under real processes: Redis killed under a sales storm, one node cut
-//! from Redis only (its link cut, the others fine), Redis restarted (empty) during a release.
+//! from Redis only (its link cut, the others fine), the stream trimmed past a node while it was
+//! away, Redis restarted (empty) during a release.
 //! PostgreSQL stays up: every node keeps selling, and when Redis is back pages converge and
 //! presence counts every shopper once. The node that only listens checks its cache seldom
 //! (`CACHE_CHECK_MS`), so what it shows came over the bus or its resync, not the heal.
@@ -194,6 +195,109 @@ async fn a_node_cut_from_redis_only_serves_its_own_and_catches_up() {
     until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(1)).await;
     let _second = shopper_on(&b).await;
     until_counts(&mut admin, |h| count_in(h, "admin-shoppers") == Some(2)).await;
+}
+
+/// The stream's newest entry, as its payload.
+async fn stream_top(redis: &RedisServer) -> String {
+    let top: Vec<(String, Vec<(String, String)>)> = redis
+        .query(
+            ::redis::cmd("XREVRANGE")
+                .arg("sneakers:stream")
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1),
+        )
+        .await;
+    top.into_iter()
+        .flat_map(|(_, fields)| fields)
+        .map(|(_, payload)| payload)
+        .collect()
+}
+
+/// How many gaps the node found in its feed (`sneakers_cluster_gaps_total` in `/metrics`).
+async fn gaps_of(node: &Node) -> u64 {
+    let text = node
+        .http
+        .get(format!("{}/metrics", node.url))
+        .basic_auth(
+            crate::helpers::ADMIN_USER,
+            Some(crate::helpers::ADMIN_PASSWORD),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("/metrics: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("/metrics: {e}"));
+    text.lines()
+        .find_map(|line| line.strip_prefix("sneakers_cluster_gaps_total "))
+        .map_or(0, |n| {
+            n.trim().parse().unwrap_or_else(|e| panic!("{n}: {e}"))
+        })
+}
+
+/// A node away while the stream is trimmed past it reads on, finds the numbers it missed gone,
+/// and resyncs from PostgreSQL: its page shows a sale whose entry it never read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_the_stream_was_trimmed_past_resyncs() {
+    let redis = RedisServer::dedicated();
+    let link = Cut::to(redis.port).await;
+    let cluster = Cluster::with_redis(None).await;
+    let direct = redis.url();
+    let through_link = format!("redis://127.0.0.1:{}/0", link.port);
+    let mut a_env = LISTENER_ENV.to_vec();
+    a_env.push(("REDIS_URL", &through_link));
+    let mut b_env = LISTENER_ENV.to_vec();
+    b_env.push(("REDIS_URL", &direct));
+    let a = cluster.node_with("a", &a_env).await;
+    let b = cluster.node_with("b", &b_env).await;
+    let db = &cluster.db;
+    let item = stocked_item(&b, 300).await;
+    until_node_matches_db(&a, db, item).await;
+    let product = product_of(&a, item).await;
+    let mut page_on_a = page_on(&a, product, true).await;
+    let gaps_before = gaps_of(&a).await;
+
+    link.cut();
+    until_bus(&a, false).await;
+    // 300 -> 120 pairs: "low", said on the stream while A is away.
+    b.admin
+        .sell(item, 180)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Once B has said something after the sale (its heartbeat), trim the stream to that last
+    // entry: the sale's entry is gone, and nothing left in the stream tells of it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let top = stream_top(&redis).await;
+        if top.contains("\"t\":\"heartbeat\"") && !top.contains("\"t\":\"stock\"") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never said anything after its sale"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let trimmed: u64 = redis
+        .query(
+            ::redis::cmd("XTRIM")
+                .arg("sneakers:stream")
+                .arg("MAXLEN")
+                .arg(1),
+        )
+        .await;
+    assert!(trimmed > 0, "the stream held B's sale");
+
+    link.restore();
+    until_bus(&a, true).await;
+    until_level(&mut page_on_a, product, item, "low").await;
+    until_node_matches_db(&a, db, item).await;
+    assert!(
+        gaps_of(&a).await > gaps_before,
+        "A read on as if nothing was missing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
