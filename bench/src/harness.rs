@@ -34,6 +34,20 @@ pub struct ServerArgs {
     /// database is reset and seeded first (`sneakers seed --reset`): everything in it is lost.
     #[arg(long, value_name = "postgres://...", conflicts_with = "url")]
     pub database_url: Option<String>,
+    /// The spawned nodes' cluster bus on this Redis (`REDIS_URL`) instead of NOTIFY.
+    #[arg(long, value_name = "redis://...", requires = "database_url")]
+    pub redis_url: Option<String>,
+}
+
+impl ServerArgs {
+    /// Which bus spawned nodes use, for reports.
+    pub fn bus(&self) -> &'static str {
+        match (&self.database_url, &self.redis_url) {
+            (_, Some(_)) => "Redis",
+            (Some(_), None) => "NOTIFY",
+            (None, None) => "none",
+        }
+    }
 }
 
 /// One server under test.
@@ -117,6 +131,10 @@ impl Harness {
             }
             None => None,
         };
+        let mut env = env;
+        if let Some(redis) = &args.redis_url {
+            env.push(("REDIS_URL".to_string(), redis.clone()));
+        }
         let shared = Shared {
             env,
             ..Shared::random()
@@ -126,8 +144,16 @@ impl Harness {
             spawned: Vec::with_capacity(nodes),
             what: match (&postgres, nodes) {
                 (None, _) => "a spawned store (fresh SQLite)".to_string(),
-                (Some((_, db)), 1) => format!("a spawned store on {}", db.describe()),
-                (Some((_, db)), n) => format!("{n} spawned nodes on {}", db.describe()),
+                (Some((_, db)), 1) => {
+                    format!("a spawned store on {} (bus: {})", db.describe(), args.bus())
+                }
+                (Some((_, db)), n) => {
+                    format!(
+                        "{n} spawned nodes on {} (bus: {})",
+                        db.describe(),
+                        args.bus()
+                    )
+                }
             },
         };
         for index in 0..nodes {

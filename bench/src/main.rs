@@ -11,6 +11,7 @@
 //! one JSON line with `--json`).
 
 mod baseline;
+mod bus_ceiling;
 mod checkout;
 mod error;
 mod fanout;
@@ -59,6 +60,9 @@ enum Command {
     /// Logins with new emails from one address, rate limits on: the store's memory before,
     /// at the peak and once it settles.
     LoginFlood(login_flood::LoginFloodArgs),
+    /// Sales per second rising: on one node, then on several, until a node's pages show the
+    /// changes slower than the tolerance allows (the bus's ceiling, NOTIFY or Redis).
+    BusCeiling(bus_ceiling::BusCeilingArgs),
     /// The bare axum broadcast server `fanout` measures as the floor.
     #[command(hide = true)]
     BaselineServer {
@@ -96,6 +100,7 @@ async fn run(options: &Options, command: Command) -> Result<(), BenchError> {
         Command::Checkout(args) => checkout::run(options, args).await,
         Command::Shoppers(args) => shoppers::run(options, args).await,
         Command::LoginFlood(args) => login_flood::run(options, args).await,
+        Command::BusCeiling(args) => bus_ceiling::run(options, args).await,
         Command::BaselineServer { port } => baseline::serve(port).await,
     }
 }
@@ -182,6 +187,20 @@ mod tests {
         assert!(parse(&["checkout", "--buyers", "2000", "--stock", "100"]).is_ok());
         assert!(parse(&["shoppers", "--count", "100", "--churn", "10"]).is_ok());
         assert!(parse(&["login-flood"]).is_ok());
+        assert!(
+            parse(&[
+                "bus-ceiling",
+                "--database-url",
+                "postgres://x/y",
+                "--redis-url",
+                "redis://127.0.0.1:6379/0",
+                "--rates",
+                "10,20"
+            ])
+            .is_ok()
+        );
+        // The Redis bus joins nodes of one PostgreSQL.
+        assert!(parse(&["bus-ceiling", "--redis-url", "redis://127.0.0.1:6379/0"]).is_err());
         assert!(parse(&["login-flood", "--posts", "0"]).is_err());
         assert!(parse(&["login-flood", "--connections", "1000"]).is_err());
     }
