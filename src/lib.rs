@@ -7,6 +7,7 @@
 //! live      -> inventory, store, html, domain
 //! inventory -> payments, store, domain
 //! payments  -> store, domain
+//! mail      -> store, domain
 //! store     -> domain
 //! html      -> domain
 //! ```
@@ -17,6 +18,8 @@
 //!   the cache, then an event on the node's bus.
 //! - `payments`: the payment provider adapter (Stripe, the built-in test gateway); only the
 //!   inventory service calls it.
+//! - `mail`: delivers the mail outbox (SMTP through lettre, or the log); the inventory service
+//!   writes mail to the outbox in its own transactions and only wakes the sender.
 //! - `html`: maud fragments (shared by pages and pushes) and pages; domain and plain data only.
 //! - `live`: Phoenix V2 sockets, channels, hub, presence, `fanout` (events -> pushes) and the
 //!   cluster adapters.
@@ -34,6 +37,7 @@ pub mod heap;
 pub mod html;
 pub mod inventory;
 pub mod live;
+pub mod mail;
 pub mod payments;
 pub mod rate_limit;
 pub mod startup;

@@ -95,7 +95,27 @@ pub async fn start(config: Config) -> Result<App, StartError> {
             Payments::Test(crate::payments::TestGateway::new(db.clone()))
         }
     };
-    let inventory = Inventory::load(db, line_times, session_policy, payments, config.hold).await?;
+    let mail_sender = crate::mail::Sender::new(&config.mail);
+    tracing::info!(via = mail_sender.describe(), "mail");
+    let mailing = inventory::accounts::Mailing {
+        public_url: config.mail.public_url.clone().unwrap_or_default(),
+        wake: Arc::default(),
+    };
+    let mail_wake = Arc::clone(&mailing.wake);
+    background.push(crate::mail::deliver::spawn(
+        db.clone(),
+        mail_sender,
+        mail_wake,
+    ));
+    let inventory = Inventory::load(
+        db,
+        line_times,
+        session_policy,
+        payments,
+        config.hold,
+        mailing,
+    )
+    .await?;
     // Holds that expired while no node swept (this one was down) end now.
     inventory.sweep_holds().await?;
     inventory.refresh_lines().await?;

@@ -193,8 +193,11 @@ pub enum LimitedAction {
     Token,
     /// Socket connects (shopper: session = the token's cart; admin: per address only).
     Connect,
-    /// Shopper logins (the "session" key is the email tried) and signups (per address only).
+    /// Shopper logins (the "session" key is the email tried).
     Login,
+    /// Signups: per address (fake accounts come from few addresses), and per mailbox tried
+    /// (the "session" key is the canonical email; each signup mails it).
+    Signup,
     /// Wrong admin credentials, per address.
     AdminFailures,
     /// Events one socket may send.
@@ -227,12 +230,13 @@ pub struct Budget {
 }
 
 impl LimitedAction {
-    pub const ALL: [LimitedAction; 9] = [
+    pub const ALL: [LimitedAction; 10] = [
         LimitedAction::Cart,
         LimitedAction::Checkout,
         LimitedAction::Token,
         LimitedAction::Connect,
         LimitedAction::Login,
+        LimitedAction::Signup,
         LimitedAction::AdminFailures,
         LimitedAction::SocketEvents,
         LimitedAction::Payment,
@@ -248,6 +252,7 @@ impl LimitedAction {
             LimitedAction::Token => "token",
             LimitedAction::Connect => "connect",
             LimitedAction::Login => "login",
+            LimitedAction::Signup => "signup",
             LimitedAction::AdminFailures => "admin_failures",
             LimitedAction::SocketEvents => "socket_events",
             LimitedAction::Payment => "payment",
@@ -319,6 +324,20 @@ impl LimitedAction {
                     per: Address,
                     suffix: "ADDRESS",
                     default: "60/min",
+                },
+            ],
+            // A person signs up once; a campus NAT holds a few dozen people signing up for one
+            // drop in an hour. A mailbox gets a few mails an hour at most, whoever asks.
+            LimitedAction::Signup => &[
+                Budget {
+                    per: Session,
+                    suffix: "EMAIL",
+                    default: "3/h",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "30/h",
                 },
             ],
             LimitedAction::AdminFailures => &[Budget {

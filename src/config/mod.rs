@@ -5,6 +5,7 @@
 
 pub mod database;
 pub mod limits;
+pub mod mail;
 pub mod redis;
 pub mod secrets;
 
@@ -17,6 +18,7 @@ pub use self::redis::RedisTarget;
 pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
 use limits::*;
 pub use limits::{Connections, LimitedAction, Per, Rate, Rates, TrustedProxies};
+pub use mail::{MailSettings, Smtp};
 use secrets::LocalSecrets;
 
 pub const DEFAULT_PORT: u16 = 4000;
@@ -211,6 +213,8 @@ pub struct Config {
     pub hold: Duration,
     /// Stripe, when its keys are set; `None`: the built-in test gateway takes payments.
     pub stripe: Option<StripeSettings>,
+    /// Where mail goes (`SMTP_URL`, `MAIL_FROM`, `PUBLIC_URL`).
+    pub mail: MailSettings,
     pub connections: Connections,
     pub rates: Rates,
 }
@@ -375,6 +379,7 @@ impl Config {
         let rates = Rates::from_lookup(settings.rate_limit, get)
             .map_err(|(var, reason)| ConfigError::Invalid { var, reason })?;
         let stripe = StripeSettings::from_lookup(get)?;
+        let mail = MailSettings::from_lookup(get)?;
         let node_name = settings
             .node_name
             .or(settings.dyno)
@@ -398,6 +403,7 @@ impl Config {
             session_max_age: Duration::from_millis(settings.session_max_age_ms),
             hold: Duration::from_millis(settings.hold_ms),
             stripe,
+            mail,
             connections: Connections {
                 header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
                 body_timeout: Duration::from_millis(settings.body_timeout_ms),

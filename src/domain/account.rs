@@ -24,8 +24,6 @@ pub enum SignupError {
     ShortPassword,
     #[error("Please choose a password of at most {MAX_PASSWORD} characters.")]
     LongPassword,
-    #[error("An account with that email already exists. Sign in instead?")]
-    Taken,
 }
 
 impl Email {
@@ -45,6 +43,17 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The mailbox the address reaches, which accounts are unique by: without a `+tag`
+    /// (`ada+drop1@x` reaches `ada@x`). The migration that added the key computes the same in
+    /// SQL for the accounts that were there.
+    pub fn key(&self) -> String {
+        let (local, domain) = self.0.split_once('@').expect("a parsed email has one @");
+        match local.find('+') {
+            Some(plus) if plus > 0 => format!("{}@{domain}", &local[..plus]),
+            _ => self.0.clone(),
+        }
     }
 }
 
@@ -146,6 +155,17 @@ mod tests {
         ] {
             assert_eq!(Email::parse(bad), Err(SignupError::BadEmail), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_key_is_the_mailbox_without_its_tag() {
+        let key = |text: &str| Email::parse(text).map(|e| e.key());
+        assert_eq!(key("Ada+Drop1@Example.com"), Ok("ada@example.com".into()));
+        assert_eq!(key("ada@example.com"), Ok("ada@example.com".into()));
+        assert_eq!(key("ada+a+b@x.org"), Ok("ada@x.org".into()));
+        // A tag needs a mailbox before it; a plus in the domain is no tag.
+        assert_eq!(key("+z@x.org"), Ok("+z@x.org".into()));
+        assert_eq!(key("c@d+e"), Ok("c@d+e".into()));
     }
 
     #[test]

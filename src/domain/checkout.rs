@@ -31,6 +31,10 @@ pub enum CheckoutError {
     /// The cart holds a product with a limit per customer, and nobody is signed in.
     #[error("a limited product needs an account")]
     SignInRequired,
+    /// The cart holds a product with a limit per customer, and the account has not verified
+    /// its email (a mailed link): one mailbox, one customer.
+    #[error("a limited product needs a verified email")]
+    VerificationRequired,
     /// The account's past pairs of this product plus this cart's exceed its limit.
     #[error("at most {max} per customer of product {product_id}")]
     LimitReached { product_id: ProductId, max: u32 },

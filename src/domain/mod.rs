@@ -13,6 +13,7 @@ pub mod hold;
 pub mod ids;
 pub mod level;
 pub mod line;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -1,4 +1,5 @@
-//! Shopper accounts: signup and login (argon2id, hashed off the async threads), the account's
+//! Shopper accounts: signup through a mailed link (the mail is written to the outbox in the
+//! signup's own transaction) and login (argon2id, hashed off the async threads), the account's
 //! cart (kept in the database so every browser signed in to it shares one), its orders, and
 //! what it has already bought of limited products.
 
@@ -7,15 +8,18 @@ use std::sync::Arc;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use tokio::sync::OnceCell;
+use chrono::Utc;
+use tokio::sync::{Notify, OnceCell};
 
 use super::{Inventory, InventoryError};
 use crate::domain::AccountId;
 use crate::domain::account::{Email, Ordered, SignupError, check_password};
+use crate::domain::mail::{self, LINK_VALID_HOURS};
 use crate::domain::order::Order;
+use crate::domain::session::SessionSecret;
 use crate::store::StoreError;
 pub use crate::store::accounts::AccountRow;
-use crate::store::accounts::{self, Taken};
+use crate::store::accounts::{self, Confirmation, NewSignup, SignupOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -68,29 +72,114 @@ async fn verify(password: String, stored: String) -> Result<bool, AccountError> 
     .map_err(AccountError::HashTask)?
 }
 
+/// What the service needs to write mail: the store's public address for links, and the
+/// delivery loop to wake once a mail is in the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct Mailing {
+    /// `PUBLIC_URL` without a trailing slash; empty: links are paths (mail goes to the log).
+    pub public_url: String,
+    pub wake: Arc<Notify>,
+}
+
+/// What following a mailed link did, for the page that answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    Verified(AccountRow),
+    /// Unknown, used or expired.
+    Invalid,
+    /// The address got its account from another signup's link first.
+    Taken,
+}
+
+fn random_secret() -> SessionSecret {
+    SessionSecret::from_random(rand::random())
+}
+
+fn link_expiry(now_ms: i64) -> i64 {
+    now_ms.saturating_add(LINK_VALID_HOURS * 3600 * 1000)
+}
+
 impl Inventory {
-    /// A new account, signed in with `cart_id` as its cart topic from now on.
-    pub async fn signup(
-        &self,
-        email: &str,
-        password: &str,
-        cart_id: &str,
-    ) -> Result<AccountRow, AccountError> {
+    /// A signup: a link to make the account is mailed to a new address; an address that has
+    /// an account gets a notice instead. Both take the same work (a password hash, one
+    /// transaction), and the caller answers both the same, so the form tells nobody whether
+    /// an address is registered. Refusals are only about the form itself.
+    pub async fn signup(&self, email: &str, password: &str) -> Result<(), AccountError> {
         let email = Email::parse(email)?;
         check_password(password)?;
         let hashed = hash(password.to_string()).await?;
-        match accounts::create(&self.db, &email, &hashed, cart_id).await? {
-            Ok(id) => {
-                tracing::info!(account = %id, "account created");
-                Ok(AccountRow {
-                    id,
-                    email: email.as_str().to_string(),
-                    cart_id: cart_id.to_string(),
-                    cart_token: None,
-                })
+        let token = random_secret();
+        let base = &self.mailing.public_url;
+        let link = mail::verify_link(base, token.as_str());
+        let now = Utc::now().timestamp_millis();
+        let outcome = accounts::begin_signup(
+            &self.db,
+            NewSignup {
+                email: &email,
+                password_hash: &hashed,
+                token_hash: &token.hash(),
+                now_ms: now,
+                expires_ms: link_expiry(now),
+                link_mail: &mail::verify_signup(email.as_str(), &link),
+                owner_mail: &mail::already_registered(
+                    email.as_str(),
+                    &format!("{base}/account/login"),
+                ),
+            },
+        )
+        .await?;
+        self.mailing.wake.notify_one();
+        match outcome {
+            SignupOutcome::LinkMailed => tracing::info!("signup: link mailed"),
+            SignupOutcome::AlreadyRegistered => {
+                tracing::info!("signup for a registered address: its owner is told")
             }
-            Err(Taken) => Err(SignupError::Taken.into()),
         }
+        Ok(())
+    }
+
+    /// Follows a mailed link (once). `cart_id` becomes a new account's cart topic.
+    pub async fn confirm_email(
+        &self,
+        token: &str,
+        cart_id: &str,
+    ) -> Result<Confirmed, AccountError> {
+        let Some(token) = SessionSecret::parse(token) else {
+            return Ok(Confirmed::Invalid);
+        };
+        let now = Utc::now().timestamp_millis();
+        Ok(
+            match accounts::confirm(&self.db, &token.hash(), now, cart_id).await? {
+                Confirmation::Verified(account) => {
+                    tracing::info!(account = %account.id, "email verified");
+                    Confirmed::Verified(account)
+                }
+                Confirmation::Invalid => Confirmed::Invalid,
+                Confirmation::Taken => Confirmed::Taken,
+            },
+        )
+    }
+
+    /// Mails a signed-in account that is not verified yet (one from before verification
+    /// existed) a link to verify its address.
+    pub async fn request_verification(&self, account: &AccountRow) -> Result<(), AccountError> {
+        let email = Email::parse(&account.email)?;
+        let token = random_secret();
+        let link = mail::verify_link(&self.mailing.public_url, token.as_str());
+        let now = Utc::now().timestamp_millis();
+        accounts::request_verification(
+            &self.db,
+            account.id,
+            &email,
+            &token.hash(),
+            now,
+            link_expiry(now),
+            &mail::verify_account(email.as_str(), &link),
+        )
+        .await?;
+        self.mailing.wake.notify_one();
+        tracing::info!(account = %account.id, "verification link mailed");
+        Ok(())
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<AccountRow, AccountError> {

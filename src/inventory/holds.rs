@@ -30,6 +30,9 @@ pub enum HoldError {
     /// A limited pair needs a signed-in shopper.
     #[error("a limited pair needs an account")]
     SignInRequired,
+    /// A limited pair needs an account whose email is verified.
+    #[error("a limited pair needs a verified email")]
+    VerificationRequired,
     #[error(transparent)]
     Inventory(#[from] InventoryError),
 }
@@ -89,6 +92,9 @@ impl Inventory {
                 Err(CartError::SoldOut.into())
             }
             HoldOutcome::Refused(CheckoutError::SignInRequired) => Err(HoldError::SignInRequired),
+            HoldOutcome::Refused(CheckoutError::VerificationRequired) => {
+                Err(HoldError::VerificationRequired)
+            }
             HoldOutcome::Refused(_) => Err(CartError::LimitReached.into()),
         }
     }

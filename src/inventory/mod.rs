@@ -96,6 +96,8 @@ pub struct Inventory {
     payments: crate::payments::Payments,
     /// How long a carted pair is held.
     hold: std::time::Duration,
+    /// Links in mail, and the delivery loop to wake (see `accounts`).
+    mailing: accounts::Mailing,
 }
 
 impl Inventory {
@@ -105,6 +107,7 @@ impl Inventory {
         session_policy: crate::domain::session::SessionPolicy,
         payments: crate::payments::Payments,
         hold: std::time::Duration,
+        mailing: accounts::Mailing,
     ) -> Result<Arc<Inventory>, InventoryError> {
         let catalog = Catalog::new(store::catalog::load(&db).await?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -120,6 +123,7 @@ impl Inventory {
             sessions: sessions::SessionCache::new(session_policy),
             payments,
             hold,
+            mailing,
         }))
     }
 

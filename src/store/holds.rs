@@ -107,10 +107,19 @@ pub async fn hold(
                 };
                 // Locks the account until commit: two tabs or nodes of one account count
                 // each other's pairs.
-                diesel::update(accounts::table.filter(accounts::id.eq(account.0)))
-                    .set(accounts::updated_at.eq(super::accounts::now()))
-                    .execute(c)
-                    .await?;
+                // An account that has not verified its email is no customer of a limited
+                // drop yet.
+                let verified = diesel::update(
+                    accounts::table
+                        .filter(accounts::id.eq(account.0))
+                        .filter(accounts::verified_ms.is_not_null()),
+                )
+                .set(accounts::updated_at.eq(super::accounts::now()))
+                .execute(c)
+                .await?;
+                if verified == 0 {
+                    return Err(TxError::Refused(CheckoutError::VerificationRequired));
+                }
                 let has = pairs_of_account!(c, account.0, &[product_id.0]);
                 let one = Plan {
                     lines: vec![OrderLine {

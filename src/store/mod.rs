@@ -9,6 +9,7 @@ pub mod lines;
 pub mod migrate;
 pub mod notify;
 pub mod orders;
+pub mod outbox;
 pub mod payments;
 pub mod schema;
 pub mod seed;

@@ -96,10 +96,19 @@ pub async fn purchase(
             if !limits.is_empty() {
                 let ordered = match account {
                     Some(account) => {
-                        diesel::update(accounts::table.filter(accounts::id.eq(account.0)))
-                            .set(accounts::updated_at.eq(super::accounts::now()))
-                            .execute(c)
-                            .await?;
+                        // Locks the account (see `holds`); an account that has not
+                        // verified its email is no customer of a limited drop yet.
+                        let verified = diesel::update(
+                            accounts::table
+                                .filter(accounts::id.eq(account.0))
+                                .filter(accounts::verified_ms.is_not_null()),
+                        )
+                        .set(accounts::updated_at.eq(super::accounts::now()))
+                        .execute(c)
+                        .await?;
+                        if verified == 0 {
+                            return Err(TxError::Refused(CheckoutError::VerificationRequired));
+                        }
                         let limited: Vec<i32> = limits.iter().map(|(p, _)| p.0).collect();
                         let rows: Vec<(i32, i64)> = order_items::table
                             .inner_join(orders::table)

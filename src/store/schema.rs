@@ -89,6 +89,8 @@ diesel::table! {
         ship_city -> Nullable<Text>,
         ship_postal_code -> Nullable<Text>,
         ship_country -> Nullable<Text>,
+        email_key -> Text,
+        verified_ms -> Nullable<BigInt>,
     }
 }
 
@@ -178,12 +180,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_tokens (id) {
+        id -> Integer,
+        token_hash -> Text,
+        email -> Text,
+        email_key -> Text,
+        password_hash -> Nullable<Text>,
+        account_id -> Nullable<Integer>,
+        created_ms -> BigInt,
+        expires_ms -> BigInt,
+        used_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Integer,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        created_ms -> BigInt,
+        due_ms -> BigInt,
+        attempts -> Integer,
+        claimed_until_ms -> Nullable<BigInt>,
+        sent_ms -> Nullable<BigInt>,
+        failed_ms -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(line_entries -> products (product_id));
 diesel::joinable!(holds -> items (item_id));
 diesel::joinable!(holds -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(orders -> accounts (account_id));
+diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(items -> products (product_id));
 diesel::joinable!(item_availabilities -> items (item_id));
 diesel::joinable!(order_items -> orders (order_id));
@@ -201,5 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     holds,
     order_events,
     payments,
-    test_gateway_charges
+    test_gateway_charges,
+    email_tokens,
+    mail_outbox
 );

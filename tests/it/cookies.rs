@@ -3,9 +3,11 @@
 //! came over plain HTTP (a browser would refuse them there).
 
 use reqwest::header::{COOKIE, SET_COOKIE};
+use sneakers::store::Db;
 
 use crate::accounts::PASSWORD;
 use crate::helpers::{Backend, TestApp};
+use crate::mail::link_token;
 use crate::visitor::meta;
 
 /// A browser by hand: it sends `X-Forwarded-Proto` as a TLS-ending proxy would, keeps the
@@ -90,12 +92,22 @@ impl Browser {
         response.status().as_u16()
     }
 
-    /// Browses the store as a shopper who carts a pair, signs up, signs out and in again.
-    async fn shop(&mut self, item: &str, email: &str) {
+    /// Browses the store as a shopper who carts a pair, signs up (through the mailed link),
+    /// signs out and in again.
+    async fn shop(&mut self, db: &Db, item: &str, email: &str) {
         assert_eq!(self.get("/").await, 200);
         assert_eq!(self.post("/cart/items", &[("item_id", item)]).await, 303);
         let fields = [("email", email), ("password", PASSWORD)];
         assert_eq!(self.post("/account/signup", &fields).await, 303);
+        let token = link_token(db, email).await;
+        assert_eq!(
+            self.get(&format!("/account/verify?token={token}")).await,
+            200
+        );
+        assert_eq!(
+            self.post("/account/verify", &[("token", &token)]).await,
+            303
+        );
         assert_eq!(self.get("/").await, 200);
         assert_eq!(self.post("/account/logout", &[]).await, 303);
         assert_eq!(self.get("/").await, 200);
@@ -128,7 +140,7 @@ async fn every_cookie_set_over_https_is_secure(backend: Backend) {
     let item = app.product(true).await.items[0].id.to_string();
 
     let mut over_https = Browser::new(&app.url, "https");
-    over_https.shop(&item, "secure@example.com").await;
+    over_https.shop(&app.db, &item, "secure@example.com").await;
     assert_eq!(
         over_https.names_seen(),
         ["_sneakers_session", "sneakers_cart"],
@@ -139,7 +151,7 @@ async fn every_cookie_set_over_https_is_secure(backend: Backend) {
     assert!(plain.is_empty(), "set without Secure over HTTPS: {plain:?}");
 
     let mut over_http = Browser::new(&app.url, "http");
-    over_http.shop(&item, "plain@example.com").await;
+    over_http.shop(&app.db, &item, "plain@example.com").await;
     assert_eq!(over_http.names_seen(), over_https.names_seen());
     let secure: Vec<&String> = over_http.seen.iter().filter(|s| is_secure(s)).collect();
     assert!(secure.is_empty(), "Secure over plain HTTP: {secure:?}");

@@ -77,6 +77,7 @@ pub fn test_config(database: Database) -> Config {
         session_max_age: Duration::from_secs(24 * 3600),
         hold: Duration::from_secs(600),
         stripe: None,
+        mail: Default::default(),
         connections: Connections::default(),
         rates: Rates::default(),
     }

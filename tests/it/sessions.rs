@@ -63,7 +63,7 @@ async fn signed_in_as(visitor: &Visitor, email: &str) -> bool {
 async fn logout_ends_the_session_for_good(backend: Backend) {
     let app = TestApp::start(backend).await;
     let mut ada = app.visitor().await;
-    signup(&mut ada, "ada@example.com").await;
+    signup(&app.db, &mut ada, "ada@example.com").await;
     let first = ada
         .cookie(COOKIE)
         .unwrap_or_else(|| panic!("no session cookie"));
@@ -104,7 +104,7 @@ async fn sign_out_everywhere_and_a_password_change_end_the_other_sessions(backen
     let app = TestApp::start(backend).await;
     let email = "two@example.com";
     let mut laptop = app.visitor().await;
-    signup(&mut laptop, email).await;
+    signup(&app.db, &mut laptop, email).await;
     let mut phone = app.visitor().await;
     login(&mut phone, email, "/").await;
     assert!(signed_in_as(&laptop, email).await && signed_in_as(&phone, email).await);
@@ -181,7 +181,7 @@ async fn sign_out_everywhere_and_a_password_change_end_the_other_sessions(backen
 async fn a_socket_opened_under_a_session_closes_at_logout(backend: Backend) {
     let app = TestApp::start(backend).await;
     let mut ada = app.visitor().await;
-    signup(&mut ada, "socket@example.com").await;
+    signup(&app.db, &mut ada, "socket@example.com").await;
     let (token, cart_id) = crate::ws::socket_token(&ada.http, &app.url).await;
     let mut socket = Client::connect(&app.socket_url(&token))
         .await
@@ -213,7 +213,7 @@ async fn an_idle_session_is_over() {
     })
     .await;
     let mut ada = app.visitor().await;
-    signup(&mut ada, "idle@example.com").await;
+    signup(&app.db, &mut ada, "idle@example.com").await;
     // Used within the idle time, the session holds (each use counts).
     for _ in 0..3 {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
@@ -227,9 +227,9 @@ async fn an_idle_session_is_over() {
 /// A logout on one node signs the session out on the other at once: its cached copy goes and
 /// the socket opened there closes.
 async fn logout_on_one_node_signs_out_on_the_other(bus: Bus) {
-    let (_cluster, a, b) = two_nodes(bus).await;
+    let (cluster, a, b) = two_nodes(bus).await;
     let mut on_a = Visitor::open(&a.url).await;
-    signup(&mut on_a, "nodes@example.com").await;
+    signup(&cluster.db, &mut on_a, "nodes@example.com").await;
     let cookie = on_a
         .cookie(COOKIE)
         .unwrap_or_else(|| panic!("no session cookie"));

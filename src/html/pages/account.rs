@@ -1,4 +1,5 @@
-//! Accounts: the signup and login forms, and the account page with the shopper's orders.
+//! Accounts: the signup and login forms, the pages of a signup's mailed link, and the account
+//! page with the shopper's orders.
 
 use maud::{Markup, html};
 
@@ -70,13 +71,72 @@ pub fn form(meta: &PageMeta, which: Form, state: &FormState) -> Markup {
     )
 }
 
+/// After a signup, whatever the address: the same page for a new address and a registered one.
+pub fn signup_sent(meta: &PageMeta) -> Markup {
+    page(
+        "Check your email",
+        Meta::Shopper(meta),
+        html! {
+            section.checkout.account-form #signup-sent {
+                h1 { "Check your email" }
+                p {
+                    "We have sent a mail to the address you gave. Open the link in it to finish "
+                    "making your account; it works for 24 hours."
+                }
+                p { "No mail? Look in your spam folder, or " a href="/account/signup" { "try again" } "." }
+            }
+        },
+    )
+}
+
+/// A mailed link, opened: one button confirms it (a link scanner that only fetches the page
+/// confirms nothing).
+pub fn confirm(meta: &PageMeta, token: &str) -> Markup {
+    page(
+        "Confirm your email",
+        Meta::Shopper(meta),
+        html! {
+            section.checkout.account-form #confirm-email {
+                h1 { "Confirm your email" }
+                p { "Confirm this address to finish making your account, or to verify it for the one you have." }
+                form method="post" action="/account/verify" {
+                    input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                    input type="hidden" name="token" value=(token);
+                    button.button.button--primary #confirm type="submit" { "Confirm my email" }
+                }
+            }
+        },
+    )
+}
+
+/// A mailed link that cannot be followed (any more), and why.
+pub fn link_refused(meta: &PageMeta, message: &str) -> Markup {
+    page(
+        "This link does not work",
+        Meta::Shopper(meta),
+        html! {
+            section.checkout.account-form #link-refused {
+                h1 { "This link does not work" }
+                div #form-error .notice.notice--error role="alert" { (message) }
+                p { a href="/account/login" { "Sign in" } " or " a href="/account/signup" { "sign up again" } "." }
+            }
+        },
+    )
+}
+
 /// What the account page says above its forms after a post.
 pub struct Notices<'a> {
     pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
-pub fn show(meta: &PageMeta, email: &str, orders: &[Order], notices: &Notices) -> Markup {
+pub fn show(
+    meta: &PageMeta,
+    email: &str,
+    verified: bool,
+    orders: &[Order],
+    notices: &Notices,
+) -> Markup {
     page(
         "Your account",
         Meta::Shopper(meta),
@@ -84,6 +144,17 @@ pub fn show(meta: &PageMeta, email: &str, orders: &[Order], notices: &Notices) -
             section.checkout.account {
                 h1 { "Your account" }
                 p { "Signed in as " strong #account-email { (email) } "." }
+                div #account-verification data-verified=(verified) {
+                    @if verified {
+                        p { "Your email is verified." }
+                    } @else {
+                        p { "Your email is not verified yet: limited pairs and waiting lines need a verified email." }
+                        form method="post" action="/account/verify/send" {
+                            input type="hidden" name="_csrf_token" value=(meta.csrf_token);
+                            button.button #send-verification type="submit" { "Mail me a link" }
+                        }
+                    }
+                }
                 @if let Some(notice) = notices.notice {
                     div #account-notice .notice role="status" { (notice) }
                 }

@@ -285,6 +285,9 @@ impl From<InventoryError> for ApiError {
             InventoryError::Checkout(CheckoutError::SignInRequired) => {
                 ApiError::new(StatusCode::FORBIDDEN, "sign_in_required", message)
             }
+            InventoryError::Checkout(CheckoutError::VerificationRequired) => {
+                ApiError::new(StatusCode::FORBIDDEN, "verification_required", message)
+            }
             InventoryError::Checkout(CheckoutError::LimitReached { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "limit_reached", message)
             }

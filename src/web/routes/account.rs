@@ -1,4 +1,4 @@
-//! Shopper accounts over HTTP: signup, login, logout (here or everywhere), a password change
+//! Shopper accounts over HTTP: signup (through a mailed link), login, logout (here or everywhere), a password change
 //! and the account page. Signing in starts a server-side session (a new one each time: see
 //! `inventory::sessions`), merges the guest's cart into the account's and switches the browser
 //! to the account's cart topic, which every browser signed in to the account shares.
@@ -15,11 +15,11 @@ use super::cart::{CART_COOKIE, read_cart, save};
 use crate::config::LimitedAction;
 use crate::domain::Cart;
 use crate::domain::Shopper;
-use crate::domain::session::Subject;
+use crate::domain::account::Email;
+use crate::domain::session::{SessionSecret, Subject};
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
-use crate::inventory::accounts::AccountError;
-use crate::inventory::accounts::AccountRow;
+use crate::inventory::accounts::{AccountError, AccountRow, Confirmed};
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
@@ -32,6 +32,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(show))
         .route("/account/signup", get(signup_form).post(signup))
+        .route("/account/signup/sent", get(signup_sent))
+        .route("/account/verify", get(verify_page).post(verify))
+        .route("/account/verify/send", post(send_verification))
         .route("/account/login", get(login_form).post(login))
         .route("/account/logout", post(logout))
         .route("/account/logout/everywhere", post(logout_everywhere))
@@ -52,6 +55,28 @@ pub struct PasswordForm {
 pub struct AccountQuery {
     /// `changed`: the password was changed.
     password: Option<String>,
+    /// `done`: the email was just verified; `sent`: a link was mailed.
+    verify: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokenForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default, rename = "_csrf_token")]
+    csrf_token: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CsrfForm {
+    #[serde(default, rename = "_csrf_token")]
+    csrf_token: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -114,6 +139,8 @@ async fn login_form(
     form_page(&state, &shopper, view::Form::Login, form, StatusCode::OK)
 }
 
+/// A signup answers the same page whether the address is new (a link is mailed) or has an
+/// account (its owner is told by mail): only the form's own mistakes are said here.
 async fn signup(
     State(state): State<AppState>,
     shopper: Shopper,
@@ -122,15 +149,16 @@ async fn signup(
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
-    state
-        .limits
-        .check(LimitedAction::Login, client, None, Audience::Page)?;
-    match state
-        .inventory
-        .signup(&form.email, &form.password, &new_cart_id())
-        .await
-    {
-        Ok(account) => sign_in(&state, &shopper, &headers, account, "/account").await,
+    // Per mailbox (its canonical form, so tags share one budget) and per address.
+    let mailbox = Email::parse(&form.email).map(|e| e.key()).ok();
+    state.limits.check(
+        LimitedAction::Signup,
+        client,
+        mailbox.as_deref(),
+        Audience::Page,
+    )?;
+    match state.inventory.signup(&form.email, &form.password).await {
+        Ok(()) => Ok(see_other("/account/signup/sent")),
         Err(AccountError::Signup(refused)) => {
             let message = refused.to_string();
             let form = FormState {
@@ -149,6 +177,97 @@ async fn signup(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+async fn signup_sent(State(state): State<AppState>, shopper: Shopper) -> Response {
+    let meta = PageMeta::new(&state.tokens, &shopper);
+    view::signup_sent(&meta).into_response()
+}
+
+fn link_refused(
+    state: &AppState,
+    shopper: &Shopper,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    let meta = PageMeta::new(&state.tokens, shopper);
+    (status, view::link_refused(&meta, message)).into_response()
+}
+
+const LINK_INVALID: &str =
+    "This link has expired or was already used. Sign in, or sign up again for a new link.";
+
+/// The mailed link's page: a button to confirm (nothing changes on a GET).
+async fn verify_page(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    if SessionSecret::parse(&query.token).is_none() {
+        return link_refused(&state, &shopper, StatusCode::BAD_REQUEST, LINK_INVALID);
+    }
+    let meta = PageMeta::new(&state.tokens, &shopper);
+    view::confirm(&meta, &query.token).into_response()
+}
+
+/// Confirms a mailed link: the account is made (or verified) and this browser signed in to it.
+async fn verify(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    match state
+        .inventory
+        .confirm_email(&form.token, &new_cart_id())
+        .await?
+    {
+        Confirmed::Verified(account) => {
+            sign_in(&state, &shopper, &headers, account, "/account?verify=done").await
+        }
+        Confirmed::Invalid => Ok(link_refused(
+            &state,
+            &shopper,
+            StatusCode::BAD_REQUEST,
+            LINK_INVALID,
+        )),
+        Confirmed::Taken => Ok(link_refused(
+            &state,
+            &shopper,
+            StatusCode::CONFLICT,
+            "This address already has an account. Sign in with it.",
+        )),
+    }
+}
+
+/// A signed-in account that is not verified yet asks for a link.
+async fn send_verification(
+    State(state): State<AppState>,
+    shopper: Shopper,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    let Some(id) = shopper.account else {
+        return Ok(see_other("/account/login?next=/account"));
+    };
+    let Some(account) = state.inventory.account(id).await? else {
+        return Ok(see_other("/account/login?next=/account"));
+    };
+    if account.verified {
+        return Ok(see_other("/account"));
+    }
+    let mailbox = Email::parse(&account.email).map(|e| e.key()).ok();
+    state.limits.check(
+        LimitedAction::Signup,
+        client,
+        mailbox.as_deref(),
+        Audience::Page,
+    )?;
+    state.inventory.request_verification(&account).await?;
+    Ok(see_other("/account?verify=sent"))
 }
 
 async fn login(
@@ -339,7 +458,8 @@ async fn account_page(
         StatusCode::OK
     };
     let notices = view::Notices { notice, error };
-    Ok((status, view::show(&meta, &account.email, &orders, &notices)).into_response())
+    let page = view::show(&meta, &account.email, account.verified, &orders, &notices);
+    Ok((status, page).into_response())
 }
 
 async fn show(
@@ -347,7 +467,16 @@ async fn show(
     shopper: Shopper,
     Query(query): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
-    let notice = (query.password.as_deref() == Some("changed"))
-        .then_some("Your password was changed; every other browser was signed out.");
+    let notice = match (query.password.as_deref(), query.verify.as_deref()) {
+        (Some("changed"), _) => {
+            Some("Your password was changed; every other browser was signed out.")
+        }
+        (_, Some("done")) => Some("Your email is verified. Welcome!"),
+        (_, Some("sent")) => Some("We have mailed you a link: open it to verify your email."),
+        (_, Some("needed")) => {
+            Some("Limited pairs need a verified email: mail yourself a link below.")
+        }
+        _ => None,
+    };
     account_page(&state, &shopper, notice, None).await
 }

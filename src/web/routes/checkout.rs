@@ -105,6 +105,9 @@ async fn purchase(
         Err(InventoryError::Checkout(CheckoutError::SignInRequired)) => {
             Ok(see_other("/account/login?next=/checkout"))
         }
+        Err(InventoryError::Checkout(CheckoutError::VerificationRequired)) => {
+            Ok(see_other("/account?verify=needed"))
+        }
         Err(InventoryError::Checkout(CheckoutError::LimitReached { product_id, .. })) => {
             Ok(see_other(format!("/checkout?limit={product_id}")))
         }

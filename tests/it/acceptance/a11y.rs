@@ -95,7 +95,10 @@ async fn s50_no_serious_accessibility_violations() {
             browser
                 .wait_for(
                     "the sizes of the released product",
-                    &format!("!!document.querySelector('#product-{}-sizes .size')", soon.id),
+                    &format!(
+                        "!!document.querySelector('#product-{}-sizes .size')",
+                        soon.id
+                    ),
                 )
                 .await;
             found.extend(violations(&browser, &axe, &format!("{page} after its drop")).await);
@@ -125,13 +128,7 @@ async fn s50_no_serious_accessibility_violations() {
             browser.goto("/account").await;
             browser.wait_for_path("/account/login").await;
             found.extend(violations(&browser, &axe, "/account (sign in)").await);
-            browser.goto("/account/signup").await;
-            browser
-                .js("document.querySelector('#email').value = 'reader@example.com'; \
-                     document.querySelector('#password').value = 'a long enough password'; return null;")
-                .await;
-            browser.click(".account-form button[type=\"submit\"]").await;
-            browser.wait_for_path("/account").await;
+            super::sign_up(&browser, &app, "reader@example.com").await;
             found.extend(violations(&browser, &axe, "/account").await);
 
             browser.goto_url(&admin_url(&app)).await;

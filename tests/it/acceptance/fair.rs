@@ -43,12 +43,7 @@ async fn s11_sign_up_wait_in_line_and_buy_the_one_pair_allowed() {
         }
 
         let browser = ctx.browser(&app).await;
-        browser.goto("/account/signup").await;
-        browser
-            .js("document.querySelector('#email').value = 'fan@example.com'; document.querySelector('#password').value = 'a long enough password'; return null;")
-            .await;
-        browser.click(".account-form button[type=\"submit\"]").await;
-        browser.wait_for_path("/account").await;
+        super::sign_up(&browser, &app, "fan@example.com").await;
         assert!(browser.text("#account-email").await.contains("fan@example.com"));
 
         app.admin.release(&product.to_string()).await.unwrap_or_else(|e| panic!("{e}"));

@@ -111,3 +111,22 @@ fn admin_url(app: &TestApp) -> String {
     let host = app.url.trim_start_matches("http://");
     format!("http://{ADMIN_USER}:{ADMIN_PASSWORD}@{host}/admin")
 }
+
+/// Signs up in the browser as a shopper does: the form, then the link the store mailed (read
+/// from its outbox) and its confirm button; the browser ends on `/account`, signed in.
+async fn sign_up(browser: &Browser, app: &TestApp, email: &str) {
+    browser.goto("/account/signup").await;
+    browser
+        .js(&format!(
+            "document.querySelector('#email').value = '{email}'; document.querySelector('#password').value = 'a long enough password'; return null;"
+        ))
+        .await;
+    browser.click(".account-form button[type=\"submit\"]").await;
+    browser.wait_for_path("/account/signup/sent").await;
+    let token = crate::mail::link_token(&app.db, email).await;
+    browser
+        .goto(&format!("/account/verify?token={token}"))
+        .await;
+    browser.click("#confirm").await;
+    browser.wait_for_path("/account").await;
+}

@@ -90,11 +90,7 @@ async fn screenshots_of_every_page() {
 
         browser.goto("/account/signup").await;
         shoot(&browser, "signup").await;
-        browser
-            .js("document.querySelector('#email').value = 'shots@example.com'; document.querySelector('#password').value = 'a long enough password'; return null;")
-            .await;
-        browser.click(".account-form button[type=\"submit\"]").await;
-        browser.wait_for_path("/account").await;
+        super::sign_up(&browser, &app, "shots@example.com").await;
         shoot(&browser, "account").await;
 
         // The seeded drop with a waiting line, before it drops: join, then the line's page.
