@@ -195,6 +195,9 @@ pub enum LimitedAction {
     Connect,
     /// Shopper logins (the "session" key is the email tried).
     Login,
+    /// Joining a waiting line: per account (the "session" key is the account's cart id) and
+    /// per address (one address cannot take a crowd's places).
+    Line,
     /// Signups: per address (fake accounts come from few addresses), and per mailbox tried
     /// (the "session" key is the canonical email; each signup mails it).
     Signup,
@@ -230,12 +233,13 @@ pub struct Budget {
 }
 
 impl LimitedAction {
-    pub const ALL: [LimitedAction; 10] = [
+    pub const ALL: [LimitedAction; 11] = [
         LimitedAction::Cart,
         LimitedAction::Checkout,
         LimitedAction::Token,
         LimitedAction::Connect,
         LimitedAction::Login,
+        LimitedAction::Line,
         LimitedAction::Signup,
         LimitedAction::AdminFailures,
         LimitedAction::SocketEvents,
@@ -252,6 +256,7 @@ impl LimitedAction {
             LimitedAction::Token => "token",
             LimitedAction::Connect => "connect",
             LimitedAction::Login => "login",
+            LimitedAction::Line => "line",
             LimitedAction::Signup => "signup",
             LimitedAction::AdminFailures => "admin_failures",
             LimitedAction::SocketEvents => "socket_events",
@@ -315,6 +320,19 @@ impl LimitedAction {
                 },
             ],
             LimitedAction::Login => &[
+                Budget {
+                    per: Session,
+                    suffix: "ACCOUNT",
+                    default: "10/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "60/min",
+                },
+            ],
+            // A shopper joins a few lines before a drop; a campus NAT holds a few dozen.
+            LimitedAction::Line => &[
                 Budget {
                     per: Session,
                     suffix: "ACCOUNT",

@@ -2,6 +2,7 @@
 //! the line's rate, `not_admitted` before and success after, the cart channel's `queue` pushes
 //! and the page that works without JavaScript.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde_json::json;
@@ -9,6 +10,9 @@ use sneakers::domain::ProductId;
 use sneakers::domain::line::shuffle_key;
 use sneakers::domain::token::Tokens;
 
+use sneakers::config::{LimitedAction, Per};
+
+use crate::accounts::{login, signup};
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, SECRET, TestApp};
 use crate::on_both_backends;
 use crate::visitor::Visitor;
@@ -17,8 +21,31 @@ use crate::ws::Client;
 on_both_backends!(
     the_draw_orders_early_joiners_and_late_ones_queue_behind,
     the_line_is_let_in_at_its_rate,
-    who_left_loses_the_place_after_the_grace_period
+    who_left_loses_the_place_after_the_grace_period,
+    a_place_is_a_verified_accounts
 );
+
+static MEMBERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh shopper signed in to a verified account of its own (a place is an account's).
+async fn member(app: &TestApp) -> Visitor {
+    member_from(app, std::net::IpAddr::from([127, 0, 0, 1])).await
+}
+
+async fn member_from(app: &TestApp, from: std::net::IpAddr) -> Visitor {
+    named_member(app, from).await.0
+}
+
+/// A [`member`] and its email.
+async fn named_member(app: &TestApp, from: std::net::IpAddr) -> (Visitor, String) {
+    let email = format!(
+        "member{}@example.com",
+        MEMBERS.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut visitor = Visitor::open_from(&app.url, from).await;
+    signup(&app.db, &mut visitor, &email).await;
+    (visitor, email)
+}
 
 /// An unreleased product with no schedule, given a line letting in `per_minute`.
 async fn lined_product(app: &TestApp, per_minute: u32) -> ProductId {
@@ -108,7 +135,7 @@ async fn the_draw_orders_early_joiners_and_late_ones_queue_behind(backend: Backe
     let product = lined_product(&app, 1).await;
     let mut early = Vec::new();
     for _ in 0..6 {
-        let mut visitor = app.visitor().await;
+        let mut visitor = member(&app).await;
         join(&visitor, product).await;
         // Joining twice keeps the place.
         join(&visitor, product).await;
@@ -128,7 +155,7 @@ async fn the_draw_orders_early_joiners_and_late_ones_queue_behind(backend: Backe
 
     let mut late = Vec::new();
     for _ in 0..2 {
-        let visitor = app.visitor().await;
+        let visitor = member(&app).await;
         join(&visitor, product).await;
         late.push(visitor);
     }
@@ -162,7 +189,7 @@ async fn the_line_is_let_in_at_its_rate(backend: Backend) {
     let product = lined_product(&app, 120).await;
     let mut visitors = Vec::new();
     for _ in 0..5 {
-        let visitor = app.visitor().await;
+        let visitor = member(&app).await;
         join(&visitor, product).await;
         visitors.push(visitor);
     }
@@ -243,7 +270,7 @@ async fn who_left_loses_the_place_after_the_grace_period(backend: Backend) {
     // Three join; only one keeps a page open.
     let mut visitors = Vec::new();
     for _ in 0..3 {
-        let visitor = app.visitor().await;
+        let visitor = member(&app).await;
         join(&visitor, product).await;
         visitors.push(visitor);
     }
@@ -310,4 +337,74 @@ async fn bad_line_and_limit_settings_are_refused_in_the_stores_words() {
             .0,
         404
     );
+}
+
+/// Places in a line are verified accounts': a guest is sent to sign in, an account that has not
+/// verified its email to do so, and an account's browsers share one place.
+async fn a_place_is_a_verified_accounts(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let product = lined_product(&app, 1).await;
+    let line = format!("/products/{product}/line");
+
+    let guest = app.visitor().await;
+    let (status, location) = guest.post(&line, &[]).await;
+    assert_eq!(
+        (status, location),
+        (303, format!("/account/login?next=/products/{product}"))
+    );
+
+    let here = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (unverified, email) = named_member(&app, here).await;
+    // As an account from before verification existed.
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use sneakers::store::schema::accounts;
+        let mut conn = app.db.get().await.unwrap_or_else(|e| panic!("{e}"));
+        sneakers::with_conn!(conn, |c| {
+            diesel::update(accounts::table.filter(accounts::email.eq(&email)))
+                .set(accounts::verified_ms.eq(None::<i64>))
+                .execute(c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        });
+    }
+    let (status, location) = unverified.post(&line, &[]).await;
+    assert_eq!((status, location.as_str()), (303, "/account?verify=needed"));
+
+    // One account in two browsers: one place.
+    let (laptop, laptop_email) = named_member(&app, here).await;
+    join(&laptop, product).await;
+    let mut phone = app.visitor().await;
+    login(&mut phone, &laptop_email, "/").await;
+    join(&phone, product).await;
+
+    let shown = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .find(|p| p.id == product)
+        .unwrap_or_else(|| panic!("product gone"));
+    assert_eq!(shown.line_waiting, 1, "one place: the verified account's");
+}
+
+/// Joining lines is limited per address, however many accounts it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_joins_are_limited_per_address() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        let rate = "3/min".parse().unwrap_or_else(|e| panic!("{e}"));
+        c.rates.set(LimitedAction::Line, Per::Address, rate);
+    })
+    .await;
+    let product = lined_product(&app, 1).await;
+    let line = format!("/products/{product}/line");
+    let crowd = std::net::IpAddr::from([127, 0, 0, 40]);
+    for n in 0..4 {
+        let visitor = member_from(&app, crowd).await;
+        let (status, _) = visitor.post(&line, &[]).await;
+        assert_eq!(status, if n < 3 { 303 } else { 429 }, "join {n}");
+    }
+    let elsewhere = member_from(&app, std::net::IpAddr::from([127, 0, 0, 41])).await;
+    join(&elsewhere, product).await;
 }

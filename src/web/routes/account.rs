@@ -473,9 +473,9 @@ async fn show(
         }
         (_, Some("done")) => Some("Your email is verified. Welcome!"),
         (_, Some("sent")) => Some("We have mailed you a link: open it to verify your email."),
-        (_, Some("needed")) => {
-            Some("Limited pairs need a verified email: mail yourself a link below.")
-        }
+        (_, Some("needed")) => Some(
+            "Limited pairs and waiting lines need a verified email: mail yourself a link below.",
+        ),
         _ => None,
     };
     account_page(&state, &shopper, notice, None).await

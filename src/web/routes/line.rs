@@ -1,5 +1,6 @@
-//! Waiting lines over HTTP: `POST /products/:id/line` joins, `GET /products/:id/line` shows the
-//! shopper's place (live with the shim, refreshing itself without it).
+//! Waiting lines over HTTP: `POST /products/:id/line` joins (a verified account only),
+//! `GET /products/:id/line` shows the shopper's place (live with the shim, refreshing itself
+//! without it).
 
 use axum::Router;
 use axum::extract::State;
@@ -58,11 +59,27 @@ async fn join(
     Form(form): Form<CartForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, form.csrf_token())?;
+    let product_id = lined_product(&state, &id)?;
+    // A place is a verified account's: guests and unverified accounts are sent to fix that
+    // first (a crowd of fresh sessions or fake accounts takes no places). An account's
+    // browsers share its cart id, so it holds one place.
+    let Some(account) = shopper.account else {
+        return Ok(see_other(format!(
+            "/account/login?next=/products/{product_id}"
+        )));
+    };
+    let verified = state
+        .inventory
+        .account(account)
+        .await?
+        .is_some_and(|a| a.verified);
+    if !verified {
+        return Ok(see_other("/account?verify=needed"));
+    }
     let limited = Some(shopper.cart_id.as_str());
     state
         .limits
-        .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    let product_id = lined_product(&state, &id)?;
+        .check(LimitedAction::Line, client, limited, Audience::Page)?;
     let key = shuffle_key(&state.tokens.line_draw, product_id, &shopper.cart_id);
     state
         .inventory

@@ -36,10 +36,11 @@ async fn s11_sign_up_wait_in_line_and_buy_the_one_pair_allowed() {
         admin_post(&app, &format!("/admin/products/{product}/queue"), &[("enabled", "1"), ("admit_per_minute", "30")]).await;
         admin_post(&app, &format!("/admin/products/{product}/limit"), &[("max", "1")]).await;
         // Three shoppers were in line before the drop.
-        for _ in 0..3 {
-            let visitor = app.visitor().await;
-            let (status, _) = visitor.post(&format!("/products/{product}/line"), &[]).await;
-            assert_eq!(status, 303);
+        for n in 0..3 {
+            let mut visitor = app.visitor().await;
+            crate::accounts::signup(&app.db, &mut visitor, &format!("early{n}@example.com")).await;
+            let (status, location) = visitor.post(&format!("/products/{product}/line"), &[]).await;
+            assert_eq!((status, location), (303, format!("/products/{product}/line")));
         }
 
         let browser = ctx.browser(&app).await;
