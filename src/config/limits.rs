@@ -193,7 +193,9 @@ pub enum LimitedAction {
     Token,
     /// Socket connects (shopper: session = the token's cart; admin: per address only).
     Connect,
-    /// Shopper logins (the "session" key is the email tried).
+    /// Shopper logins: per address, and per mailbox tried (the "session" key is the email's
+    /// canonical form) or, from a browser holding a device cookie for that mailbox, per device
+    /// instead (`domain::device`): a stranger's guesses do not lock the owner's browser out.
     Login,
     /// Joining a waiting line: per account (the "session" key is the account's cart id) and
     /// per address (one address cannot take a crowd's places).
@@ -219,6 +221,8 @@ pub enum Per {
     Session,
     /// The client's address.
     Address,
+    /// A browser that signed in before, by its device cookie's nonce (`domain::device`).
+    Device,
     /// One socket.
     Socket,
 }
@@ -268,7 +272,7 @@ impl LimitedAction {
     /// The defaults are meant for a drop where many real shoppers share one address (see the
     /// module's notes): tight per session, about twenty people at full speed per address.
     pub fn budgets(self) -> &'static [Budget] {
-        use Per::{Address, Session, Socket};
+        use Per::{Address, Device, Session, Socket};
         match self {
             LimitedAction::Cart => &[
                 Budget {
@@ -319,10 +323,18 @@ impl LimitedAction {
                     default: "1200/min",
                 },
             ],
+            // Per mailbox tried, from a browser that holds no device cookie of it (anyone's
+            // guesses share it); per device cookie (one browser's own, the owner's usually);
+            // per address, whoever is tried.
             LimitedAction::Login => &[
                 Budget {
                     per: Session,
                     suffix: "ACCOUNT",
+                    default: "10/min",
+                },
+                Budget {
+                    per: Device,
+                    suffix: "DEVICE",
                     default: "10/min",
                 },
                 Budget {

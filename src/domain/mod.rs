@@ -7,6 +7,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod csv;
+pub mod device;
 pub mod figures;
 pub mod fingerprint;
 pub mod hold;

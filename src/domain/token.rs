@@ -160,6 +160,8 @@ pub struct Tokens {
     pub csrf: Signer,
     /// LongPoll sessions: `node|session_id`, the node that holds the session.
     pub longpoll: Signer,
+    /// Device cookies: `nonce|mailbox` of a browser that signed in (`domain::device`).
+    pub device: Signer,
     /// The key of waiting lines' draws.
     pub line_draw: [u8; 32],
 }
@@ -181,6 +183,7 @@ impl Tokens {
             cart: Signer::new(secret, "cart"),
             csrf: Signer::new(secret, "csrf"),
             longpoll: Signer::new(secret, "longpoll session"),
+            device: Signer::new(secret, "device cookie"),
             line_draw: derive_key(secret, "line draw"),
         }
     }

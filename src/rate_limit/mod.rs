@@ -38,6 +38,7 @@ impl Limited {
         let key = match per {
             Per::Session => "session",
             Per::Address => "address",
+            Per::Device => "device",
             Per::Socket => "socket",
         };
         metrics::counter!("sneakers_rate_limited_total", "limit" => action.name(), "key" => key)
@@ -60,7 +61,8 @@ pub struct Limiter {
     enabled: bool,
     /// IPv6 clients are counted per network of this many leading bits.
     ipv6_prefix: u8,
-    session: HashMap<LimitedAction, Keyed<String>>,
+    /// Budgets keyed by a string: per session (or what stands for one) and per device.
+    keyed: HashMap<(LimitedAction, Per), Keyed<String>>,
     address: HashMap<LimitedAction, Keyed<IpAddr>>,
     /// Networks refused admin access until then, whatever credentials they send: otherwise a
     /// blocked guesser would still learn which guess was right.
@@ -75,12 +77,22 @@ fn keyed<K: std::hash::Hash + Eq>(rates: &Rates, per: Per) -> HashMap<LimitedAct
         .collect()
 }
 
+/// What is counted per a string key: the session (or what stands for it) and the device.
+const STRING_KEYED: [Per; 2] = [Per::Session, Per::Device];
+
 impl Limiter {
     pub fn new(rates: &Rates, ipv6_prefix: u8) -> Limiter {
         Limiter {
             enabled: rates.enabled,
             ipv6_prefix,
-            session: keyed(rates, Per::Session),
+            keyed: STRING_KEYED
+                .into_iter()
+                .flat_map(|per| {
+                    keyed(rates, per)
+                        .into_iter()
+                        .map(move |(action, budget)| ((action, per), budget))
+                })
+                .collect(),
             address: keyed(rates, Per::Address),
             admin_blocked: Mutex::new(HashMap::new()),
         }
@@ -94,22 +106,33 @@ impl Limiter {
         address: IpAddr,
         session: Option<&str>,
     ) -> Result<(), Limited> {
+        self.check_keyed(action, address, session.map(|key| (Per::Session, key)))
+    }
+
+    /// [`Limiter::check`] with the budget the key is counted in named: `(Per::Device, nonce)`
+    /// spends a device's budget instead of the session's.
+    pub fn check_keyed(
+        &self,
+        action: LimitedAction,
+        address: IpAddr,
+        key: Option<(Per, &str)>,
+    ) -> Result<(), Limited> {
         if !self.enabled {
             return Ok(());
         }
         let now = Instant::now();
         let network = client_network(address, self.ipv6_prefix);
-        let session = session.and_then(|key| Some((key, self.session.get(&action)?)));
+        let session = key.and_then(|(per, key)| Some((key, per, self.keyed.get(&(action, per))?)));
         let address = self.address.get(&action);
         // Always the session's keys before the address's: no two checks wait on each other.
-        let mut session_keys = session.map(|(key, budget)| (key, budget, budget.lock()));
+        let mut session_keys = session.map(|(key, per, budget)| (key, per, budget, budget.lock()));
         let mut address_keys = address.map(|budget| (budget, budget.lock()));
         let session_next = match &session_keys {
-            Some((key, budget, keys)) => Some(
+            Some((key, per, budget, keys)) => Some(
                 budget
                     .gcra
                     .next(keys.get(*key).copied(), now)
-                    .map_err(|wait| Limited::new(action, Per::Session, wait))?,
+                    .map_err(|wait| Limited::new(action, *per, wait))?,
             ),
             None => None,
         };
@@ -122,13 +145,34 @@ impl Limiter {
             ),
             None => None,
         };
-        if let (Some((key, _, keys)), Some(next)) = (&mut session_keys, session_next) {
+        if let (Some((key, _, _, keys)), Some(next)) = (&mut session_keys, session_next) {
             keys.insert(key.to_string(), next);
         }
         if let (Some((_, keys)), Some(next)) = (&mut address_keys, address_next) {
             keys.insert(network, next);
         }
         Ok(())
+    }
+
+    /// One more shopper login for `mailbox` (its canonical form) from this address, following
+    /// OWASP's device cookies: a browser holding a valid device cookie for that mailbox (its
+    /// `device` nonce) spends its own budget, which no stranger can touch; a browser without
+    /// one, or whose device budget is spent, spends the mailbox's, which every stranger's
+    /// guesses share. The address's budget applies to both.
+    pub fn check_login(
+        &self,
+        address: IpAddr,
+        mailbox: &str,
+        device: Option<&str>,
+    ) -> Result<(), Limited> {
+        let login = LimitedAction::Login;
+        if let Some(nonce) = device {
+            match self.check_keyed(login, address, Some((Per::Device, nonce))) {
+                Err(limited) if limited.per == Per::Device => {}
+                trusted => return trusted,
+            }
+        }
+        self.check_keyed(login, address, Some((Per::Session, mailbox)))
     }
 
     /// Whether this address may try admin credentials now.
@@ -174,7 +218,7 @@ impl Limiter {
 
     /// Keys held across every budget (for tests and `/metrics`).
     pub fn keys(&self) -> usize {
-        let session: usize = self.session.values().map(Keyed::len).sum();
+        let session: usize = self.keyed.values().map(Keyed::len).sum();
         let address: usize = self.address.values().map(Keyed::len).sum();
         session + address + self.blocked().len()
     }
@@ -186,7 +230,7 @@ impl Limiter {
 
     /// [`Limiter::forget_idle`] as of `now` (tests look ahead).
     pub fn forget_idle_at(&self, now: Instant) {
-        for budget in self.session.values() {
+        for budget in self.keyed.values() {
             budget.forget_idle(now);
         }
         for budget in self.address.values() {
@@ -267,6 +311,77 @@ mod tests {
         }
         // Five sessions and the address: the 995 refused left nothing behind.
         assert_eq!(limits.keys(), 6);
+    }
+
+    #[test]
+    fn a_device_has_its_own_budget_beside_the_sessions() {
+        let rates = Rates::default()
+            .with(
+                LimitedAction::Login,
+                Per::Session,
+                Rate::default_of("2/min"),
+            )
+            .with(LimitedAction::Login, Per::Device, Rate::default_of("3/min"))
+            .with(
+                LimitedAction::Login,
+                Per::Address,
+                Rate::default_of("100/min"),
+            );
+        let limits = Limiter::new(&rates, 64);
+        let here = ip("192.0.2.1");
+        let mailbox =
+            |key| limits.check_keyed(LimitedAction::Login, here, Some((Per::Session, key)));
+        let device = |key| limits.check_keyed(LimitedAction::Login, here, Some((Per::Device, key)));
+        assert!(mailbox("ada@x").is_ok() && mailbox("ada@x").is_ok());
+        assert_eq!(mailbox("ada@x").err().map(|l| l.per), Some(Per::Session));
+        // The same string as a device is another budget, with its own rate.
+        assert!(device("ada@x").is_ok() && device("ada@x").is_ok() && device("ada@x").is_ok());
+        assert_eq!(device("ada@x").err().map(|l| l.per), Some(Per::Device));
+        assert!(device("another browser").is_ok());
+    }
+
+    #[test]
+    fn a_strangers_guesses_do_not_spend_the_owners_device() {
+        let rates = Rates::default()
+            .with(
+                LimitedAction::Login,
+                Per::Session,
+                Rate::default_of("3/min"),
+            )
+            .with(LimitedAction::Login, Per::Device, Rate::default_of("2/min"))
+            .with(
+                LimitedAction::Login,
+                Per::Address,
+                Rate::default_of("100/min"),
+            );
+        let limits = Limiter::new(&rates, 64);
+        let (stranger, owner) = (ip("198.51.100.7"), ip("192.0.2.1"));
+        for _ in 0..3 {
+            assert!(limits.check_login(stranger, "ada@x", None).is_ok());
+        }
+        // Untrusted browsers, wherever they are, now wait for the mailbox's budget...
+        assert!(limits.check_login(stranger, "ada@x", None).is_err());
+        assert!(limits.check_login(owner, "ada@x", None).is_err());
+        // ...while the owner's browser has its own (whether a cookie is the mailbox's is the
+        // caller's to check: `web::edge::device_cookie`).
+        assert!(
+            limits
+                .check_login(owner, "ada@x", Some("owners nonce"))
+                .is_ok()
+        );
+        assert!(
+            limits
+                .check_login(owner, "ada@x", Some("owners nonce"))
+                .is_ok()
+        );
+        // Its budget spent, the device is an untrusted browser again: the mailbox's budget.
+        assert_eq!(
+            limits
+                .check_login(owner, "ada@x", Some("owners nonce"))
+                .err()
+                .map(|l| l.per),
+            Some(Per::Session)
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod limits;
 mod lines;
 mod live_products;
 mod live_protocol;
+mod login_lockout;
 mod longpoll;
 mod payments;
 mod redis_faults;

@@ -40,6 +40,20 @@ impl Limits {
             .map_err(|limited| refusal(limited, audience))
     }
 
+    /// One more login for `mailbox` from this address, by a browser whose device cookie for
+    /// that mailbox has this nonce, if any (see [`Limiter::check_login`]).
+    pub fn check_login(
+        &self,
+        address: IpAddr,
+        mailbox: &str,
+        device: Option<&str>,
+        audience: Audience,
+    ) -> Result<(), Refusal> {
+        self.limiter
+            .check_login(address, mailbox, device)
+            .map_err(|limited| refusal(limited, audience))
+    }
+
     /// Whether this address may try admin credentials now.
     pub fn admin_allowed(&self, address: IpAddr, audience: Audience) -> Result<(), Refusal> {
         self.limiter

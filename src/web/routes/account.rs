@@ -1,7 +1,9 @@
-//! Shopper accounts over HTTP: signup (through a mailed link), login, logout (here or everywhere), a password change
-//! and the account page. Signing in starts a server-side session (a new one each time: see
-//! `inventory::sessions`), merges the guest's cart into the account's and switches the browser
-//! to the account's cart topic, which every browser signed in to the account shares.
+//! Shopper accounts over HTTP: signup (through a mailed link), login, logout (here or
+//! everywhere), a password change and the account page. Signing in starts a server-side
+//! session (a new one each time: see `inventory::sessions`), issues a device cookie (so the
+//! login limiter knows this browser: `web::edge::device_cookie`), merges the guest's cart into
+//! the account's and switches the browser to the account's cart topic, which every browser
+//! signed in to the account shares.
 
 use axum::Router;
 use axum::extract::State;
@@ -22,6 +24,7 @@ use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::{AccountError, AccountRow, Confirmed};
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
+use crate::web::edge::device_cookie::{self, device_for};
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
 use crate::web::edge::session::{guest_cookie, is_secure, new_cart_id, signed_in_cookie};
@@ -278,11 +281,15 @@ async fn login(
     Form(form): Form<AccountForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
-    let account_key = form.email.trim().to_lowercase();
-    state.limits.check(
-        LimitedAction::Login,
+    // The mailbox an account is found by, so `+tags` and case share one budget.
+    let mailbox = Email::parse(&form.email)
+        .map(|email| email.key())
+        .unwrap_or_else(|_| form.email.trim().to_lowercase());
+    let device = device_for(&headers, &state.tokens, &mailbox);
+    state.limits.check_login(
         client,
-        Some(&account_key),
+        &mailbox,
+        device.as_ref().map(|d| d.nonce.as_str()),
         Audience::Page,
     )?;
     let next = same_site(&form.next).unwrap_or("/account");
@@ -341,6 +348,14 @@ async fn sign_in(
         signed_in_cookie(&state.cookie_key, &secret, is_secure(headers), max_age),
     );
     cookies.append(header::SET_COOKIE, cart_cookie);
+    // A new device cookie at every sign-in: this browser's logins to the account are judged
+    // by its own budget from now on, whoever guesses at the account elsewhere.
+    if let Ok(email) = Email::parse(&account.email) {
+        cookies.append(
+            header::SET_COOKIE,
+            device_cookie::issue(&state.tokens, &email.key()),
+        );
+    }
     tracing::info!(account = %account.id, session = %session.id, "signed in");
     Ok(response)
 }
