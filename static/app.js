@@ -18,7 +18,9 @@
 //   morphed in place (focus, caret, selection and chosen files survive; a control the user
 //   changed keeps the user's value, since a push is the same for every page). `announce`
 //   (words) is read once through the polite `#announcer` region when the push changed the
-//   page (or carries no html). `new_token` `{token}` renews the socket token.
+//   page (or carries no html); pushes of one change on two topics carry the same
+//   `announce_key`, and only one of their sentences is read. `new_token` `{token}` renews
+//   the socket token.
 // - Commands: `<form data-submit="<event>" [data-submit-topic="<topic>"]>` is sent as that
 //   event with its fields (`{name: value}`, the pressed button's too; `_csrf_token`, files
 //   and passwords left out) on the page's own topic (the cart on shopper pages, the admin
@@ -35,7 +37,9 @@
 //   changed is sent again with `recovered: true`, so a restarted node re-renders it as it was.
 // - Countdowns: `<time data-countdown-to="<unix ms>" [data-countdown-done="<words>"]>` shows
 //   the time left in words and the local time, each second; its own text (an absolute UTC
-//   time) is the page without JavaScript. At zero it shows and announces the done words.
+//   time) is the page without JavaScript. At zero it shows and announces the done words
+//   (`data-countdown-announce`), keyed by an enclosing `[data-announce-key]` when the server
+//   pushes the same news (a drop's release) under that key.
 // - Connection: `#connection-status` (role=status, hidden) is shown once the socket has been
 //   down a second and hidden when every topic of the page is joined again.
 import { createSocket } from "./js/socket.js";
@@ -65,7 +69,9 @@ function writeCartCookie(value) {
 // ---- Pushes -------------------------------------------------------------------------------
 function applyHtml(payload, reply) {
   var changed = typeof payload.html === "string" ? swapHtml(payload.html, reply) : null;
-  if ((!changed || changed.length > 0) && typeof payload.announce === "string") announce(payload.announce);
+  if ((!changed || changed.length > 0) && typeof payload.announce === "string") {
+    announce(payload.announce, payload.announce_key);
+  }
   // A push re-rendered a form the user is filling in from what everyone sees: ask the server
   // for this user's render of it again (its errors, what follows from the values).
   if (changed && !reply) forms.rerender(changed);

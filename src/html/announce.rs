@@ -19,6 +19,19 @@ pub fn stock_change(product: &Product, item: &Item, old: Level) -> String {
     }
 }
 
+/// What a sentence about a size is about: the size and the level it reached. A sale that
+/// empties a carted pair is said on the product's topic and on the cart's; both carry this key
+/// (`announce_key`) and the shim says one of them.
+pub fn item_key(item: &Item) -> String {
+    format!("item-{}-{}", item.id, item.level().as_str())
+}
+
+/// What the sentences of a drop are about: its countdown reaching zero on the page and the
+/// release pushed by the server say the same thing, and the shim says one of them.
+pub fn release_key(product: &Product) -> String {
+    format!("product-{}-released", product.id)
+}
+
 /// A product was released.
 pub fn released(product: &Product) -> String {
     format!(

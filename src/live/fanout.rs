@@ -115,6 +115,7 @@ fn on_event(live: &Live, event: &Event) {
                 c.product(*product_id).map(|p| {
                     let mut payload = released_payload(p);
                     payload["announce"] = announce::released(p).into();
+                    payload["announce_key"] = announce::release_key(p).into();
                     payload
                 })
             });
@@ -155,6 +156,7 @@ fn on_event(live: &Live, event: &Event) {
                     let mut payload = size_payload(product, item);
                     payload["announce"] =
                         announce::stock_change(product, item, change.old_level).into();
+                    payload["announce_key"] = announce::item_key(item).into();
                     Some(payload)
                 });
                 if let Some(payload) = payload {
@@ -371,7 +373,7 @@ pub fn released_payload(product: &Product) -> Value {
 }
 
 /// `stock_change` `{product_id, item_id, level, html}`: one re-rendered size button (the
-/// broadcast adds `announce`).
+/// broadcast adds `announce` and its `announce_key`).
 pub fn size_payload(product: &Product, item: &Item) -> Value {
     json!({
         "product_id": product.id,

@@ -1,7 +1,8 @@
 // Countdowns: any `<time data-countdown-to="<unix ms>">` counts down once a second, in words
 // and in the visitor's local time; its server-rendered text (an absolute time in UTC) is what
 // a page without JavaScript shows. At zero it shows `data-countdown-done` ("now" if none) and
-// says `data-countdown-announce` once, if there is one.
+// says `data-countdown-announce` once, if there is one (keyed by an enclosing
+// `data-announce-key`, so the same news pushed by the server is not said twice).
 import { announce } from "./dom.js";
 
 var ticking = {};   // "<to>|<done>" of countdowns seen running: announced once at zero
@@ -22,6 +23,13 @@ function localTime(at, ms) {
   try { return new Date(at).toLocaleString(undefined, opts); } catch (e) { return new Date(at).toString(); }
 }
 
+// A countdown inside `[data-announce-key]` says its words under that key: a drop's zero and
+// its release push are one sentence (dom.js).
+function announceKey(el) {
+  var keyed = el.closest("[data-announce-key]");
+  return keyed ? keyed.getAttribute("data-announce-key") : null;
+}
+
 // Queries the document every time, so countdowns that arrive in swapped fragments tick too.
 export function tick() {
   var now = Date.now();
@@ -36,7 +44,7 @@ export function tick() {
       text = remaining(at - now) + ", at " + localTime(at, at - now);
     } else {
       text = done;
-      if (ticking[key]) { delete ticking[key]; if (words) announce(words); }
+      if (ticking[key]) { delete ticking[key]; if (words) announce(words, announceKey(el)); }
     }
     if (el.textContent !== text) el.textContent = text;
   });

@@ -197,13 +197,39 @@ export function swapHtml(html, reply) {
 // ---- Announcements ----------------------------------------------------------------------
 // Words for screen readers, through the page's polite live region (`#announcer`). Each is a
 // new paragraph, so the same words twice are read twice; old ones are dropped.
-export function announce(text) {
+//
+// One change can reach a page by two topics (a size selling out on the product's topic, and
+// the same pair in the cart on the cart's), each with its sentence: the server gives both the
+// same `key`, and the page says one. A keyed sentence waits a moment for another with its key,
+// which takes its place (the more specific is sent last); once said, its key stays quiet a
+// while, so a late twin is not read again.
+var KEYED_WAIT_MS = 300, KEY_QUIET_MS = 3000;
+var waiting = {};   // key -> sentence not yet said
+var saidAt = {};    // key -> when its sentence was said
+
+function say(text) {
   var region = document.getElementById("announcer");
-  if (!region || typeof text !== "string" || text === "") return;
+  if (!region) return;
   var p = document.createElement("p");
   p.textContent = text;
   region.appendChild(p);
   while (region.children.length > ANNOUNCED_KEEP) region.removeChild(region.firstElementChild);
+}
+
+export function announce(text, key) {
+  if (typeof text !== "string" || text === "") return;
+  if (typeof key !== "string" || key === "") return say(text);
+  var now = Date.now();
+  Object.keys(saidAt).forEach(function (k) { if (now - saidAt[k] >= KEY_QUIET_MS) delete saidAt[k]; });
+  if (saidAt[key]) return;
+  if (waiting.hasOwnProperty(key)) { waiting[key] = text; return; }
+  waiting[key] = text;
+  setTimeout(function () {
+    var words = waiting[key];
+    delete waiting[key];
+    saidAt[key] = Date.now();
+    say(words);
+  }, KEYED_WAIT_MS);
 }
 
 var flashTimer = null;

@@ -3,6 +3,7 @@ use maud::{Markup, html};
 
 use crate::domain::money::format_cents;
 use crate::domain::{Item, Level, Product};
+use crate::html::announce;
 use crate::html::fragments::countdown::countdown;
 
 /// A form's CSRF token: present on server-rendered pages; absent from pushed fragments, which
@@ -94,7 +95,7 @@ fn coming_soon(product: &Product, now: DateTime<Utc>) -> Markup {
         div.coming-soon {
             span.badge.badge--soon { "Coming soon" }
             @if let Some(at) = product.release_at {
-                p.countdown {
+                p.countdown data-announce-key=(announce::release_key(product)) {
                     "Drops "
                     (countdown(at, now, "any moment now", Some(&drop_words(product))))
                 }

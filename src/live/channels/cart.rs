@@ -182,12 +182,14 @@ impl CartChannel {
                 .as_i64()
                 .and_then(|id| i32::try_from(id).ok())
                 .and_then(|id| {
-                    ctx.live
-                        .inventory
-                        .read(|c| c.item(ItemId(id)).map(|(p, i)| announce::carted_pair(p, i)))
+                    ctx.live.inventory.read(|c| {
+                        c.item(ItemId(id))
+                            .map(|(p, i)| (announce::carted_pair(p, i), announce::item_key(i)))
+                    })
                 });
-            if let Some(words) = words {
+            if let Some((words, key)) = words {
                 payload["announce"] = words.into();
+                payload["announce_key"] = key.into();
             }
         }
         ctx.push("cart", &payload);

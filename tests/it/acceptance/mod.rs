@@ -18,6 +18,7 @@ mod live;
 mod longpoll;
 mod screenshots;
 mod shim;
+mod spoken;
 
 use sneakers::domain::{ItemId, ProductId};
 use sneakers::web::wire::{ItemJson, ProductJson};
