@@ -16,6 +16,7 @@ mod fair;
 mod harness;
 mod live;
 mod longpoll;
+mod restart;
 mod screenshots;
 mod shim;
 mod spoken;
