@@ -38,12 +38,17 @@ pub enum SslMode {
     VerifyFull,
 }
 
+/// Connections a node's PostgreSQL pool opens at most (`DATABASE_POOL_SIZE`), besides the
+/// cluster's `LISTEN` connection.
+pub const DEFAULT_PG_POOL_SIZE: usize = 8;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PgTarget {
     /// The URL without the TLS parameters, which we handle ourselves.
     pub url: String,
     pub ssl_mode: SslMode,
     pub root_cert: Option<PathBuf>,
+    pub pool_size: usize,
 }
 
 impl PgTarget {
@@ -84,6 +89,7 @@ impl PgTarget {
             url,
             ssl_mode,
             root_cert,
+            pool_size: DEFAULT_PG_POOL_SIZE,
         })
     }
 

@@ -98,18 +98,39 @@ pub fn parse_switch(text: &str) -> Result<bool, String> {
 }
 
 /// `TRUSTED_PROXIES`: addresses or networks (`10.0.0.0/8, 127.0.0.1`) whose `X-Forwarded-For`
-/// names the client. Default none: the TCP peer is the client.
+/// names the client. Default none: the TCP peer is the client. Behind a platform's router
+/// ([`TrustedProxies::platform_router`]) every peer is the router.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    platform_router: bool,
+}
 
 impl TrustedProxies {
-    pub fn contains(&self, address: IpAddr) -> bool {
-        let address = canonical(address);
-        self.0.iter().any(|net| net.contains(&address))
+    /// A Heroku-style router (`DYNO` set, no `TRUSTED_PROXIES`): its addresses are not known
+    /// in advance and nothing but the router can reach the app, so every peer is the router,
+    /// and the one hop it appends to `X-Forwarded-For` (the address it was reached from) is
+    /// the client. Hops before it are the client's own say-so.
+    pub fn platform_router() -> TrustedProxies {
+        TrustedProxies {
+            nets: Vec::new(),
+            platform_router: true,
+        }
     }
 
+    pub fn is_platform_router(&self) -> bool {
+        self.platform_router
+    }
+
+    /// Whether `address` is a proxy whose `X-Forwarded-For` is believed.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = canonical(address);
+        self.platform_router || self.nets.iter().any(|net| net.contains(&address))
+    }
+
+    /// No proxy is believed: the peer is the client.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        !self.platform_router && self.nets.is_empty()
     }
 }
 
@@ -148,7 +169,10 @@ impl FromStr for TrustedProxies {
             };
             nets.push(net);
         }
-        Ok(TrustedProxies(nets))
+        Ok(TrustedProxies {
+            nets,
+            platform_router: false,
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 
 pub use self::redis::RedisTarget;
-pub use database::{DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
+pub use database::{DEFAULT_PG_POOL_SIZE, DEFAULT_SQLITE_FILE, Database, PgTarget, SslMode};
 use limits::*;
 pub use limits::{Connections, LimitedAction, Per, Rate, Rates, TrustedProxies};
 pub use mail::{MailSettings, Smtp};
@@ -126,8 +126,14 @@ pub struct Settings {
           value_name = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_CONNECTIONS_PER_ADDRESS,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_connections_per_address: u32,
+    /// Connections each node's PostgreSQL pool opens at most (1 to 1000), besides the
+    /// cluster's LISTEN connection on the NOTIFY bus.
+    #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_name = "DATABASE_POOL_SIZE",
+          default_value_t = DEFAULT_PG_POOL_SIZE as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub database_pool_size: u32,
     /// Proxies whose X-Forwarded-For names the client: addresses or networks, comma-separated
-    /// [default: none].
+    /// [default: none; with DYNO set, the platform's router].
     #[arg(
         long = "trusted-proxies",
         env = "TRUSTED_PROXIES",
@@ -314,7 +320,10 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let database = Database::parse(get("DATABASE_URL").as_deref())?;
+        let mut database = Database::parse(get("DATABASE_URL").as_deref())?;
+        if let Database::Postgres(target) = &mut database {
+            target.pool_size = settings.database_pool_size as usize;
+        }
         let redis = get("REDIS_URL")
             .map(|raw| RedisTarget::parse(&raw))
             .transpose()?;
@@ -380,6 +389,13 @@ impl Config {
             .map_err(|(var, reason)| ConfigError::Invalid { var, reason })?;
         let stripe = StripeSettings::from_lookup(get)?;
         let mail = MailSettings::from_lookup(get)?;
+        // On a Heroku-style platform only its router reaches the app, from addresses nobody
+        // lists: without TRUSTED_PROXIES its appended X-Forwarded-For hop names the client.
+        let trusted_proxies = if settings.dyno.is_some() && settings.trusted_proxies.is_empty() {
+            TrustedProxies::platform_router()
+        } else {
+            settings.trusted_proxies
+        };
         let node_name = settings
             .node_name
             .or(settings.dyno)
@@ -410,7 +426,7 @@ impl Config {
                 per_address: settings
                     .rate_limit
                     .then_some(settings.max_connections_per_address),
-                trusted_proxies: settings.trusted_proxies,
+                trusted_proxies,
                 ipv6_prefix: settings.client_ipv6_prefix,
             },
             rates,
@@ -455,6 +471,7 @@ mod tests {
                 | "BODY_TIMEOUT_MS"
                 | "MAX_CONNECTIONS_PER_ADDRESS"
                 | "TRUSTED_PROXIES"
+                | "DATABASE_POOL_SIZE"
                 | "CLIENT_IPV6_PREFIX"
                 | "HOLD_MS"
                 | "RATE_LIMIT" => {
@@ -513,6 +530,24 @@ mod tests {
     }
 
     #[test]
+    fn the_postgres_pool_size_is_a_variable() {
+        let base = [
+            ("DATABASE_URL", PG),
+            ("SECRET_KEY_BASE", SECRET),
+            ("ADMIN_USERNAME", "boss"),
+            ("ADMIN_PASSWORD", "pw"),
+        ];
+        let pool = |vars: &[(&str, &str)]| match config(vars).map(|c| c.database) {
+            Ok(Database::Postgres(target)) => Some(target.pool_size),
+            _ => None,
+        };
+        assert_eq!(pool(&base), Some(DEFAULT_PG_POOL_SIZE));
+        let mut sized = base.to_vec();
+        sized.push(("DATABASE_POOL_SIZE", "20"));
+        assert_eq!(pool(&sized), Some(20));
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         let bad = [
             ("PORT", "eighty"),
@@ -532,6 +567,8 @@ mod tests {
             ("BODY_TIMEOUT_MS", "10"),
             ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_POOL_SIZE", "many"),
             ("CLIENT_IPV6_PREFIX", "8"),
             ("CLIENT_IPV6_PREFIX", "129"),
             ("RATE_LIMIT", "sometimes"),
@@ -588,6 +625,26 @@ mod tests {
                 .trusted_proxies
                 .contains(IpAddr::from([10, 2, 3, 4]))
         }));
+    }
+
+    #[test]
+    fn on_a_dyno_the_platform_router_names_the_client_unless_proxies_are_listed() {
+        let base = [("SECRET_KEY_BASE", SECRET), ("ADMIN_PASSWORD", "x")];
+        let dyno = config(&[base[0], base[1], ("DYNO", "web.1")]).ok();
+        assert!(dyno.is_some_and(|c| c.connections.trusted_proxies.is_platform_router()));
+        let listed = config(&[
+            base[0],
+            base[1],
+            ("DYNO", "web.1"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+        ])
+        .ok();
+        assert!(listed.is_some_and(|c| {
+            let proxies = &c.connections.trusted_proxies;
+            !proxies.is_platform_router() && !proxies.contains(IpAddr::from([11, 0, 0, 1]))
+        }));
+        let elsewhere = config(&base).ok();
+        assert!(elsewhere.is_some_and(|c| !c.connections.trusted_proxies.is_platform_router()));
     }
 
     #[test]

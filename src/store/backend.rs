@@ -51,7 +51,6 @@ pub enum DbConn {
 }
 
 const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(10);
-const PG_POOL_SIZE: usize = 8;
 
 /// One writer: SQLite serializes writes anyway, and queueing them here instead of in SQLite's
 /// busy handler keeps a checkout storm free of `database is locked` and of sleep-based retries.
@@ -73,6 +72,7 @@ impl Db {
                 Db::Sqlite(build_pool(manager, SQLITE_POOL_SIZE)?)
             }
             Database::Postgres(target) => {
+                let size = target.pool_size;
                 let target = Arc::new(target.clone());
                 let mut config = manager_config();
                 config.custom_setup = Box::new(move |_| {
@@ -81,7 +81,7 @@ impl Db {
                 });
                 let manager =
                     AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", config);
-                Db::Pg(build_pool(manager, PG_POOL_SIZE)?)
+                Db::Pg(build_pool(manager, size)?)
             }
         };
         // Fail at start, with the reason, rather than on the first request.

@@ -168,6 +168,71 @@ async fn an_address_over_its_connection_cap_is_refused_and_others_are_not() {
     }
 }
 
+/// Reads one answer's status off a connection that stays open (keep-alive).
+async fn status_of_next_answer(stream: &mut tokio::net::TcpStream) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte)).await {
+            Ok(Ok(1)) => head.push(byte[0]),
+            other => panic!(
+                "no answer: {other:?} after {:?}",
+                String::from_utf8_lossy(&head)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {:?}", String::from_utf8_lossy(&head)))
+}
+
+/// Behind the platform's router every connection comes from the router: the cap counts the
+/// connections of each shopper its `X-Forwarded-For` names, not the router's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_platform_router_the_connection_cap_counts_each_shopper() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.connections.per_address = Some(2);
+        c.connections.trusted_proxies = sneakers::config::TrustedProxies::platform_router();
+    })
+    .await;
+    let addr = app.addr();
+    let request = |client: &str, close: bool| {
+        let connection = if close { "Connection: close\r\n" } else { "" };
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For: 6.6.6.6, {client}\r\n{connection}\r\n"
+        )
+    };
+    const SHOPPER: &str = "203.0.113.5";
+    const NEIGHBOUR: &str = "203.0.113.6";
+    // Two keep-alive connections from the router carry one shopper, and stay open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(addr).await;
+        let _ = stream.write_all(request(SHOPPER, false).as_bytes()).await;
+        assert_eq!(status_of_next_answer(&mut stream).await, 200);
+        held.push(stream);
+    }
+    // A third for that shopper is refused in the store's words, and closed.
+    let refused = exchange(addr, request(SHOPPER, false).as_bytes()).await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    assert!(refused.body.contains("Back to the drops"), "{refused:?}");
+    // Another shopper behind the same router is served.
+    let neighbour = exchange(addr, request(NEIGHBOUR, true).as_bytes()).await;
+    assert_eq!(neighbour.status, 200, "{neighbour:?}");
+    // A connection the router reuses for another shopper hands the first one's slot over
+    // (before it answers): the first shopper may open one again.
+    let _ = held[0]
+        .write_all(request(NEIGHBOUR, false).as_bytes())
+        .await;
+    assert_eq!(status_of_next_answer(&mut held[0]).await, 200);
+    let again = exchange(addr, request(SHOPPER, true).as_bytes()).await;
+    assert_eq!(again.status, 200, "{again:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_heads_get_431() {
     let app = TestApp::start(Backend::Sqlite).await;

@@ -12,7 +12,7 @@ use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
 use crate::raw::assert_no_framework_text;
 use crate::visitor::Visitor;
 use crate::ws::{Client, Received};
-use sneakers::config::Rate;
+use sneakers::config::{Rate, TrustedProxies};
 
 const HERE: [u8; 4] = [127, 0, 0, 1];
 const ELSEWHERE: [u8; 4] = [127, 0, 0, 2];
@@ -234,6 +234,40 @@ async fn forwarded_for_names_the_client_behind_a_trusted_proxy() {
     assert_eq!(status(through_router("203.0.113.5").await), 429);
     // Another shopper behind the same router, and the forged leftmost hop changes nothing.
     assert_eq!(status(through_router("203.0.113.6").await), 200);
+}
+
+/// Behind a Heroku-style router (`DYNO` set, no `TRUSTED_PROXIES`): whatever the router's
+/// address, the hop it appended to `X-Forwarded-For` is the shopper, and hops the shopper
+/// wrote in front of it are not believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_platform_router_the_hop_it_appended_names_the_client() {
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.connections.trusted_proxies = TrustedProxies::platform_router();
+        c.rates
+            .set(LimitedAction::Token, Per::Address, rate("1/min"));
+    })
+    .await;
+    let through_router = |hops: &str| {
+        app.http
+            .get(format!("{}/session/token", app.url))
+            .header("x-forwarded-for", hops.to_string())
+            .send()
+    };
+    let status = |r: Result<reqwest::Response, reqwest::Error>| {
+        r.unwrap_or_else(|e| panic!("{e}")).status().as_u16()
+    };
+    assert_eq!(status(through_router("6.6.6.6, 203.0.113.5").await), 200);
+    assert_eq!(status(through_router("203.0.113.5").await), 429);
+    // The same shopper writing other hops first is still the same shopper.
+    assert_eq!(
+        status(through_router("203.0.113.9, 203.0.113.5").await),
+        429
+    );
+    // Another shopper behind the same router, even one that forges the first's address.
+    assert_eq!(
+        status(through_router("203.0.113.5, 203.0.113.6").await),
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,7 @@ mod live_protocol;
 mod login_lockout;
 mod longpoll;
 mod payments;
+mod pool;
 mod redis_faults;
 mod sales;
 mod sessions;

@@ -1,7 +1,8 @@
 //! Who is asking: the client's address, for rate limits. It is the TCP peer, unless the peer is
 //! one of `TRUSTED_PROXIES` (the platform's router): then `X-Forwarded-For`, read from the
-//! right, names it (the nearest address no trusted proxy stands for). Anything else in that
-//! header is the client's own say-so and is not believed.
+//! right, names it (the nearest address no trusted proxy stands for). Behind a Heroku-style
+//! router (`DYNO` set, no `TRUSTED_PROXIES`) it is the last hop, the one the router appended.
+//! Anything else in that header is the client's own say-so and is not believed.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -30,6 +31,14 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
+    if trusted.is_platform_router() {
+        // The router appends the address it was reached from; one it could not write (none,
+        // or unreadable) leaves the router's own.
+        return hops
+            .last()
+            .and_then(|hop| hop.parse::<IpAddr>().ok())
+            .map_or(client, canonical);
+    }
     for hop in hops.iter().rev() {
         match hop.parse::<IpAddr>() {
             Ok(address) => {
@@ -108,6 +117,34 @@ mod tests {
         assert_eq!(
             client_address(ip("::ffff:10.0.0.1"), &HeaderMap::new(), &router),
             ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn behind_the_platform_router_the_hop_it_appended_is_the_client() {
+        let router = TrustedProxies::platform_router();
+        let mut headers = HeaderMap::new();
+        // The shopper wrote the first two; the router appended the address it saw.
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 10.0.0.9, 203.0.113.7"),
+        );
+        // Whatever the router's own address is.
+        for peer in ["10.1.2.3", "54.1.2.3", "::ffff:172.16.0.1"] {
+            assert_eq!(
+                client_address(ip(peer), &headers, &router),
+                ip("203.0.113.7")
+            );
+        }
+        // Nothing appended: the router's own address.
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &HeaderMap::new(), &router),
+            ip("10.1.2.3")
+        );
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, junk"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &headers, &router),
+            ip("10.1.2.3")
         );
     }
 }

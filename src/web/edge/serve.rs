@@ -1,8 +1,9 @@
 //! The HTTP server, through hyper's HTTP/1 builder (`axum::serve` exposes none of this):
 //! a header read timeout (which also closes idle keep-alive connections), a hard cap on the
 //! request head, keep-alive for a bounded number of requests, `TCP_NODELAY`, a cap on open
-//! connections per client address, WebSocket upgrades, and a graceful shutdown that stops
-//! accepting and lets in-flight requests finish.
+//! connections per client address (behind a trusted proxy: the address its `X-Forwarded-For`
+//! names), WebSocket upgrades, and a graceful shutdown that stops accepting and lets in-flight
+//! requests finish.
 //!
 //! HTTP/1 only: platform routers speak HTTP/1.1 to the app, and browsers use HTTP/2 only over
 //! TLS, which the router ends.
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use super::client::client_address;
 use crate::config::Connections;
 use crate::config::limits::{canonical, client_network};
 use crate::html::pages::errors::error_page;
@@ -45,7 +47,9 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Open connections per client address (an IPv6 client's network, see `client_network`). A
 /// slot is held for the connection's whole life, WebSocket included (the slot travels inside
-/// the stream the upgrade takes over).
+/// the stream the upgrade takes over). Behind a trusted proxy every connection is the proxy's,
+/// so the client is known only from a request's `X-Forwarded-For`: each request takes its
+/// client's slot for the connection (a proxy may reuse a connection for another client).
 #[derive(Default)]
 struct PerAddress {
     open: Mutex<HashMap<IpAddr, u32>>,
@@ -87,10 +91,44 @@ impl Drop for Slot {
     }
 }
 
+/// The slot of a connection, shared by the stream (which an upgrade takes over) and, behind a
+/// trusted proxy, the requests that decide whose it is.
+type HeldSlot = Arc<Mutex<Option<Slot>>>;
+
 /// A TCP stream holding its address's slot until it is dropped.
 struct Counted {
     tcp: TcpStream,
-    _slot: Option<Slot>,
+    _slot: HeldSlot,
+}
+
+/// Behind a trusted proxy: what a request needs to take its client's slot.
+#[derive(Clone)]
+struct ForwardedCap {
+    table: Arc<PerAddress>,
+    cap: u32,
+    connections: Arc<Connections>,
+    held: HeldSlot,
+}
+
+impl ForwardedCap {
+    /// Takes the slot of the client `headers` name for this connection, unless it holds it
+    /// already; `false` when that client is over its cap.
+    fn take(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        let client = client_address(peer, headers, &self.connections.trusted_proxies);
+        let network = client_network(client, self.connections.ipv6_prefix);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.as_ref().is_some_and(|slot| slot.address == network) {
+            return true;
+        }
+        // The previous client's slot goes first: one connection is never counted twice.
+        *held = None;
+        *held = PerAddress::take(&self.table, network, self.cap);
+        if held.is_none() {
+            metrics::counter!("sneakers_connections_refused_total").increment(1);
+            tracing::debug!(address = %client, "request refused: too many connections from this address");
+        }
+        held.is_some()
+    }
 }
 
 impl AsyncRead for Counted {
@@ -147,6 +185,7 @@ pub async fn serve(
         .max_header_size(HARD_MAX_HEAD)
         .keep_alive(true);
     let table = Arc::new(PerAddress::default());
+    let connections = Arc::new(connections);
     let refusing = Arc::new(AtomicUsize::new(0));
     let tracker = TaskTracker::new();
     let draining = CancellationToken::new();
@@ -169,23 +208,36 @@ pub async fn serve(
         // Small frames (a reply, then a push) must not wait for the client's delayed ACK.
         let _ = tcp.set_nodelay(true);
         let address = canonical(peer.ip());
-        let slot = match connections.per_address {
-            // Behind the platform's router every connection is the router's: no cap on it.
-            Some(cap) if !connections.trusted_proxies.contains(address) => {
+        let held: HeldSlot = Arc::default();
+        let mut forwarded = None;
+        match connections.per_address {
+            // Behind the platform's router every connection is the router's: its requests say
+            // whose it is.
+            Some(cap) if connections.trusted_proxies.contains(address) => {
+                forwarded = Some(ForwardedCap {
+                    table: Arc::clone(&table),
+                    cap,
+                    connections: Arc::clone(&connections),
+                    held: Arc::clone(&held),
+                });
+            }
+            Some(cap) => {
                 let network = client_network(address, connections.ipv6_prefix);
                 match PerAddress::take(&table, network, cap) {
-                    Some(slot) => Some(slot),
+                    Some(slot) => {
+                        *held.lock().unwrap_or_else(PoisonError::into_inner) = Some(slot);
+                    }
                     None => {
                         refuse(tcp, address, &refusing, &tracker);
                         continue;
                     }
                 }
             }
-            _ => None,
-        };
-        let io = TokioIo::new(Counted { tcp, _slot: slot });
+            None => {}
+        }
+        let io = TokioIo::new(Counted { tcp, _slot: held });
         let connection = http
-            .serve_connection(io, Connected::new(router.clone(), peer))
+            .serve_connection(io, Connected::new(router.clone(), peer, forwarded))
             .with_upgrades();
         let draining = draining.clone();
         tracker.spawn(async move {
@@ -230,12 +282,7 @@ fn refuse(mut tcp: TcpStream, address: IpAddr, refusing: &Arc<AtomicUsize>, trac
     }
     let refusing = Arc::clone(refusing);
     tracker.spawn(async move {
-        let body = error_page(
-            429,
-            "Too many connections",
-            "Your network has more connections open to this store than it accepts. Close a few tabs and try again in a moment.",
-        )
-        .into_string();
+        let body = too_many_connections_page();
         let answer = format!(
             "HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/html; charset=utf-8\r\n\
              retry-after: 5\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -253,21 +300,48 @@ fn refuse(mut tcp: TcpStream, address: IpAddr, refusing: &Arc<AtomicUsize>, trac
     });
 }
 
-/// The router for one connection: each request learns its peer, and the last request a
-/// connection may carry says so.
+fn too_many_connections_page() -> String {
+    error_page(
+        429,
+        "Too many connections",
+        "Your network has more connections open to this store than it accepts. Close a few tabs and try again in a moment.",
+    )
+    .into_string()
+}
+
+/// A request over its client's connection cap (behind a proxy): the same page, and the
+/// connection closes.
+fn too_many_connections() -> axum::response::Response {
+    let mut response =
+        axum::response::Response::new(axum::body::Body::from(too_many_connections_page()));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The router for one connection: each request learns its peer (and behind a proxy takes its
+/// client's slot), and the last request a connection may carry says so.
 #[derive(Clone)]
 struct Connected {
     router: Router,
     peer: SocketAddr,
     served: Arc<AtomicU32>,
+    forwarded: Option<ForwardedCap>,
 }
 
 impl Connected {
-    fn new(router: Router, peer: SocketAddr) -> Connected {
+    fn new(router: Router, peer: SocketAddr, forwarded: Option<ForwardedCap>) -> Connected {
         Connected {
             router,
             peer,
             served: Arc::new(AtomicU32::new(0)),
+            forwarded,
         }
     }
 }
@@ -278,6 +352,11 @@ impl hyper::service::Service<Request<Incoming>> for Connected {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        if let Some(forwarded) = &self.forwarded
+            && !forwarded.take(self.peer.ip(), request.headers())
+        {
+            return Box::pin(async { Ok(too_many_connections()) });
+        }
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let last = self.served.fetch_add(1, Ordering::Relaxed) + 1 >= REQUESTS_PER_CONNECTION;
         let router = self.router.clone();
