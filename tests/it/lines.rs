@@ -408,3 +408,85 @@ async fn line_joins_are_limited_per_address() {
     let elsewhere = member_from(&app, std::net::IpAddr::from([127, 0, 0, 41])).await;
     join(&elsewhere, product).await;
 }
+
+crate::on_both_buses!(two_nodes_let_a_line_in_at_its_rate_not_twice_it);
+
+/// Two nodes both tick the line: together they let it in at its rate, not at twice it, and a
+/// shopper who joined on one node hears its place fall and its turn come on the other.
+async fn two_nodes_let_a_line_in_at_its_rate_not_twice_it(bus: crate::nodes::Bus) {
+    let (cluster, a, b) = crate::nodes::two_nodes(bus).await;
+    let product = a
+        .admin
+        .inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .products
+        .into_iter()
+        .find(|p| !p.released)
+        .map(|p| p.id)
+        .unwrap_or_else(|| panic!("an unreleased product"));
+    // One a second.
+    let response = a
+        .http
+        .post(format!("{}/admin/products/{product}/queue", a.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .form(&[("enabled", "1"), ("admit_per_minute", "60")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+    let mut visitors = Vec::new();
+    for n in 0..5 {
+        // Members sign up and join on either node.
+        let node = if n % 2 == 0 { &a } else { &b };
+        let email = format!(
+            "member{}@example.com",
+            MEMBERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut visitor = Visitor::open(&node.url).await;
+        signup(&cluster.db, &mut visitor, &email).await;
+        let (status, location) = visitor
+            .post(&format!("/products/{product}/line"), &[])
+            .await;
+        assert_eq!(
+            (status, location),
+            (303, format!("/products/{product}/line"))
+        );
+        visitors.push(visitor);
+    }
+    let tokens = Tokens::new(SECRET);
+    visitors.sort_by_key(|v| shuffle_key(&tokens.line_draw, product, &v.cart_id));
+    let last = visitors.last().unwrap_or_else(|| panic!("five visitors"));
+    // The last of the draw watches on B (the session cookie is good on every node).
+    let (token, cart_id) = crate::ws::socket_token(&last.http, &b.url).await;
+    let mut socket =
+        Client::connect(&b.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")))
+            .await
+            .unwrap_or_else(|status| panic!("refused: {status}"));
+    socket.join_ok(&format!("cart:{cart_id}"), json!({})).await;
+    assert_eq!(next_place(&mut socket, product).await, (0, false));
+    a.admin
+        .release(&product.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let released = Instant::now();
+    let mut positions = Vec::new();
+    let admitted_after = loop {
+        let (position, admitted) = next_place(&mut socket, product).await;
+        positions.push(position);
+        if admitted {
+            break released.elapsed();
+        }
+    };
+    assert!(
+        positions.windows(2).all(|w| w[1] < w[0]),
+        "positions only fall: {positions:?}"
+    );
+    // The fifth is let in 4 × 1 s after the drop, give or take a tick; two nodes each letting
+    // in at the rate would have taken 2 s.
+    assert!(
+        admitted_after >= std::time::Duration::from_millis(3300)
+            && admitted_after <= std::time::Duration::from_millis(6500),
+        "let in after {admitted_after:?}"
+    );
+}
