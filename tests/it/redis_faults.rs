@@ -104,6 +104,21 @@ async fn until_bus(node: &Node, connected: bool) {
     }
 }
 
+/// Reads the admin's pushes until its cluster panel shows the Redis bus `connected` or not.
+async fn until_panel_says(admin: &mut Client, connected: bool) {
+    let shown = format!("data-bus=\"redis\" data-connected=\"{connected}\"");
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "cluster"
+            && frame.payload["html"]
+                .as_str()
+                .is_some_and(|html| html.contains(&shown))
+        {
+            return;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_under_a_sales_storm() {
     let redis = RedisServer::dedicated();
@@ -116,6 +131,8 @@ async fn redis_killed_under_a_sales_storm() {
     until_node_matches_db(&b, db, item).await;
     let product = product_of(&b, item).await;
     let mut page = page_on(&b, product, true).await;
+    let mut admin = admin_on(&b).await;
+    until_panel_says(&mut admin, true).await;
     let Outcome { sold, unsold } = storm(
         std::slice::from_ref(&a.url),
         item,
@@ -132,7 +149,10 @@ async fn redis_killed_under_a_sales_storm() {
     assert_books_balance(db, item, 160, &sold).await;
     until_bus(&a, false).await;
     until_bus(&b, false).await;
+    // The admin on B is told the bus is down, and then that it is back.
+    until_panel_says(&mut admin, false).await;
     tokio::task::block_in_place(|| redis.revive());
+    until_panel_says(&mut admin, true).await;
     // Pages heal when it is back: B resyncs, and its page shows the size low.
     until_level(&mut page, product, item, "low").await;
     until_node_matches_db(&b, db, item).await;
