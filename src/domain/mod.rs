@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod csv;
 pub mod device;
+pub mod draw;
 pub mod figures;
 pub mod fingerprint;
 pub mod hold;

@@ -117,6 +117,16 @@ impl TestCard {
         &self.number[self.number.len() - 4..]
     }
 
+    /// The same for every use of one card number, and not the number: hex SHA-256 of it, as a
+    /// provider's card fingerprint (draws treat entries paying with one card as one person's).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(format!("sneakers test card|{}", self.number))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// What charging this card does, as Stripe's test cards: `4242…` (and the other Stripe
     /// test numbers that pay) pays; `4000 0000 0000 0002` is declined; `…9995` has
     /// insufficient funds; `…0069` is expired; `…0127` has a wrong CVC; `…0341` attaches but
