@@ -15,8 +15,10 @@
 //   `[data-topic="<topic>"]` joins that topic too. After navigation the socket leaves what the
 //   new page does not show and joins (or rejoins, for fresh state) what it does.
 // - Pushes: a payload's `html` holds whole elements whose ids exist in the page; each is
-//   morphed in place (focus, caret, selection and chosen files survive; a control the user
-//   changed keeps the user's value, since a push is the same for every page). `announce`
+//   morphed in place (focus, caret, selection and chosen files survive; focus on an element
+//   the swap removed moves to the swapped element's first control, or to the element
+//   itself; a control the user changed keeps the user's value, since a push is the same
+//   for every page). `announce`
 //   (words) is read once through the polite `#announcer` region when the push changed the
 //   page (or carries no html); pushes of one change on two topics carry the same
 //   `announce_key`, and only one of their sentences is read. `new_token` `{token}` renews

@@ -66,6 +66,8 @@ function sameKind(a, b) {
 
 function syncAttributes(el, fresh) {
   Array.prototype.slice.call(el.attributes).forEach(function (a) {
+    // Focus put here by keepFocus stays: without its tabindex the browser would drop it.
+    if (a.name === "tabindex" && el === document.activeElement) return;
     if (!fresh.hasAttribute(a.name)) el.removeAttribute(a.name);
   });
   Array.prototype.forEach.call(fresh.attributes, function (a) {
@@ -170,6 +172,21 @@ function flagUpdated(el) {
   setTimeout(function () { el.classList.remove("is-updated"); }, UPDATED_MS);
 }
 
+var FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), " +
+  "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+// The focused element went with the swap (the cart line whose remove button was pressed):
+// focus stays in the swapped element, on its first control, or on the element itself, so a
+// keyboard user goes on from where they were instead of from the top of the page.
+function keepFocus(root) {
+  var next = root.querySelector(FOCUSABLE);
+  if (!next) {
+    if (!root.hasAttribute("tabindex")) root.setAttribute("tabindex", "-1");
+    next = root;
+  }
+  next.focus({ preventScroll: true });
+}
+
 // Fragments hold whole elements whose ids already exist in the page; anything else in them
 // (text, id-less or unknown elements) is not ours to place. `reply`: the HTML answers this
 // page's own request (what the user sent is in it); otherwise it is a push, the same for
@@ -187,7 +204,10 @@ export function swapHtml(html, reply) {
     if (flashing) old.classList.remove("is-updated");
     if (old.isEqualNode(fresh)) { if (flashing) old.classList.add("is-updated"); return; }
     changed.push(old);
+    var focused = document.activeElement;
+    var hadFocus = focused && focused !== old && old.contains(focused);
     morph(old, fresh, !reply);
+    if (hadFocus && !focused.isConnected) keepFocus(old);
     // Panels redrawn every second during a drop (the sales chart) would flash for good.
     if (!old.hasAttribute("data-no-flash")) flagUpdated(old);
   });

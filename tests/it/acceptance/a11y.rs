@@ -226,3 +226,80 @@ async fn s51_shopping_by_keyboard_alone() {
     })
     .await
 }
+
+/// Removing pairs by keyboard: the pressed button goes with its line, and focus stays in the
+/// cart (on the next pair's button, then on the emptied cart itself) rather than falling back
+/// to the top of the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s52_removing_by_keyboard_keeps_focus_in_the_cart() {
+    run(
+        "s52_removing_by_keyboard_keeps_focus_in_the_cart",
+        1,
+        |ctx| async move {
+            let app = TestApp::start(Backend::Sqlite).await;
+            let product = released(&app).await.remove(0);
+            let sizes: Vec<_> = product
+                .items
+                .iter()
+                .filter(|i| i.available_count > 0)
+                .take(2)
+                .map(|i| i.id)
+                .collect();
+            assert_eq!(sizes.len(), 2, "{} has two sizes in stock", product.sku);
+            let browser = ctx.browser(&app).await;
+            open_live(&browser, &format!("/products/{}", product.id)).await;
+            add_to_cart(&browser, sizes[0], 1).await;
+            add_to_cart(&browser, sizes[1], 2).await;
+            let in_cart = "(function () { var el = document.activeElement; \
+                           return el !== document.body && !!el.closest('#cart'); })()";
+
+            browser
+                .js(&format!(
+                    "document.querySelector('#cart li[data-item-id=\"{}\"] .cart-line__remove button').focus(); \
+                     return null;",
+                    sizes[0]
+                ))
+                .await;
+            press_enter(&browser).await;
+            browser
+                .wait_for(
+                    "one pair left",
+                    "!!document.querySelector('aside#cart[data-count=\"1\"]')",
+                )
+                .await;
+            assert_eq!(
+                browser.js(&format!("return {in_cart};")).await,
+                Value::Bool(true),
+                "focus stays in the cart after the first removal"
+            );
+
+            browser
+                .js("document.querySelector('#cart .cart-line__remove button').focus(); return null;")
+                .await;
+            press_enter(&browser).await;
+            browser
+                .wait_for(
+                    "the cart is empty",
+                    "!!document.querySelector('aside#cart[data-count=\"0\"]')",
+                )
+                .await;
+            assert_eq!(
+                browser.js(&format!("return {in_cart};")).await,
+                Value::Bool(true),
+                "focus stays on the emptied cart, not the top of the page"
+            );
+        },
+    )
+    .await
+}
+
+async fn press_enter(browser: &Browser) {
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap_or_else(|e| panic!("active element: {e}"))
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("enter: {e}"));
+}
