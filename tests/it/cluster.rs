@@ -424,6 +424,13 @@ async fn the_cluster_panel_shows_every_node_and_marks_a_silent_one_down(bus: Bus
                 html.contains(&format!("data-bus=\"{kind}\" data-connected=\"true\"")),
                 "{html}"
             );
+            // `/healthz` says the same, for the platform's router.
+            for node in [&a, &b] {
+                assert_eq!(
+                    node.health().await["bus"],
+                    json!({ "kind": kind, "connected": true })
+                );
+            }
             assert!(b_row.contains(">live<"), "{b_row}");
             break;
         }
