@@ -256,6 +256,7 @@ mod tests {
             sku: format!("L-{id}"),
             available_count: 5,
             version: 1,
+            position: 0,
         };
         let catalog = Catalog::new([Product {
             id: ProductId(1),
@@ -269,6 +270,7 @@ mod tests {
             release_at: None,
             max_per_customer: Some(2),
             line_per_minute: None,
+            listing: Default::default(),
             items: vec![item(1), item(2), item(3)],
         }]);
         let none = Ordered::new();

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::ids::{ItemId, ProductId};
 use super::level::{Level, should_announce};
+use super::product_fields::{Listing, Visibility};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Product {
@@ -22,7 +23,9 @@ pub struct Product {
     pub max_per_customer: Option<u32>,
     /// With a waiting line: how many of it are let in per minute once it drops.
     pub line_per_minute: Option<u32>,
-    /// Sorted by size, as shoppers read a size run.
+    /// Draft, listed or archived; the description; the edit revision.
+    pub listing: Listing,
+    /// In the admin's order (ties: by size, as shoppers read a size run).
     pub items: Vec<Item>,
 }
 
@@ -54,6 +57,8 @@ pub struct Item {
     pub available_count: i32,
     /// Grows with every write in the database; a cache ignores anything older than it holds.
     pub version: i64,
+    /// Where the admin put this size among the product's.
+    pub position: i32,
 }
 
 impl Item {
@@ -63,9 +68,14 @@ impl Item {
 }
 
 impl Product {
-    /// A scheduled drop is due once its time has come.
+    /// A scheduled drop is due once its time has come (a draft never is).
     pub fn release_due(&self, now: DateTime<Utc>) -> bool {
-        !self.released && self.release_at.is_some_and(|at| at <= now)
+        self.listed() && !self.released && self.release_at.is_some_and(|at| at <= now)
+    }
+
+    /// Shown to shoppers (not a draft, not archived).
+    pub fn listed(&self) -> bool {
+        self.listing.visibility == Visibility::Listed
     }
 
     pub fn item(&self, item_id: ItemId) -> Option<&Item> {
@@ -112,6 +122,15 @@ pub fn size_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// The admin's order, ties by size.
+fn sort_sizes(items: &mut [Item]) {
+    items.sort_by(|a, b| {
+        a.position
+            .cmp(&b.position)
+            .then_with(|| size_order(&a.size, &b.size))
+    });
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog {
     products: BTreeMap<ProductId, Product>,
@@ -122,7 +141,7 @@ impl Catalog {
     pub fn new(products: impl IntoIterator<Item = Product>) -> Catalog {
         let mut catalog = Catalog::default();
         for mut product in products {
-            product.items.sort_by(|a, b| size_order(&a.size, &b.size));
+            sort_sizes(&mut product.items);
             for item in &product.items {
                 catalog.item_products.insert(item.id, product.id);
             }
@@ -153,7 +172,7 @@ impl Catalog {
     /// Marks a product released; `false` when it already was.
     pub fn mark_released(&mut self, id: ProductId) -> bool {
         match self.products.get_mut(&id) {
-            Some(product) if !product.released => {
+            Some(product) if !product.released && product.listed() => {
                 product.released = true;
                 true
             }
@@ -233,7 +252,46 @@ impl Catalog {
             product.release_at = fresh.release_at;
             product.max_per_customer = fresh.max_per_customer;
             product.line_per_minute = fresh.line_per_minute;
+            product.listing.clone_from(&fresh.listing);
+            // Going back to draft (or archived) takes a product off sale.
+            if !fresh.released {
+                product.released = false;
+            }
+            for item in &mut product.items {
+                if let Some(f) = fresh.item(item.id) {
+                    item.size.clone_from(&f.size);
+                    item.sku.clone_from(&f.sku);
+                    item.position = f.position;
+                }
+            }
+            sort_sizes(&mut product.items);
         }
+    }
+
+    /// Forgets a deleted product; returns what the cache held.
+    pub fn remove_product(&mut self, id: ProductId) -> Option<Product> {
+        let old = self.products.remove(&id)?;
+        for item in &old.items {
+            self.item_products.remove(&item.id);
+        }
+        Some(old)
+    }
+
+    /// Puts a product as the database has it now (after an admin's edit): its details, its
+    /// sizes (added, removed, renamed) and their counts. Returns what the cache held before.
+    pub fn replace_product(&mut self, mut fresh: Product) -> Option<Product> {
+        sort_sizes(&mut fresh.items);
+        let old = self.products.remove(&fresh.id);
+        if let Some(old) = &old {
+            for item in &old.items {
+                self.item_products.remove(&item.id);
+            }
+        }
+        for item in &fresh.items {
+            self.item_products.insert(item.id, fresh.id);
+        }
+        self.products.insert(fresh.id, fresh);
+        old
     }
 
     pub fn due_releases(&self, now: DateTime<Utc>) -> Vec<ProductId> {
@@ -247,7 +305,7 @@ impl Catalog {
     pub fn next_scheduled_release(&self) -> Option<DateTime<Utc>> {
         self.products
             .values()
-            .filter(|p| !p.released)
+            .filter(|p| p.listed() && !p.released)
             .filter_map(|p| p.release_at)
             .min()
     }
@@ -288,6 +346,7 @@ mod tests {
             release_at,
             max_per_customer: None,
             line_per_minute: None,
+            listing: Listing::default(),
             items: vec![
                 Item {
                     id: ItemId(id * 10 + 1),
@@ -296,6 +355,7 @@ mod tests {
                     sku: format!("SKU-{id}-10"),
                     available_count: 150,
                     version: 1,
+                    position: 0,
                 },
                 Item {
                     id: ItemId(id * 10),
@@ -304,6 +364,7 @@ mod tests {
                     sku: format!("SKU-{id}-9.5"),
                     available_count: 3,
                     version: 1,
+                    position: 0,
                 },
             ],
         }

@@ -117,6 +117,7 @@ mod tests {
             sku: format!("S-{id}"),
             available_count: count,
             version: 1,
+            position: 0,
         };
         Catalog::new([
             Product {
@@ -131,6 +132,7 @@ mod tests {
                 release_at: None,
                 max_per_customer: None,
                 line_per_minute: None,
+                listing: Default::default(),
                 items: vec![item(10, 5), item(11, 0)],
             },
             Product {
@@ -145,6 +147,7 @@ mod tests {
                 release_at: None,
                 max_per_customer: None,
                 line_per_minute: None,
+                listing: Default::default(),
                 items: vec![Item {
                     product_id: ProductId(2),
                     ..item(20, 50)
@@ -204,6 +207,7 @@ mod tests {
             sku: format!("P-{id}"),
             available_count: 1,
             version: 1,
+            position: 0,
         };
         let pricey = Catalog::new([Product {
             id: ProductId(3),
@@ -217,6 +221,7 @@ mod tests {
             release_at: None,
             max_per_customer: None,
             line_per_minute: None,
+            listing: Default::default(),
             items: vec![item(30), item(31)],
         }]);
         assert!(plan(&pricey, &cart(&[30])).is_ok());

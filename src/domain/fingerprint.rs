@@ -66,6 +66,7 @@ mod tests {
             sku: format!("S-{id}"),
             available_count,
             version,
+            position: 0,
         };
         Catalog::new([Product {
             id: ProductId(1),
@@ -79,6 +80,7 @@ mod tests {
             release_at: None,
             max_per_customer: None,
             line_per_minute: None,
+            listing: Default::default(),
             items: vec![item(10, counts[0]), item(11, counts[1])],
         }])
     }

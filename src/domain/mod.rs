@@ -20,6 +20,8 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod presence;
+pub mod product_fields;
+pub mod product_form;
 pub mod sales;
 pub mod session;
 pub mod token;

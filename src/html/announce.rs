@@ -74,6 +74,7 @@ mod tests {
             sku: "X-10".into(),
             available_count: count,
             version: 1,
+            position: 0,
         };
         let product = Product {
             id: ProductId(1),
@@ -87,6 +88,7 @@ mod tests {
             release_at: None,
             max_per_customer: None,
             line_per_minute: None,
+            listing: Default::default(),
             items: vec![item.clone()],
         };
         (product, item)

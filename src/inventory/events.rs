@@ -10,6 +10,11 @@ pub enum Event {
         product_id: ProductId,
     },
     StockChanged(ItemChange),
+    /// An admin created, edited, archived or deleted a product: its pages re-render it (or
+    /// say it is gone) from the cache, which holds it as the database does now.
+    ProductChanged {
+        product_id: ProductId,
+    },
     /// A cart changed (a tab's channel, a plain form post, a checkout): every tab of it takes
     /// the new signed cart. `origin` is the channel that made it (0 for a form), which already
     /// shows the new state.

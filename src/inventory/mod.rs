@@ -3,6 +3,7 @@
 //! an [`Event`] on the node's bus. "What happens when a pair sells" is [`Inventory::sell`].
 
 pub mod accounts;
+pub mod catalog_edits;
 pub mod claims;
 pub mod events;
 pub mod heal;
@@ -48,6 +49,8 @@ pub enum InventoryError {
     },
     #[error("{name} is not released yet")]
     NotReleased { product_id: ProductId, name: String },
+    #[error("{name} is a draft or archived: list it before releasing it")]
+    NotListed { product_id: ProductId, name: String },
     #[error("count must be a whole number from 1 to {MAX_PAIRS_PER_MOVE}, got {0}")]
     InvalidCount(String),
     #[error(transparent)]
@@ -147,7 +150,7 @@ impl Inventory {
 
     fn publish(&self, event: Event, local: bool) {
         let shown = match &event {
-            Event::Released { .. } => true,
+            Event::Released { .. } | Event::ProductChanged { .. } => true,
             Event::StockChanged(change) => change.announce(),
             Event::CartChanged { .. }
             | Event::LineMoved { .. }
@@ -307,8 +310,10 @@ impl Inventory {
 
     /// Releases a product now. Returns `false` when it was already released.
     pub async fn release(&self, product_id: ProductId) -> Result<bool, InventoryError> {
-        if self.read(|c| c.product(product_id).is_none()) {
-            return Err(InventoryError::ProductNotFound(product_id.to_string()));
+        match self.read(|c| c.product(product_id).map(|p| (p.listed(), p.name.clone()))) {
+            None => return Err(InventoryError::ProductNotFound(product_id.to_string())),
+            Some((false, name)) => return Err(InventoryError::NotListed { product_id, name }),
+            Some((true, _)) => {}
         }
         store::catalog::release(&self.db, product_id).await?;
         // Whoever flipped the row, this node's pages learn of it exactly once: when its cache

@@ -135,6 +135,7 @@ fn on_event(live: &Live, event: &Event) {
                 }
             }
         }
+        Event::ProductChanged { product_id } => on_product_changed(live, *product_id),
         Event::StockChanged(change) => {
             if live.hub.subscriber_count(ADMIN_TOPIC) > 0 {
                 let html = live.inventory.read(|c| {
@@ -211,6 +212,35 @@ fn on_event(live: &Live, event: &Event) {
     }
 }
 
+/// An admin's edit: the product's open pages re-render what it shows (`product_changed`), or
+/// learn it is gone (`product_removed`: archived, back to draft, deleted); carts holding its
+/// pairs re-render their panels (a new price, a size gone).
+fn on_product_changed(live: &Live, product_id: ProductId) {
+    let now = Utc::now();
+    let (event, html, items) = live.inventory.read(|c| match c.product(product_id) {
+        Some(p) if p.listed() => (
+            "product_changed",
+            product::details(p, now).into_string(),
+            p.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        ),
+        found => (
+            "product_removed",
+            product::gone(product_id).into_string(),
+            found.map_or_else(Vec::new, |p| p.items.iter().map(|i| i.id).collect()),
+        ),
+    });
+    let payload = json!({ "product_id": product_id, "html": html });
+    live.hub
+        .broadcast(&product_topic(product_id), event, payload);
+    for item in items {
+        live.hub.broadcast(
+            &item_topic(item),
+            "product_changed",
+            json!({ "item_id": item }),
+        );
+    }
+}
+
 /// Presence for admins: the Phoenix Presence diff, with every count re-rendered.
 fn on_presence(live: &Live, diff: Diff) {
     if live.hub.subscriber_count(ADMIN_TOPIC) == 0 {
@@ -242,6 +272,8 @@ fn record_sales(live: &Live, event: &Event) -> bool {
             live.with_sales(|s| s.record_release(now, *product_id));
             true
         }
+        // The bars show the product's name and sizes.
+        Event::ProductChanged { .. } => true,
         Event::StockChanged(change) if change.new_count < change.old_count => {
             let pairs = u32::try_from(change.old_count - change.new_count)
                 .expect("a drop between two i32 counts with new < old is positive");

@@ -5,9 +5,12 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{item_availabilities, items, products};
+use std::collections::HashMap;
+
+use super::schema::{item_availabilities, items, product_details, products};
 use super::{Db, StoreError};
 use crate::domain::fingerprint::WEIGHT_MODULUS;
+use crate::domain::product_fields::{Listing, Visibility};
 use crate::domain::{Fingerprint, Item, ItemId, Product, ProductId};
 use crate::with_conn;
 
@@ -29,20 +32,47 @@ struct ProductRow {
     max_per_customer: Option<i32>,
     queue_enabled: bool,
     admit_per_minute: i32,
+    visibility: String,
 }
 
-type ItemRow = (i32, i32, String, String, i32, i64);
+type ItemRow = (i32, i32, String, String, i32, i64, i32);
 
 pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
+    load_where(db, None).await
+}
+
+/// One product as the database has it now (after an admin's edit, here or on another node).
+pub async fn load_product(db: &Db, id: ProductId) -> Result<Option<Product>, StoreError> {
+    Ok(load_where(db, Some(id)).await?.pop())
+}
+
+async fn load_where(db: &Db, only: Option<ProductId>) -> Result<Vec<Product>, StoreError> {
     let mut conn = db.get().await?;
-    let (rows, item_rows) = with_conn!(conn, |c| {
-        let rows: Vec<ProductRow> = products::table
+    let (rows, item_rows, details) = with_conn!(conn, |c| {
+        let mut query = products::table
             .order(products::id)
             .select(ProductRow::as_select())
-            .load(c)
-            .await?;
-        let item_rows: Vec<ItemRow> = items::table
+            .into_boxed();
+        let mut item_query = items::table
             .inner_join(item_availabilities::table)
+            .into_boxed();
+        if let Some(id) = only {
+            query = query.filter(products::id.eq(id.0));
+            item_query = item_query.filter(items::product_id.eq(id.0));
+        }
+        let rows: Vec<ProductRow> = query.load(c).await?;
+        let mut details_query = product_details::table
+            .select((
+                product_details::product_id,
+                product_details::description,
+                product_details::revision,
+            ))
+            .into_boxed();
+        if let Some(id) = only {
+            details_query = details_query.filter(product_details::product_id.eq(id.0));
+        }
+        let details: Vec<(i32, String, i32)> = details_query.load(c).await?;
+        let item_rows: Vec<ItemRow> = item_query
             .select((
                 items::id,
                 items::product_id,
@@ -50,33 +80,46 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
                 items::sku,
                 item_availabilities::available_count,
                 item_availabilities::version,
+                items::position,
             ))
             .load(c)
             .await?;
-        (rows, item_rows)
+        (rows, item_rows, details)
     });
+    let mut details: HashMap<i32, (String, i32)> = details
+        .into_iter()
+        .map(|(id, description, revision)| (id, (description, revision)))
+        .collect();
     let mut products: Vec<Product> = rows
         .into_iter()
-        .map(|row| Product {
-            id: ProductId(row.id),
-            sku: row.sku,
-            brand: row.brand,
-            name: row.name,
-            color: row.color,
-            price_cents: row.price_cents,
-            main_image_url: row.main_image_url,
-            released: row.released,
-            release_at: row.release_at.map(|at| at.and_utc()),
-            // The column's CHECK keeps it positive.
-            max_per_customer: row.max_per_customer.and_then(|max| u32::try_from(max).ok()),
-            line_per_minute: row
-                .queue_enabled
-                .then(|| u32::try_from(row.admit_per_minute).ok())
-                .flatten(),
-            items: Vec::new(),
+        .map(|row| {
+            let (description, revision) = details.remove(&row.id).unwrap_or_default();
+            Product {
+                id: ProductId(row.id),
+                sku: row.sku,
+                brand: row.brand,
+                name: row.name,
+                color: row.color,
+                price_cents: row.price_cents,
+                main_image_url: row.main_image_url,
+                released: row.released,
+                release_at: row.release_at.map(|at| at.and_utc()),
+                // The column's CHECK keeps it positive.
+                max_per_customer: row.max_per_customer.and_then(|max| u32::try_from(max).ok()),
+                line_per_minute: row
+                    .queue_enabled
+                    .then(|| u32::try_from(row.admit_per_minute).ok())
+                    .flatten(),
+                listing: Listing {
+                    visibility: Visibility::from_column(&row.visibility),
+                    description,
+                    revision,
+                },
+                items: Vec::new(),
+            }
         })
         .collect();
-    for (id, product_id, size, sku, available_count, version) in item_rows {
+    for (id, product_id, size, sku, available_count, version, position) in item_rows {
         if let Ok(i) = products.binary_search_by_key(&product_id, |p| p.id.0) {
             products[i].items.push(Item {
                 id: ItemId(id),
@@ -85,6 +128,7 @@ pub async fn load(db: &Db) -> Result<Vec<Product>, StoreError> {
                 sku,
                 available_count,
                 version,
+                position,
             });
         }
     }
@@ -117,7 +161,8 @@ pub async fn release(db: &Db, id: ProductId) -> Result<bool, StoreError> {
         diesel::update(
             products::table
                 .filter(products::id.eq(id.0))
-                .filter(products::released.eq(false)),
+                .filter(products::released.eq(false))
+                .filter(products::visibility.eq(Visibility::Listed.as_str())),
         )
         .set((
             products::released.eq(true),

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod products;
 pub mod schema;
 pub mod seed;
 pub mod sessions;

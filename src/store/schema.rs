@@ -17,6 +17,15 @@ diesel::table! {
         released_at -> Nullable<Timestamp>,
         inserted_at -> Timestamp,
         updated_at -> Timestamp,
+        visibility -> Text,
+    }
+}
+
+diesel::table! {
+    product_details (product_id) {
+        product_id -> Integer,
+        description -> Text,
+        revision -> Integer,
     }
 }
 
@@ -28,6 +37,7 @@ diesel::table! {
         sku -> Text,
         inserted_at -> Timestamp,
         updated_at -> Timestamp,
+        position -> Integer,
     }
 }
 
@@ -210,6 +220,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    product_images (id) {
+        id -> Integer,
+        product_id -> Integer,
+        position -> Integer,
+        width -> Integer,
+        height -> Integer,
+        inserted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    image_variants (id) {
+        id -> Integer,
+        image_id -> Integer,
+        width -> Integer,
+        height -> Integer,
+        content_type -> Text,
+        hash -> Text,
+        bytes -> Binary,
+    }
+}
+
+diesel::joinable!(product_details -> products (product_id));
+diesel::joinable!(product_images -> products (product_id));
+diesel::joinable!(image_variants -> product_images (image_id));
 diesel::joinable!(line_entries -> products (product_id));
 diesel::joinable!(holds -> items (item_id));
 diesel::joinable!(holds -> orders (order_id));
@@ -236,5 +272,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     test_gateway_charges,
     email_tokens,
-    mail_outbox
+    mail_outbox,
+    product_details,
+    product_images,
+    image_variants
 );

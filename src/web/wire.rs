@@ -19,6 +19,14 @@ pub struct ProductJson {
     pub name: String,
     pub released: bool,
     pub release_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `draft|scheduled|live|sold_out|archived` (see `ProductState`).
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub price_cents: i32,
+    /// How pairs are given out: `first_come`, or through a waiting `line`.
+    #[serde(default)]
+    pub mode: String,
     #[serde(default)]
     pub max_per_customer: Option<u32>,
     /// Whether the product has a waiting line, its rate, and the line's figures.
@@ -40,4 +48,7 @@ pub struct ItemJson {
     pub sku: String,
     pub available_count: i32,
     pub level: String,
+    /// Pairs held in carts (not sold); `available_count` is what anyone else may still take.
+    #[serde(default)]
+    pub held_count: i64,
 }

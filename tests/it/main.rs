@@ -19,6 +19,7 @@ mod acceptance;
 mod accounts;
 mod admin;
 mod admin_api;
+mod admin_catalog;
 mod admin_orders;
 mod admin_sales;
 mod cart;

@@ -8,3 +8,4 @@ pub mod cart;
 pub mod countdown;
 pub mod line;
 pub mod product;
+pub mod product_form;

@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use crate::domain::money::format_cents;
-use crate::domain::{Item, Level, Product};
+use crate::domain::product_fields::paragraphs;
+use crate::domain::{Item, Level, Product, ProductId};
 use crate::html::announce;
 use crate::html::fragments::countdown::countdown;
 
@@ -18,10 +19,10 @@ pub fn product_card(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup
                 img src=(product.main_image_url) alt=(alt_text(product)) loading="lazy" width="600" height="400";
             }
             div.product-card__body {
-                p.product-brand { (product.brand) }
-                h2.product-name { a href=(href) { (product.name) } }
-                p.product-color { (product.color) }
-                p.product-price { (format_cents(product.price_cents.into())) }
+                (brand(product))
+                h2.product-name { a href=(href) { (name(product)) } }
+                (color(product))
+                (price(product))
             }
             (sizes(product, now, csrf))
         }
@@ -36,22 +37,78 @@ pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Mark
                 img src=(product.main_image_url) alt=(alt_text(product)) width="600" height="400";
             }
             div.product-detail__info {
-                p.product-brand { (product.brand) }
-                h1.product-name { (product.name) }
-                p.product-color { (product.color) }
-                p.product-price { (format_cents(product.price_cents.into())) }
+                (brand(product))
+                h1.product-name { (name(product)) }
+                (color(product))
+                (price(product))
                 (limit(product))
                 (sizes(product, now, csrf))
+                (description(product))
             }
         }
     }
 }
 
-/// "Limit 1 per customer", for a product that has one.
+/// `#product-<id>-limit`: "Limit 1 per customer", for a product that has one.
 pub fn limit(product: &Product) -> Markup {
     html! {
-        @if let Some(max) = product.max_per_customer {
-            p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer" }
+        div id=(format!("product-{}-limit", product.id)) {
+            @if let Some(max) = product.max_per_customer {
+                p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer" }
+            }
+        }
+    }
+}
+
+fn brand(product: &Product) -> Markup {
+    html! { p.product-brand id=(format!("product-{}-brand", product.id)) { (product.brand) } }
+}
+
+fn name(product: &Product) -> Markup {
+    html! { span id=(format!("product-{}-name", product.id)) { (product.name) } }
+}
+
+fn color(product: &Product) -> Markup {
+    html! { p.product-color id=(format!("product-{}-color", product.id)) { (product.color) } }
+}
+
+fn price(product: &Product) -> Markup {
+    html! {
+        p.product-price id=(format!("product-{}-price", product.id)) {
+            (format_cents(product.price_cents.into()))
+        }
+    }
+}
+
+/// `#product-<id>-description`: the admin's paragraphs.
+fn description(product: &Product) -> Markup {
+    html! {
+        div.product-description id=(format!("product-{}-description", product.id)) {
+            @for paragraph in paragraphs(&product.listing.description) { p { (paragraph) } }
+        }
+    }
+}
+
+/// Every element of a product's card and page an admin's edit can change, by id, for the
+/// `product_changed` push (no CSRF token: the frame is shared; the shim adds the page's).
+pub fn details(product: &Product, now: DateTime<Utc>) -> Markup {
+    html! {
+        (brand(product))
+        (name(product))
+        (color(product))
+        (price(product))
+        (limit(product))
+        (description(product))
+        (sizes(product, now, None))
+    }
+}
+
+/// `#product-<id>-sizes` once a product is off the store (archived, or back to draft), for
+/// the `product_removed` push.
+pub fn gone(product_id: ProductId) -> Markup {
+    html! {
+        div id=(format!("product-{product_id}-sizes")) .product-sizes {
+            p.product-gone { "This product is no longer available." }
         }
     }
 }
@@ -127,7 +184,7 @@ fn drop_words(product: &Product) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ItemId, ProductId};
+    use crate::domain::ItemId;
 
     #[test]
     fn sold_out_sizes_are_disabled_and_carry_their_level() {
@@ -138,6 +195,7 @@ mod tests {
             sku: "X-9.5".into(),
             available_count: count,
             version: 1,
+            position: 0,
         };
         let out = size_button(&item(0)).into_string();
         assert!(out.contains(r#"id="item-7""#) && out.contains(r#"data-level="out""#));
@@ -161,6 +219,7 @@ mod tests {
             release_at: None,
             max_per_customer: None,
             line_per_minute: None,
+            listing: Default::default(),
             items: (1..=3)
                 .map(|n| Item {
                     id: ItemId(n),
@@ -169,6 +228,7 @@ mod tests {
                     sku: format!("X-{n}"),
                     available_count: 5,
                     version: 1,
+                    position: 0,
                 })
                 .collect(),
         };

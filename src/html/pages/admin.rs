@@ -40,6 +40,7 @@ pub fn dashboard(
         html! {
             section.admin {
                 h1 { "Dashboard" }
+                p.admin-nav { a href="/admin/products" { "Products" } " · " a href="/admin/orders" { "Orders" } }
                 div.admin-stats { (counts(live_counts, catalog)) }
                 (server(figures, node))
                 (cluster(drop.cluster, drop.bus))

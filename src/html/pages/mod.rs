@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_products;
 pub mod checkout;
 pub mod errors;
 pub mod layout;

@@ -37,7 +37,7 @@ pub fn index(
             }
             div.shop {
                 div.product-grid {
-                    @for p in catalog.products() { (product_card(p, now, csrf)) }
+                    @for p in catalog.products().filter(|p| p.listed()) { (product_card(p, now, csrf)) }
                 }
                 (cart_panel)
             }

@@ -27,7 +27,7 @@ impl ProductChannel {
         if ctx
             .live
             .inventory
-            .read(|c| c.product(self.product_id).is_none())
+            .read(|c| c.product(self.product_id).is_none_or(|p| !p.listed()))
         {
             return Err(json!({ "reason": "not_found" }));
         }

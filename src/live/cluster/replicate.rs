@@ -51,6 +51,9 @@ async fn forward_local_events(live: Arc<Live>) {
                 Event::Released { product_id } => Message::Released {
                     product: product_id,
                 },
+                Event::ProductChanged { product_id } => Message::Product {
+                    product: product_id,
+                },
                 Event::StockChanged(change) => Message::Stock {
                     item: change.item_id,
                     count: change.new_count,
@@ -187,6 +190,12 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
                 version,
             } => resync |= !live.inventory.apply_replicated_stock(item, count, version),
             Message::Released { product } => live.inventory.apply_replicated_release(product),
+            Message::Product { product } => {
+                if let Err(error) = live.inventory.apply_replicated_product(product).await {
+                    tracing::warn!(error = %crate::error_chain::ErrorChain(&error), %product, "cannot read an edited product");
+                    resync = true;
+                }
+            }
             Message::Cart {
                 cart,
                 serialized,

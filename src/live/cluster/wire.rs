@@ -25,6 +25,10 @@ pub enum Message {
     Released {
         product: ProductId,
     },
+    /// An admin changed a product: read it back from the database.
+    Product {
+        product: ProductId,
+    },
     Cart {
         cart: String,
         serialized: String,

@@ -270,6 +270,9 @@ impl From<InventoryError> for ApiError {
             InventoryError::NotReleased { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "not_released", message)
             }
+            InventoryError::NotListed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not_listed", message)
+            }
             InventoryError::Checkout(CheckoutError::Empty) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_cart", message)
             }

@@ -1,5 +1,7 @@
 //! The admin HTTP API: inventory moves (the CLI uses these) and the inventory as JSON.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
@@ -11,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::catalog::{MAX_LIMIT, parse_limit};
+use crate::domain::product_fields::ProductState;
 use crate::domain::{ItemId, Level, csv};
 use crate::html::fragments::admin_orders::{items_text, latest_orders, orders_table};
 use crate::html::pages::admin::orders_search;
@@ -343,9 +346,13 @@ async fn restock(
     Ok(moved(stock, "restocked", count))
 }
 
-async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJson> {
+async fn inventory(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<InventoryJson>, ApiError> {
     let lines = line_lengths(&state.live);
-    Json(state.inventory.read(|catalog| {
+    let held: HashMap<ItemId, i64> = state.inventory.held_counts().await?.into_iter().collect();
+    Ok(Json(state.inventory.read(|catalog| {
         InventoryJson {
             products: catalog
                 .products()
@@ -356,6 +363,14 @@ async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJso
                     name: p.name.clone(),
                     released: p.released,
                     release_at: p.release_at,
+                    state: ProductState::of(p).as_str().to_string(),
+                    price_cents: p.price_cents,
+                    mode: if p.line_per_minute.is_some() {
+                        "line"
+                    } else {
+                        "first_come"
+                    }
+                    .to_string(),
                     max_per_customer: p.max_per_customer,
                     queue: p.line_per_minute.is_some(),
                     admit_per_minute: p.line_per_minute,
@@ -370,10 +385,11 @@ async fn inventory(_: Admin, State(state): State<AppState>) -> Json<InventoryJso
                             sku: i.sku.clone(),
                             available_count: i.available_count,
                             level: i.level().as_str().to_string(),
+                            held_count: held.get(&i.id).copied().unwrap_or(0),
                         })
                         .collect(),
                 })
                 .collect(),
         }
-    }))
+    })))
 }

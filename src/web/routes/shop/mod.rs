@@ -122,9 +122,13 @@ async fn show(
     let template = state
         .pages
         .get(PageKey::Product(id), version, now, || {
-            state
-                .inventory
-                .read(|catalog| catalog.product(id).map(|p| render_product(p, now)))
+            state.inventory.read(|catalog| {
+                // Drafts and archived products are no page of the store.
+                catalog
+                    .product(id)
+                    .filter(|p| p.listed())
+                    .map(|p| render_product(p, now))
+            })
         })
         .ok_or_else(not_found)?;
     answer(&state, &shopper, &headers, &flash, &template, Some(id)).await
