@@ -420,6 +420,8 @@ async fn change_password(
     let Some(id) = shopper.account else {
         return Ok(see_other("/account/login?next=/account"));
     };
+    // A forged post spends no budget.
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let account_key = format!("account:{id}");
     state.limits.check(
         LimitedAction::Login,
@@ -427,7 +429,6 @@ async fn change_password(
         Some(&account_key),
         Audience::Page,
     )?;
-    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     match state
         .inventory
         .change_password(id, &form.current_password, &form.new_password)
