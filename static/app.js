@@ -134,7 +134,15 @@ function wantedTopics() {
 function handlers(topic) {
   return {
     onPush: onPush,
-    onJoin: function () { forms.recover(topic, pageTopic()); }
+    onJoin: function () { forms.recover(topic, pageTopic()); },
+    // The cookie holds another session's cart (left from an older session): it is no cart
+    // here, so drop it and join with none.
+    onRefused: function (response) {
+      if (response.reason !== "foreign_cart" || !readCartCookie()) return;
+      document.cookie = CART_COOKIE + "=; path=/; max-age=0; samesite=lax";
+      var ch = socket.get(topic);
+      if (ch) ch.rejoin();
+    }
   };
 }
 

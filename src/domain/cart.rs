@@ -1,9 +1,12 @@
-//! The shopping cart: one of each item, kept client-side as a signed token of item ids.
+//! The shopping cart: one of each item, kept client-side as a signed token of its cart id and
+//! item ids. The cart id is signed too, so a token copied into another session or account (whose
+//! cart id differs) is no cart there: a shopper let in from a line cannot hand their pairs on.
 
 use super::account::Ordered;
 use super::catalog::Catalog;
 use super::ids::{ItemId, ProductId};
 use super::token::{CART_TOKEN_MAX_AGE_MS, Signer};
+use serde::{Deserialize, Serialize};
 
 /// Pairs per cart: generous for a person, small enough that a cart token stays a cookie.
 pub const MAX_ITEMS: usize = 20;
@@ -31,6 +34,26 @@ pub enum CartError {
     LimitReached,
     #[error("This drop has a waiting line: you can add its pairs once you are let in.")]
     NotAdmitted,
+}
+
+/// Why a cart token is not this cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CartTokenError {
+    /// Tampered, expired, not ours, or not a cart at all.
+    #[error("the cart token is invalid")]
+    Invalid,
+    /// Genuine, but another cart's: copied from another session or account.
+    #[error("this cart belongs to another shopper")]
+    Foreign,
+}
+
+/// What a cart token signs.
+#[derive(Serialize, Deserialize)]
+struct Signed {
+    /// The cart id it belongs to.
+    c: String,
+    /// Its item ids.
+    i: Vec<ItemId>,
 }
 
 impl CartError {
@@ -152,26 +175,46 @@ impl Cart {
         self.items.retain(|id| exists(*id));
     }
 
-    pub fn serialize(&self, signer: &Signer, now_ms: i64) -> String {
-        let ids = serde_json::to_string(&self.items).expect("a list of ids always serializes");
-        signer.sign(&ids, now_ms)
+    /// The signed token of this cart, which only `cart_id` reads back.
+    pub fn serialize(&self, signer: &Signer, cart_id: &str, now_ms: i64) -> String {
+        let signed = Signed {
+            c: cart_id.to_string(),
+            i: self.items.clone(),
+        };
+        let json = serde_json::to_string(&signed).expect("a string and ids always serialize");
+        signer.sign(&json, now_ms)
     }
 
-    /// A tampered, expired or unparsable token is an empty cart, never an error.
-    pub fn deserialize(token: Option<&str>, signer: &Signer, now_ms: i64) -> Cart {
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Cart::default();
-        };
-        let ids: Vec<ItemId> = signer
+    /// The cart `cart_id`'s token holds, telling a copied genuine token (`Foreign`) from a
+    /// broken one (`Invalid`).
+    pub fn read(
+        token: &str,
+        signer: &Signer,
+        cart_id: &str,
+        now_ms: i64,
+    ) -> Result<Cart, CartTokenError> {
+        let signed: Signed = signer
             .verify(token, CART_TOKEN_MAX_AGE_MS, now_ms)
             .ok()
             .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default();
+            .ok_or(CartTokenError::Invalid)?;
+        if signed.c != cart_id {
+            return Err(CartTokenError::Foreign);
+        }
         let mut cart = Cart::default();
-        for id in ids.into_iter().take(MAX_ITEMS) {
+        for id in signed.i.into_iter().take(MAX_ITEMS) {
             let _ = cart.add(id);
         }
-        cart
+        Ok(cart)
+    }
+
+    /// A tampered, expired, unparsable or another cart's token is an empty cart, never an
+    /// error.
+    pub fn deserialize(token: Option<&str>, signer: &Signer, cart_id: &str, now_ms: i64) -> Cart {
+        token
+            .filter(|t| !t.is_empty())
+            .and_then(|t| Cart::read(t, signer, cart_id, now_ms).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -209,32 +252,57 @@ mod tests {
         let mut cart = Cart::default();
         let _ = cart.add(ItemId(7));
         let _ = cart.add(ItemId(2));
-        let token = cart.serialize(&signer(), 1_000);
-        assert_eq!(Cart::deserialize(Some(&token), &signer(), 2_000), cart);
+        let token = cart.serialize(&signer(), "cart-a", 1_000);
+        assert_eq!(
+            Cart::deserialize(Some(&token), &signer(), "cart-a", 2_000),
+            cart
+        );
     }
 
     #[test]
     fn bad_tokens_are_empty_carts() {
         let mut cart = Cart::default();
         let _ = cart.add(ItemId(7));
-        let token = cart.serialize(&signer(), 0);
+        let token = cart.serialize(&signer(), "cart-a", 0);
         let empty = Cart::default();
-        assert_eq!(Cart::deserialize(None, &signer(), 1), empty);
-        assert_eq!(Cart::deserialize(Some(""), &signer(), 1), empty);
-        assert_eq!(Cart::deserialize(Some("garbage"), &signer(), 1), empty);
+        assert_eq!(Cart::deserialize(None, &signer(), "cart-a", 1), empty);
+        assert_eq!(Cart::deserialize(Some(""), &signer(), "cart-a", 1), empty);
         assert_eq!(
-            Cart::deserialize(Some(&format!("{token}x")), &signer(), 1),
+            Cart::deserialize(Some("garbage"), &signer(), "cart-a", 1),
+            empty
+        );
+        assert_eq!(
+            Cart::deserialize(Some(&format!("{token}x")), &signer(), "cart-a", 1),
             empty
         );
         let other = Signer::new(b"another secret entirely, not ours", "cart");
-        assert_eq!(Cart::deserialize(Some(&token), &other, 1), empty);
+        assert_eq!(Cart::deserialize(Some(&token), &other, "cart-a", 1), empty);
         assert_eq!(
-            Cart::deserialize(Some(&token), &signer(), CART_TOKEN_MAX_AGE_MS + 1),
+            Cart::deserialize(Some(&token), &signer(), "cart-a", CART_TOKEN_MAX_AGE_MS + 1),
             empty
         );
         // Signed but not a list of ids.
         let odd = signer().sign("{\"not\":\"ids\"}", 0);
-        assert_eq!(Cart::deserialize(Some(&odd), &signer(), 1), empty);
+        assert_eq!(Cart::deserialize(Some(&odd), &signer(), "cart-a", 1), empty);
+    }
+
+    #[test]
+    fn another_carts_token_is_foreign_and_no_cart_here() {
+        let mut cart = Cart::default();
+        let _ = cart.add(ItemId(7));
+        let token = cart.serialize(&signer(), "cart-a", 0);
+        assert_eq!(Cart::read(&token, &signer(), "cart-a", 1), Ok(cart));
+        assert_eq!(
+            Cart::read(&token, &signer(), "cart-b", 1),
+            Err(CartTokenError::Foreign)
+        );
+        assert!(Cart::deserialize(Some(&token), &signer(), "cart-b", 1).is_empty());
+        // A token of item ids alone (no cart id) is no cart.
+        let unbound = signer().sign("[7]", 0);
+        assert_eq!(
+            Cart::read(&unbound, &signer(), "cart-a", 1),
+            Err(CartTokenError::Invalid)
+        );
     }
 
     #[test]

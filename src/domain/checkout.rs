@@ -38,6 +38,10 @@ pub enum CheckoutError {
     /// The account's past pairs of this product plus this cart's exceed its limit.
     #[error("at most {max} per customer of product {product_id}")]
     LimitReached { product_id: ProductId, max: u32 },
+    /// The product has a waiting line, and this shopper is not let in from it (or no longer:
+    /// the admission window is over).
+    #[error("product {0} has a waiting line this shopper is not let in from")]
+    NotAdmitted(ProductId),
 }
 
 impl Plan {

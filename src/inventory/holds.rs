@@ -75,6 +75,7 @@ impl Inventory {
             shopper.account,
             product_id,
             hold,
+            self.admitted_since(),
         )
         .await
         .map_err(InventoryError::from)?
@@ -94,6 +95,9 @@ impl Inventory {
             HoldOutcome::Refused(CheckoutError::SignInRequired) => Err(HoldError::SignInRequired),
             HoldOutcome::Refused(CheckoutError::VerificationRequired) => {
                 Err(HoldError::VerificationRequired)
+            }
+            HoldOutcome::Refused(CheckoutError::NotAdmitted(_)) => {
+                Err(CartError::NotAdmitted.into())
             }
             HoldOutcome::Refused(_) => Err(CartError::LimitReached.into()),
         }

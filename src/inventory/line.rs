@@ -73,6 +73,16 @@ impl Inventory {
         self.line_times.admission
     }
 
+    /// Whoever was let in at or after this instant may still cart and buy a lined drop.
+    pub fn admitted_since(&self) -> chrono::NaiveDateTime {
+        let window =
+            chrono::Duration::from_std(self.admission_window()).unwrap_or(chrono::Duration::MAX);
+        Utc::now()
+            .checked_sub_signed(window)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
+            .naive_utc()
+    }
+
     /// How long a waiting shopper who left keeps the place once the line is moving.
     pub fn line_grace(&self) -> Duration {
         self.line_times.grace

@@ -394,8 +394,16 @@ impl Inventory {
             .claim(&items, |item| self.read(|c| claims::cached_count(c, item)))
             .await
             .map_err(CheckoutError::SoldOut)?;
-        match store::orders::purchase(&self.db, &shopper.cart_id, shopper.account, node, &plan)
-            .await?
+        let since = self.admitted_since();
+        match store::orders::purchase(
+            &self.db,
+            &shopper.cart_id,
+            shopper.account,
+            node,
+            &plan,
+            since,
+        )
+        .await?
         {
             PurchaseOutcome::Bought { order_id, counts } => {
                 for (item_id, count, version) in counts {

@@ -422,7 +422,7 @@ pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
     let csrf = live.tokens.csrf_for(cart_id);
     json!({
         "html": cart::cart_panel(&lines, Some(&csrf)).into_string(),
-        "serialized": cart.serialize(&live.tokens.cart, Utc::now().timestamp_millis()),
+        "serialized": cart.serialize(&live.tokens.cart, cart_id, Utc::now().timestamp_millis()),
         "count": cart.len(),
     })
 }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
+use super::lines::not_admitted;
 use super::schema::{accounts, holds, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::checkout::{CheckoutError, OrderLine, Plan, check_limits};
@@ -45,7 +46,9 @@ impl From<diesel::result::Error> for TxError {
     }
 }
 
-/// The pairs of a limited product an account has: paid or shipped orders, and pairs held now.
+/// The pairs of a limited product an account has: paid or shipped orders, and pairs held now,
+/// also those of an order waiting for payment (its holds end when it is paid, so nothing counts
+/// twice; left out, a shopper could hold more pairs behind an order being paid).
 #[macro_export]
 macro_rules! pairs_of_account {
     ($c:expr, $account:expr, $products:expr) => {{
@@ -64,7 +67,6 @@ macro_rules! pairs_of_account {
         let held: Vec<(i32, i64)> = holds::table
             .inner_join(items::table)
             .filter(holds::account_id.eq(account))
-            .filter(holds::order_id.is_null())
             .filter(items::product_id.eq_any(limited))
             .group_by(items::product_id)
             .select((items::product_id, diesel::dsl::count_star()))
@@ -84,17 +86,23 @@ macro_rules! pairs_of_account {
 }
 
 /// Holds one pair of `item_id` for `holder` until `hold.expires_at_ms`.
+/// A lined product's pair is held only for a holder let in from the line at or after
+/// `admitted_since`, judged here as checkout judges it.
 pub async fn hold(
     db: &Db,
     holder: &str,
     account: Option<AccountId>,
     product_id: ProductId,
     hold: Hold,
+    admitted_since: chrono::NaiveDateTime,
 ) -> Result<HoldOutcome, StoreError> {
     let mut conn = db.get().await?;
     let item_id = hold.item_id;
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {
+            if let Some(lined) = not_admitted!(c, holder, &[product_id.0], admitted_since) {
+                return Err(TxError::Refused(CheckoutError::NotAdmitted(lined)));
+            }
             let max: Option<Option<i32>> = products::table
                 .filter(products::id.eq(product_id.0))
                 .select(products::max_per_customer)

@@ -20,6 +20,41 @@ pub struct StoredLine {
     pub entries: Vec<(String, Option<DateTime<Utc>>)>,
 }
 
+/// The first of `products` with a waiting line that `holder` was not let in from at or after
+/// `since` (the admission window's start), read inside the caller's transaction: adding a
+/// lined pair and buying it are judged on the database, not on a node's view of the lines.
+/// `(conn, holder, &[product ids], since) -> Option<ProductId>`.
+#[macro_export]
+macro_rules! not_admitted {
+    ($c:expr, $holder:expr, $products:expr, $since:expr) => {{
+        use $crate::store::schema::{line_entries, products};
+        let (holder, wanted, since): (&str, &[i32], chrono::NaiveDateTime) =
+            ($holder, $products, $since);
+        let lined: Vec<i32> = products::table
+            .filter(products::id.eq_any(wanted))
+            .filter(products::queue_enabled.eq(true))
+            .select(products::id)
+            .load($c)
+            .await?;
+        if lined.is_empty() {
+            None
+        } else {
+            let admitted: Vec<i32> = line_entries::table
+                .filter(line_entries::holder.eq(holder))
+                .filter(line_entries::product_id.eq_any(&lined))
+                .filter(line_entries::admitted_at.ge(since))
+                .select(line_entries::product_id)
+                .load($c)
+                .await?;
+            lined
+                .into_iter()
+                .find(|p| !admitted.contains(p))
+                .map($crate::domain::ProductId)
+        }
+    }};
+}
+pub use not_admitted;
+
 /// Joins the line (once per holder: joining again keeps the place). `false` when the product
 /// has no line. Who joins before the drop gets `shuffle_key` for the draw; after it, arrival
 /// order.

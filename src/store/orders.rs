@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
+use super::lines::not_admitted;
 use super::schema::{accounts, items, order_items, orders, products};
 use super::{Db, StoreError};
 use crate::domain::checkout::{CheckoutError, Plan, check_limits};
@@ -69,12 +70,16 @@ impl From<diesel::result::Error> for TxError {
 /// another node holds. When the order has a limited product, the account's row is written
 /// first: that write locks it (a row lock on PostgreSQL, the write lock on SQLite) until commit,
 /// so two checkouts of one account, on any nodes, count each other's pairs.
+///
+/// A product with a waiting line is bought only by a holder let in from it at or after
+/// `admitted_since`, judged here too: a cart is no proof of having been let in.
 pub async fn purchase(
     db: &Db,
     cart_id: &str,
     account: Option<AccountId>,
     node: &str,
     plan: &Plan,
+    admitted_since: NaiveDateTime,
 ) -> Result<PurchaseOutcome, StoreError> {
     let mut lines = plan.lines.clone();
     lines.sort_by_key(|l| l.item_id);
@@ -83,6 +88,9 @@ pub async fn purchase(
     let mut conn = db.get().await?;
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {
+            if let Some(product_id) = not_admitted!(c, cart_id, &product_ids, admitted_since) {
+                return Err(TxError::Refused(CheckoutError::NotAdmitted(product_id)));
+            }
             let limits: Vec<(i32, Option<i32>)> = products::table
                 .filter(products::id.eq_any(&product_ids))
                 .filter(products::max_per_customer.is_not_null())

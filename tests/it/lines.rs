@@ -28,7 +28,7 @@ on_both_backends!(
 static MEMBERS: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh shopper signed in to a verified account of its own (a place is an account's).
-async fn member(app: &TestApp) -> Visitor {
+pub async fn member(app: &TestApp) -> Visitor {
     member_from(app, std::net::IpAddr::from([127, 0, 0, 1])).await
 }
 
@@ -37,7 +37,7 @@ async fn member_from(app: &TestApp, from: std::net::IpAddr) -> Visitor {
 }
 
 /// A [`member`] and its email.
-async fn named_member(app: &TestApp, from: std::net::IpAddr) -> (Visitor, String) {
+pub async fn named_member(app: &TestApp, from: std::net::IpAddr) -> (Visitor, String) {
     let email = format!(
         "member{}@example.com",
         MEMBERS.fetch_add(1, Ordering::Relaxed)
@@ -48,7 +48,7 @@ async fn named_member(app: &TestApp, from: std::net::IpAddr) -> (Visitor, String
 }
 
 /// An unreleased product with no schedule, given a line letting in `per_minute`.
-async fn lined_product(app: &TestApp, per_minute: u32) -> ProductId {
+pub async fn lined_product(app: &TestApp, per_minute: u32) -> ProductId {
     let product = app.product(false).await;
     let response = app
         .http
@@ -65,7 +65,7 @@ async fn lined_product(app: &TestApp, per_minute: u32) -> ProductId {
     product.id
 }
 
-async fn join(visitor: &Visitor, product: ProductId) {
+pub async fn join(visitor: &Visitor, product: ProductId) {
     let (status, location) = visitor
         .post(&format!("/products/{product}/line"), &[])
         .await;
@@ -97,7 +97,7 @@ fn panel(html: &str, product: ProductId) -> (u32, bool) {
     )
 }
 
-async fn release(app: &TestApp, product: ProductId) {
+pub async fn release(app: &TestApp, product: ProductId) {
     app.admin
         .release(&product.to_string())
         .await
@@ -105,7 +105,7 @@ async fn release(app: &TestApp, product: ProductId) {
 }
 
 /// A socket on the visitor's cart channel; returns it and the topic.
-async fn cart_socket(app: &TestApp, visitor: &Visitor) -> (Client, String) {
+pub async fn cart_socket(app: &TestApp, visitor: &Visitor) -> (Client, String) {
     let (token, cart_id) = crate::ws::socket_token(&visitor.http, &app.url).await;
     let mut socket = Client::connect(&app.socket_url(&token))
         .await
@@ -116,7 +116,7 @@ async fn cart_socket(app: &TestApp, visitor: &Visitor) -> (Client, String) {
 }
 
 /// The next `queue` push for `product` (other pushes skipped): `(position, admitted)`.
-async fn next_place(socket: &mut Client, product: ProductId) -> (u32, bool) {
+pub async fn next_place(socket: &mut Client, product: ProductId) -> (u32, bool) {
     loop {
         let frame = socket.frame().await;
         if frame.event == "queue" && frame.payload["product_id"] == json!(product.0) {

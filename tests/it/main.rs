@@ -28,6 +28,7 @@ mod checkout;
 mod cli;
 mod cluster;
 mod cookies;
+mod copied_carts;
 mod faults;
 mod fuzz;
 mod heal;

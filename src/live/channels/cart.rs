@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::config::LimitedAction;
 use crate::domain::account::{Ordered, SignedIn};
+use crate::domain::cart::CartTokenError;
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
 use crate::html::announce;
 use crate::html::fragments::line::queue_panel;
@@ -52,11 +53,27 @@ impl CartChannel {
             return Err(json!({ "reason": "unauthorized" }));
         }
         let now = Utc::now().timestamp_millis();
+        let signer = &ctx.live.tokens.cart;
+        let given = payload["serialized"].as_str().filter(|t| !t.is_empty());
+        // Another shopper's genuine cart (a copied cookie) is refused outright; a broken one
+        // is an empty cart, as on the pages.
+        let given = match given.map(|t| Cart::read(t, signer, &self.cart_id, now)) {
+            Some(Err(CartTokenError::Foreign)) => {
+                return Err(json!({
+                    "reason": "foreign_cart",
+                    "message": CartTokenError::Foreign.to_string(),
+                }));
+            }
+            Some(read) => read.unwrap_or_default(),
+            None => Cart::default(),
+        };
         // A signed-in cart starts from the account's copy: another browser may have changed it
         // since this one's cookie was written.
         let saved = self.account.as_ref().and_then(|a| a.cart_token.as_deref());
-        let token = saved.or(payload["serialized"].as_str());
-        self.cart = Cart::deserialize(token, &ctx.live.tokens.cart, now);
+        self.cart = match saved {
+            Some(saved) => Cart::deserialize(Some(saved), signer, &self.cart_id, now),
+            None => given,
+        };
         self.cart
             .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
         ctx.subscribe_info(&cart_updates_topic(&self.cart_id));
@@ -170,6 +187,7 @@ impl CartChannel {
             self.cart = Cart::deserialize(
                 message.payload["serialized"].as_str(),
                 &ctx.live.tokens.cart,
+                &self.cart_id,
                 now,
             );
             self.follow_items(ctx);

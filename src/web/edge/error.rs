@@ -294,6 +294,9 @@ impl From<InventoryError> for ApiError {
             InventoryError::Checkout(CheckoutError::LimitReached { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "limit_reached", message)
             }
+            InventoryError::Checkout(CheckoutError::NotAdmitted(_)) => {
+                ApiError::new(StatusCode::FORBIDDEN, "not_admitted", message)
+            }
             InventoryError::Account(error) => {
                 tracing::error!(error = %ErrorChain(&error), "admin API failed: account");
                 ApiError::new(

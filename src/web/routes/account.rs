@@ -323,6 +323,7 @@ async fn sign_in(
     let mut cart = Cart::deserialize(
         account.cart_token.as_deref(),
         &state.tokens.cart,
+        &account.cart_id,
         Utc::now().timestamp_millis(),
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));

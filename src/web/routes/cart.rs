@@ -45,9 +45,11 @@ pub async fn read_cart(
             .and_then(|account| account.cart_token),
         None => cookie_value(headers, CART_COOKIE),
     };
+    // Bound to the cart id: another session's or account's token is no cart here.
     let mut cart = Cart::deserialize(
         token.as_deref(),
         &state.tokens.cart,
+        &shopper.cart_id,
         Utc::now().timestamp_millis(),
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
@@ -121,7 +123,7 @@ pub async fn save(
     cart: &Cart,
 ) -> Result<HeaderValue, PageError> {
     let now = Utc::now().timestamp_millis();
-    let token = cart.serialize(&state.tokens.cart, now);
+    let token = cart.serialize(&state.tokens.cart, &shopper.cart_id, now);
     if let Some(id) = shopper.account {
         state.inventory.save_account_cart(id, &token, now).await?;
     }

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::cart::{CartForm, read_cart, save};
 use crate::config::LimitedAction;
-use crate::domain::ProductId;
 use crate::domain::Shopper;
 use crate::domain::checkout::CheckoutError;
+use crate::domain::{CartError, ProductId};
 use crate::html::fragments::cart::lines;
 use crate::html::pages::checkout as view;
 use crate::html::pages::layout::PageMeta;
@@ -110,6 +110,29 @@ async fn purchase(
         }
         Err(InventoryError::Checkout(CheckoutError::LimitReached { product_id, .. })) => {
             Ok(see_other(format!("/checkout?limit={product_id}")))
+        }
+        Err(InventoryError::Checkout(CheckoutError::NotAdmitted(product_id))) => {
+            // Nothing was charged. This shopper may not buy that drop now (never let in from
+            // its line, or no longer): its pairs leave the cart, and its page says why.
+            let lined: Vec<_> = cart
+                .items()
+                .iter()
+                .copied()
+                .filter(|id| {
+                    state
+                        .inventory
+                        .read(|c| c.item(*id).is_some_and(|(p, _)| p.id == product_id))
+                })
+                .collect();
+            for id in lined {
+                let _ = cart.remove(id);
+            }
+            let code = CartError::NotAdmitted.code();
+            let mut response = see_other(format!("/products/{product_id}?cart_error={code}"));
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
+            Ok(response)
         }
         Err(InventoryError::Checkout(CheckoutError::SoldOut(gone))) => {
             // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
