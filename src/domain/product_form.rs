@@ -31,6 +31,9 @@ pub struct SizeRow {
     /// left alone (sales since then are not undone).
     pub was: String,
     pub remove: bool,
+    /// Pairs of it have been sold (so it cannot be removed), as the page was told; a save
+    /// asks the database again.
+    pub sold: bool,
 }
 
 impl SizeRow {
@@ -164,6 +167,7 @@ impl ProductForm {
                 stock: item.available_count.to_string(),
                 was: item.available_count.to_string(),
                 remove: false,
+                sold: false,
             })
             .collect();
         sizes.push(SizeRow::default());
@@ -236,6 +240,7 @@ impl ProductForm {
                         "stock" => row.stock = value,
                         "was" => row.was = value,
                         "remove" => row.remove = !value.is_empty(),
+                        "sold" => row.sold = !value.is_empty(),
                         _ => {}
                     }
                 }
@@ -243,6 +248,44 @@ impl ProductForm {
         }
         form.sizes = rows.into_values().collect();
         form
+    }
+
+    /// The sizes the page marked sold (for a live check; a save reads the database).
+    pub fn sold_sizes(&self) -> HashSet<ItemId> {
+        self.sizes
+            .iter()
+            .filter(|r| r.sold)
+            .filter_map(|r| r.id)
+            .collect()
+    }
+
+    /// Whether the admin has left this field (`price`, `size-2-label`) empty.
+    pub fn is_blank(&self, field: &str) -> bool {
+        let value = match field {
+            "brand" => &self.brand,
+            "name" => &self.name,
+            "color" => &self.color,
+            "sku" => &self.sku,
+            "price" => &self.price,
+            "description" => &self.description,
+            "max_per_customer" => &self.max_per_customer,
+            "admit_per_minute" => &self.admit_per_minute,
+            "release_at" => &self.release_at,
+            other => {
+                let row = other
+                    .strip_prefix("size-")
+                    .and_then(|rest| rest.split_once('-'))
+                    .and_then(|(n, name)| Some((self.sizes.get(n.parse::<usize>().ok()?)?, name)));
+                match row {
+                    Some((row, "label")) => &row.label,
+                    Some((row, "sku")) => &row.sku,
+                    Some((row, "stock")) => &row.stock,
+                    Some((_, "remove")) => return false,
+                    _ => return true,
+                }
+            }
+        };
+        value.trim().is_empty()
     }
 
     /// Applies a button that only re-renders (a new row, a row moved); `false` for a save.

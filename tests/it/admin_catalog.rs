@@ -465,3 +465,82 @@ async fn a_release_time_is_taken_in_the_admins_time_zone_and_kept_by_the_schedul
     let released = client.expect(&topic, "released").await;
     assert_eq!(released.payload["product_id"], json!(product.id));
 }
+
+/// The reply to `msg_ref`, whatever the admin topic broadcasts meanwhile.
+async fn reply_skipping(admin: &mut crate::ws::Client, msg_ref: &str) -> serde_json::Value {
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "phx_reply" && frame.msg_ref == json!(msg_ref) {
+            return frame.payload;
+        }
+    }
+}
+
+on_both_backends!(the_form_is_checked_as_it_is_typed);
+
+async fn the_form_is_checked_as_it_is_typed(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // The form pages carry the admin token and are live forms.
+    let (_, page) = app.admin_get("/admin/products/new").await;
+    assert!(
+        page.contains("name=\"admin-token\"") && page.contains("data-change=\"validate\""),
+        "{page}"
+    );
+    let (mut admin, _) = app.admin_watching().await;
+    let topic = "admin:cart_tracker";
+    // A new form: the price typed is wrong; the brand nobody has typed in yet is not flagged.
+    let fields = json!({ "brand": "", "name": "Air", "price": "-3", "release": "draft", "size-0-label": "9" });
+    let sent = admin
+        .push(
+            None,
+            topic,
+            "validate",
+            json!({ "form": "product-form", "target": "price", "fields": fields }),
+        )
+        .await;
+    let reply = reply_skipping(&mut admin, &sent).await;
+    assert_eq!(reply["status"], "ok", "{reply}");
+    let html = reply["response"]["html"].as_str().unwrap_or_default();
+    assert!(
+        html.starts_with("<form") && html.contains("id=\"product-form\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"f-price-error\"") && html.contains("A price must be more than $0."),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"-3\""),
+        "what was typed stays: {html}"
+    );
+    assert!(
+        !html.contains("id=\"f-brand-error\""),
+        "untouched fields are not flagged: {html}"
+    );
+    // A size typed twice, on an existing product, is named as it is typed; a fixed price clears.
+    let live = app.product(true).await;
+    let mut posted = app.edit_form(live.id).await;
+    set(&mut posted, "size-1-label", &live.items[0].size);
+    let mut fields = serde_json::Map::new();
+    for (k, v) in posted {
+        fields.insert(k, json!(v));
+    }
+    let sent = admin
+        .push(
+            None,
+            topic,
+            "validate",
+            json!({ "form": "product-form", "target": "size-1-label", "fields": fields }),
+        )
+        .await;
+    let reply = reply_skipping(&mut admin, &sent).await;
+    let html = reply["response"]["html"].as_str().unwrap_or_default();
+    assert!(html.contains("This size is in the list twice."), "{html}");
+    assert!(!html.contains("field-error\" id=\"f-price-error"), "{html}");
+    assert!(
+        html.contains(&format!("name=\"product_id\" value=\"{}\"", live.id)),
+        "{html}"
+    );
+    // Nothing was saved by checking.
+    assert_eq!(app.product(true).await.items.len(), live.items.len());
+}

@@ -24,6 +24,9 @@ pub struct FormContext<'a> {
     pub sold: &'a HashSet<ItemId>,
     /// A notice above the form ("Saved.", "changed by another admin…").
     pub notice: Option<Notice<'a>>,
+    /// Checked as the admin types, over the admin socket (`validate`); the page must carry
+    /// the admin token for the shim to join it.
+    pub live: bool,
 }
 
 pub enum Notice<'a> {
@@ -101,7 +104,8 @@ pub fn product_form(form: &ProductForm, errors: &FieldErrors, ctx: &FormContext)
         ]
     };
     html! {
-        form.admin-form id=(FORM_ID) method="post" action=(action) novalidate {
+        form.admin-form id=(FORM_ID) method="post" action=(action) novalidate
+            data-change=[ctx.live.then_some("validate")] {
             @if let Some(id) = ctx.product_id { input type="hidden" name="product_id" value=(id); }
             input type="hidden" name="revision" value=(form.revision);
             @match &ctx.notice {
@@ -139,11 +143,12 @@ pub fn product_form(form: &ProductForm, errors: &FieldErrors, ctx: &FormContext)
                     tbody {
                         @for (n, row) in form.sizes.iter().enumerate() {
                             @let f = |name: &str| format!("size-{n}-{name}");
-                            @let sold = row.id.is_some_and(|id| ctx.sold.contains(&id));
+                            @let sold = row.id.is_some_and(|id| row.sold || ctx.sold.contains(&id));
                             tr id=(format!("size-row-{n}")) {
                                 td {
                                     @if let Some(id) = row.id { input type="hidden" name=(f("id")) value=(id); }
                                     input type="hidden" name=(f("was")) value=(row.was);
+                                    @if sold { input type="hidden" name=(f("sold")) value="1"; }
                                     @let label_error = errors.get(&f("label"));
                                     input id=(format!("f-{}", f("label"))) type="text" name=(f("label")) value=(row.label)
                                         size="8" maxlength=(MAX_SIZE_LABEL * 2) aria-label=(format!("Size {}", n + 1))

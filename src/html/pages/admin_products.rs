@@ -90,15 +90,16 @@ pub fn products_list<'a>(products: impl Iterator<Item = &'a Product>, query: &Li
     )
 }
 
-/// The page around a product's form; `product` is `None` for a new one.
-pub fn product_page(product: Option<&Product>, form: Markup) -> Markup {
+/// The page around a product's form; `product` is `None` for a new one. With the admin token
+/// the shim joins the admin socket and the form is checked as it is typed.
+pub fn product_page(product: Option<&Product>, form: Markup, admin_token: &str) -> Markup {
     let title = product.map_or_else(
         || "New product".to_string(),
         |p| format!("{} {}", p.brand, p.name),
     );
     page(
         &title,
-        Meta::None,
+        Meta::Admin(admin_token),
         html! {
             section.admin {
                 p { a href="/admin/products" { "← Products" } }

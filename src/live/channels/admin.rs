@@ -5,10 +5,12 @@
 use serde_json::{Value, json};
 
 use super::forms::{self, Change};
+use super::product_form;
 use super::{Ctx, HandleResult, Refusal};
 use crate::domain::ProductId;
 use crate::domain::catalog::parse_limit;
 use crate::html::fragments::admin::{Typed, limit_form};
+use crate::html::fragments::product_form::FORM_ID;
 use crate::live::fanout::{ADMIN_TOPIC, TOKEN_REFRESH_TOPIC, counts_html};
 use crate::live::{Identity, Live};
 
@@ -47,6 +49,9 @@ impl AdminChannel {
         let Some(change) = Change::parse(payload) else {
             return forms::unknown_form();
         };
+        if change.form == FORM_ID {
+            return product_form::validate(ctx.live, &change);
+        }
         let Some(id) = change
             .form
             .strip_prefix("admin-limit-")

@@ -12,6 +12,8 @@ pub struct Change<'a> {
     /// The form's element id.
     pub form: &'a str,
     fields: &'a Map<String, Value>,
+    /// The field being typed in (none after a rejoin's resend).
+    target: Option<&'a str>,
 }
 
 impl<'a> Change<'a> {
@@ -19,6 +21,23 @@ impl<'a> Change<'a> {
         Some(Change {
             form: payload["form"].as_str()?,
             fields: payload["fields"].as_object()?,
+            target: payload["target"].as_str(),
+        })
+    }
+
+    pub fn target(&self) -> Option<&'a str> {
+        self.target
+    }
+
+    /// Every `(name, value)` typed, a repeated field once per value.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.fields.iter().flat_map(|(name, value)| {
+            let values: Vec<&'a str> = match value {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(values) => values.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            values.into_iter().map(move |v| (name.as_str(), v))
         })
     }
 

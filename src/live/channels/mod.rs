@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cart;
 pub mod forms;
 pub mod product;
+pub mod product_form;
 
 use std::sync::Arc;
 

@@ -91,14 +91,15 @@ async fn list(_: Admin, State(state): State<AppState>, Query(params): Query<List
         .read(|catalog| products_list(catalog.products(), &query))
 }
 
-/// The time zone a new form starts in: UTC (the admin picks theirs; the shim preselects it).
+/// The time zone a form starts in: UTC (the admin picks theirs).
 fn default_offset() -> FixedOffset {
     parse_offset("+00:00").expect("UTC is an offset")
 }
 
-async fn new(_: Admin) -> Markup {
+async fn new(_: Admin, State(state): State<AppState>) -> Markup {
     let form = ProductForm::blank(default_offset());
     render(
+        &state,
         None,
         false,
         &form,
@@ -127,6 +128,7 @@ async fn edit(
             let product = c.product(id)?;
             let form = ProductForm::of(product, default_offset());
             Some(render(
+                &state,
                 Some(product),
                 product.released,
                 &form,
@@ -139,6 +141,7 @@ async fn edit(
 }
 
 fn render(
+    state: &AppState,
     product: Option<&crate::domain::Product>,
     released: bool,
     form: &ProductForm,
@@ -151,8 +154,13 @@ fn render(
         released,
         sold,
         notice,
+        live: true,
     };
-    product_page(product, product_form(form, errors, &ctx))
+    let token = state
+        .tokens
+        .admin
+        .sign("admin", Utc::now().timestamp_millis());
+    product_page(product, product_form(form, errors, &ctx), &token)
 }
 
 /// The posted fields, in order (sizes repeat as `size-<n>-*`), and the pressed button.
@@ -227,18 +235,26 @@ async fn create(
     let (mut form, op) = read_form(&body)?;
     let none = HashSet::new();
     if form.apply(op) {
-        return Ok(render(None, false, &form, &FieldErrors::new(), &none, None).into_response());
+        return Ok(
+            render(&state, None, false, &form, &FieldErrors::new(), &none, None).into_response(),
+        );
     }
     let spec = match form.validate(Utc::now(), false, &none) {
         Ok(spec) => spec,
-        Err(errors) => return Ok(refused(render(None, false, &form, &errors, &none, None))),
+        Err(errors) => {
+            return Ok(refused(render(
+                &state, None, false, &form, &errors, &none, None,
+            )));
+        }
     };
     match state.inventory.create_product(&spec).await? {
         Ok(id) => Ok(see_other(format!("/admin/products/{id}/edit?saved=1"))),
         Err(refusal) => {
             let (errors, notice) = refusal_errors(&refusal, &form);
             let notice = notice.as_deref().map(Notice::Problem);
-            Ok(refused(render(None, false, &form, &errors, &none, notice)))
+            Ok(refused(render(
+                &state, None, false, &form, &errors, &none, notice,
+            )))
         }
     }
 }
@@ -261,6 +277,7 @@ async fn update(
     };
     if form.apply(op) {
         let page = render(
+            &state,
             Some(&product),
             released,
             &form,
@@ -274,6 +291,7 @@ async fn update(
         Ok(spec) => spec,
         Err(errors) => {
             return Ok(refused(render(
+                &state,
                 Some(&product),
                 released,
                 &form,
@@ -303,6 +321,7 @@ async fn update(
             };
             let notice = notice.as_deref().map(Notice::Problem);
             Ok(refused(render(
+                &state,
                 Some(&current),
                 current.released,
                 &shown,
@@ -343,6 +362,7 @@ async fn delete(
                 let product = c.product(id)?;
                 let form = ProductForm::of(product, default_offset());
                 Some(render(
+                    &state,
                     Some(product),
                     product.released,
                     &form,
