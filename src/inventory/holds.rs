@@ -37,6 +37,19 @@ pub enum HoldError {
     Inventory(#[from] InventoryError),
 }
 
+impl HoldError {
+    /// The cart's error code of a refusal (as `CartError::code`), naming the rule that said
+    /// no; `None` when the store failed rather than a rule.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            HoldError::Cart(error) => Some(error.code()),
+            HoldError::SignInRequired => Some("sign_in_required"),
+            HoldError::VerificationRequired => Some("verification_required"),
+            HoldError::Inventory(_) => None,
+        }
+    }
+}
+
 impl Inventory {
     /// How long a hold lasts.
     pub fn hold_ms(&self) -> i64 {
@@ -103,20 +116,45 @@ impl Inventory {
         }
     }
 
-    /// The shopper took the pair out of the cart: it goes back to stock. `false` when it was
-    /// not held (or is being paid for).
+    /// The shopper took the pair out of the cart: it goes back to stock at once (an order
+    /// waiting for payment on it is cancelled). `false` when it was not held (or is being
+    /// paid for).
     pub async fn release_hold(
         &self,
         holder: &str,
         item_id: ItemId,
     ) -> Result<bool, InventoryError> {
         match holds::release(&self.db, holder, item_id).await? {
-            Some((item, count, version)) => {
+            Some(holds::Released {
+                count: (item, count, version),
+                cancelled,
+            }) => {
                 self.record(item, count, version);
+                if let Some(order_id) = cancelled {
+                    self.order_changed(order_id, holder);
+                }
                 Ok(true)
             }
             None => Ok(false),
         }
+    }
+
+    /// A guest signed in: the pairs it holds are the account's now (see `holds::transfer`).
+    pub async fn move_holds(
+        &self,
+        from: &str,
+        to: &str,
+        account: crate::domain::AccountId,
+    ) -> Result<(), InventoryError> {
+        if from == to {
+            return Ok(());
+        }
+        for (item, count, version) in holds::transfer(&self.db, from, to, account).await? {
+            self.record(item, count, version);
+        }
+        self.holds_changed(from);
+        self.holds_changed(to);
+        Ok(())
     }
 
     /// What a shopper holds now, as the database says.

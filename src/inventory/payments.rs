@@ -18,8 +18,12 @@ use crate::domain::address::Address;
 use crate::domain::order::{Change, OrderState};
 use crate::domain::payment::Decline;
 use crate::error_chain::ErrorChain;
-use crate::payments::{Capture, Method, NewPayment, PaymentError, Payments, Status, signature};
-use crate::store::payments::{self as ledger, Begin, Begun, Settled};
+use crate::payments::{Capture, NewPayment, PaymentError, Status, signature};
+use crate::store::payments::{self as ledger, Begin, Settled};
+
+// What the checkout page hands this service and gets back.
+pub use crate::payments::{Method, Payments};
+pub use crate::store::payments::Begun;
 
 /// How long a submission waits for another's creation of the same attempt.
 const CLAIM_WAIT: Duration = Duration::from_secs(15);
@@ -100,6 +104,7 @@ impl Inventory {
                 node,
                 now_ms: Utc::now().timestamp_millis(),
                 hold_ms: self.hold_ms(),
+                admitted_since: self.admitted_since(),
             },
         )
         .await?;

@@ -23,9 +23,10 @@ use tokio::time::{Instant, sleep_until};
 
 use super::Live;
 use super::presence::{Diff, FLUSH_EVERY};
+use crate::domain::hold::Hold;
 use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
-use crate::domain::{Cart, Item, ItemId, Product, ProductId};
+use crate::domain::{Item, ItemId, Product, ProductId};
 use crate::html::announce;
 use crate::html::fragments::{admin, admin_orders, admin_sales, cart, product};
 use crate::inventory::{Event, OrderFilter, PlacedOrder, Published};
@@ -415,15 +416,25 @@ pub fn size_payload(product: &Product, item: &Item) -> Value {
     })
 }
 
-/// `cart` `{html, serialized, count}`: what cart pushes and `add_item`/`remove_item` replies
-/// carry. The CSRF token is the session's, so every tab of a cart renders the same panel.
-pub fn cart_payload(live: &Live, cart_id: &str, cart: &Cart) -> Value {
-    let lines = live.inventory.read(|catalog| cart::lines(catalog, cart));
+/// `cart` `{html, serialized, count, holds}`: what cart pushes and `add_item`/`remove_item`
+/// replies carry. The cart is what the shopper holds (the database's word); `serialized` is
+/// its signed copy, `holds` each pair's end `[{item_id, expires_at}]` (Unix ms). The CSRF token
+/// is the session's, so every tab of a cart renders the same panel.
+pub fn cart_payload(live: &Live, cart_id: &str, holds: &[Hold]) -> Value {
+    let lines = live
+        .inventory
+        .read(|catalog| cart::held_lines(catalog, holds));
+    let copy = cart::cart_of(holds);
     let csrf = live.tokens.csrf_for(cart_id);
+    let ends: Vec<Value> = lines
+        .iter()
+        .map(|l| json!({ "item_id": l.item_id, "expires_at": l.held_until_ms }))
+        .collect();
     json!({
         "html": cart::cart_panel(&lines, Some(&csrf)).into_string(),
-        "serialized": cart.serialize(&live.tokens.cart, cart_id, Utc::now().timestamp_millis()),
-        "count": cart.len(),
+        "serialized": copy.serialize(&live.tokens.cart, cart_id, Utc::now().timestamp_millis()),
+        "count": lines.len(),
+        "holds": ends,
     })
 }
 

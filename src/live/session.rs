@@ -81,7 +81,7 @@ fn callback<R>(
     live: &Live,
     (identity, address): (&Identity, IpAddr),
     outbox: &Outbox,
-    (topic, join_ref): (&str, Option<&str>),
+    (topic, join_ref, msg_ref): (&str, Option<&str>, Option<&str>),
     subscriptions: &mut Vec<(String, SubscriptionId)>,
     f: impl FnOnce(&mut Ctx) -> R,
 ) -> (Option<R>, Vec<Utf8Bytes>) {
@@ -93,6 +93,7 @@ fn callback<R>(
             address,
             topic,
             join_ref,
+            msg_ref,
             outbox,
             out: &mut pushes,
             subscriptions,
@@ -250,7 +251,7 @@ impl Session {
             &self.live,
             (&self.identity, self.address),
             &self.outbox,
-            (&topic, join_ref.as_deref()),
+            (&topic, join_ref.as_deref(), msg_ref.as_deref()),
             &mut subscriptions,
             |ctx| channel.join(ctx, &payload),
         );
@@ -333,7 +334,11 @@ impl Session {
             &self.live,
             (&self.identity, self.address),
             &self.outbox,
-            (&frame.topic, joined.join_ref.as_deref()),
+            (
+                &frame.topic,
+                joined.join_ref.as_deref(),
+                frame.msg_ref.as_deref(),
+            ),
             &mut joined.subscriptions,
             |ctx| channel.handle_in(ctx, &frame.event, &frame.payload),
         );
@@ -365,7 +370,7 @@ impl Session {
             &self.live,
             (&self.identity, self.address),
             &self.outbox,
-            (channel_topic, joined.join_ref.as_deref()),
+            (channel_topic, joined.join_ref.as_deref(), None),
             &mut joined.subscriptions,
             |ctx| channel.handle_info(ctx, message),
         );

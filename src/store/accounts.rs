@@ -380,6 +380,7 @@ pub async fn ordered_limited(db: &Db, id: AccountId) -> Result<Ordered, StoreErr
             .inner_join(orders::table)
             .inner_join(items::table.inner_join(products::table))
             .filter(orders::account_id.eq(id.0))
+            .filter(orders::state.eq_any(["paid", "fulfilled"]))
             .filter(products::max_per_customer.is_not_null())
             .group_by(items::product_id)
             .select((items::product_id, diesel::dsl::count_star()))

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
 use super::lines::not_admitted;
-use super::schema::{accounts, holds, order_items, orders, products};
+use super::schema::{accounts, holds, order_items, orders, payments, products};
 use super::{Db, StoreError};
 use crate::domain::checkout::{CheckoutError, OrderLine, Plan, check_limits};
 use crate::domain::hold::Hold;
@@ -171,25 +171,129 @@ pub async fn hold(
     }
 }
 
-/// Ends `holder`'s hold of `item_id` (not yet in an order being paid) and puts the pair back;
-/// `None` when there was no such hold.
-pub async fn release(db: &Db, holder: &str, item_id: ItemId) -> Result<Option<Count>, StoreError> {
+/// A hold the shopper gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub count: Count,
+    /// The order waiting for payment it was in, cancelled (see [`release`]).
+    pub cancelled: Option<i32>,
+}
+
+/// Ends `holder`'s hold of `item_id` and puts the pair back; `None` when there was no such
+/// hold, or it is being paid for (a payment in flight). A hold in an order waiting for payment
+/// with none in flight (a declined card) cancels that order: the cart changed, so the order
+/// can no longer be paid as it was, and its other holds are free for the next checkout.
+pub async fn release(
+    db: &Db,
+    holder: &str,
+    item_id: ItemId,
+) -> Result<Option<Released>, StoreError> {
     let mut conn = db.get().await?;
     Ok(with_conn!(conn, |c| {
         c.transaction::<_, diesel::result::Error, _>(async |c| {
-            let deleted = diesel::delete(
-                holds::table
-                    .filter(holds::holder.eq(holder))
-                    .filter(holds::item_id.eq(item_id.0))
-                    .filter(holds::order_id.is_null()),
-            )
-            .execute(c)
-            .await?;
+            let row: Option<(i32, Option<i32>)> = holds::table
+                .filter(holds::holder.eq(holder))
+                .filter(holds::item_id.eq(item_id.0))
+                .select((holds::id, holds::order_id))
+                .first(c)
+                .await
+                .optional()?;
+            let Some((hold_id, order)) = row else {
+                return Ok(None);
+            };
+            let mut cancelled = None;
+            if let Some(order_id) = order {
+                let in_flight: i64 = payments::table
+                    .filter(payments::order_id.eq(order_id))
+                    .filter(payments::status.eq("created"))
+                    .count()
+                    .get_result(c)
+                    .await?;
+                if in_flight > 0 {
+                    return Ok(None);
+                }
+                let moved = diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(order_id))
+                        .filter(orders::state.eq(OrderState::PendingPayment.as_str())),
+                )
+                .set(orders::state.eq(OrderState::Cancelled.as_str()))
+                .execute(c)
+                .await?;
+                if moved == 1 {
+                    diesel::update(holds::table.filter(holds::order_id.eq(order_id)))
+                        .set(holds::order_id.eq(None::<i32>))
+                        .execute(c)
+                        .await?;
+                    crate::record_event!(
+                        c,
+                        order_id,
+                        OrderState::Cancelled,
+                        None,
+                        Some("the cart changed before payment")
+                    );
+                    cancelled = Some(order_id);
+                }
+            }
+            let deleted = diesel::delete(holds::table.filter(holds::id.eq(hold_id)))
+                .execute(c)
+                .await?;
             if deleted == 0 {
                 return Ok(None);
             }
-            Ok(adjust_stock_query!(c, item_id, 1)?
-                .map(|(count, version)| (item_id, count, version)))
+            Ok(
+                adjust_stock_query!(c, item_id, 1)?.map(|(count, version)| Released {
+                    count: (item_id, count, version),
+                    cancelled,
+                }),
+            )
+        })
+        .await?
+    }))
+}
+
+/// Gives `from`'s holds to `to` (a guest signing in: the pairs it holds join the account's
+/// cart); a pair `to` holds already goes back to stock. A guest never holds a limited pair
+/// (those need an account), so no limit is crossed. Returns the counts that moved.
+pub async fn transfer(
+    db: &Db,
+    from: &str,
+    to: &str,
+    account: AccountId,
+) -> Result<Vec<Count>, StoreError> {
+    let mut conn = db.get().await?;
+    Ok(with_conn!(conn, |c| {
+        c.transaction::<_, diesel::result::Error, _>(async |c| {
+            let theirs: Vec<i32> = holds::table
+                .filter(holds::holder.eq(to))
+                .select(holds::item_id)
+                .load(c)
+                .await?;
+            let mut doubles: Vec<i32> = diesel::delete(
+                holds::table
+                    .filter(holds::holder.eq(from))
+                    .filter(holds::order_id.is_null())
+                    .filter(holds::item_id.eq_any(&theirs)),
+            )
+            .returning(holds::item_id)
+            .get_results(c)
+            .await?;
+            diesel::update(
+                holds::table
+                    .filter(holds::holder.eq(from))
+                    .filter(holds::order_id.is_null()),
+            )
+            .set((holds::holder.eq(to), holds::account_id.eq(account.0)))
+            .execute(c)
+            .await?;
+            doubles.sort_unstable();
+            let mut counts = Vec::new();
+            for item in doubles {
+                if let Some((count, version)) = adjust_stock_query!(c, ItemId(item), 1)? {
+                    counts.push((ItemId(item), count, version));
+                }
+            }
+            Ok(counts)
         })
         .await?
     }))

@@ -10,12 +10,13 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
 use super::holds::Count;
+use super::lines::not_admitted;
 use super::schema::{accounts, holds, items, order_items, orders, payments, products};
 use super::{Db, StoreError};
 use crate::domain::address::Address;
 use crate::domain::hold::{RETRY_WINDOW_MS, checkout_expiry};
 use crate::domain::order::{Change, OnSuccess, OrderState, on_payment_succeeded};
-use crate::domain::{AccountId, ItemId};
+use crate::domain::{AccountId, ItemId, ProductId};
 use crate::record_event;
 use crate::with_conn;
 
@@ -28,6 +29,8 @@ pub struct Begin<'a> {
     pub node: &'a str,
     pub now_ms: i64,
     pub hold_ms: i64,
+    /// Whoever was let in from a drop's line at or after this may still buy it.
+    pub admitted_since: chrono::NaiveDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +45,23 @@ pub enum Begun {
     },
     /// Nothing held.
     Empty,
+    /// This shopper was not let in from this product's line, or the admission window is over:
+    /// nothing was ordered.
+    NotAdmitted { product_id: ProductId },
+    /// The account's pairs of this product (bought and held) are past its limit per
+    /// customer, which was lowered since they were held: nothing was ordered.
+    LimitReached { product_id: ProductId },
     /// The total does not fit an order.
     TooLarge,
 }
 
 enum TxError {
     TooLarge,
+    /// Another checkout of the same holds (a second browser, a double click on two nodes)
+    /// took one of them first: this one rolls back and finds that order.
+    Raced,
+    Limit(i32),
+    NotAdmitted(ProductId),
     Db(diesel::result::Error),
 }
 
@@ -91,9 +105,27 @@ macro_rules! set_shipping {
 }
 
 /// Starts (or finds) the order paying for `holder`'s holds: its lines at the prices of now
-/// (what the checkout page shows), each hold extended once.
+/// (what the checkout page shows), each hold extended once. Two checkouts of the same holds at
+/// once make one order: the later one finds the first's.
 pub async fn begin(db: &Db, begin: &Begin<'_>) -> Result<Begun, StoreError> {
-    let mut conn = db.get().await?;
+    let mut tries = 0;
+    loop {
+        match begin_once(db, begin).await {
+            Err(Raced) if tries < 3 => tries += 1,
+            Err(Raced) => return Ok(Begun::Empty),
+            Ok(outcome) => return outcome,
+        }
+    }
+}
+
+/// [`begin`] lost a race for a hold.
+struct Raced;
+
+async fn begin_once(db: &Db, begin: &Begin<'_>) -> Result<Result<Begun, StoreError>, Raced> {
+    let mut conn = match db.get().await {
+        Ok(conn) => conn,
+        Err(error) => return Ok(Err(error)),
+    };
     let result = with_conn!(conn, |c| {
         c.transaction::<_, TxError, _>(async |c| {
             let now = begin.now_ms;
@@ -180,6 +212,43 @@ pub async fn begin(db: &Db, begin: &Begin<'_>) -> Result<Begun, StoreError> {
                 ))
                 .load(c)
                 .await?;
+            // The line again, in this transaction: the admission window may be over.
+            let lined: Vec<i32> = holds::table
+                .inner_join(items::table)
+                .filter(holds::holder.eq(begin.holder))
+                .filter(holds::order_id.is_null())
+                .select(items::product_id)
+                .distinct()
+                .load(c)
+                .await?;
+            if let Some(product) = not_admitted!(c, begin.holder, &lined, begin.admitted_since) {
+                return Err(TxError::NotAdmitted(product));
+            }
+            // The limit per customer again, in this transaction: it may have been lowered
+            // since the pairs were held. What the account bought and holds must fit it.
+            let limits: Vec<(i32, Option<i32>)> = holds::table
+                .inner_join(items::table.inner_join(products::table))
+                .filter(holds::holder.eq(begin.holder))
+                .filter(holds::order_id.is_null())
+                .filter(products::max_per_customer.is_not_null())
+                .select((products::id, products::max_per_customer))
+                .distinct()
+                .load(c)
+                .await?;
+            if let ([(product, _), ..], None) = (limits.as_slice(), begin.account) {
+                return Err(TxError::Limit(*product));
+            }
+            if let (Some(account), false) = (begin.account, limits.is_empty()) {
+                let ids: Vec<i32> = limits.iter().map(|(p, _)| *p).collect();
+                let has = crate::pairs_of_account!(c, account.0, &ids);
+                for (product, max) in &limits {
+                    let max = max.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+                    let pairs = has.get(&ProductId(*product)).copied().unwrap_or(0);
+                    if pairs > max {
+                        return Err(TxError::Limit(*product));
+                    }
+                }
+            }
             let total: i64 = held.iter().map(|h| i64::from(h.4)).sum();
             let total = i32::try_from(total).map_err(|_| TxError::TooLarge)?;
             let order_id: i32 = diesel::insert_into(orders::table)
@@ -207,15 +276,24 @@ pub async fn begin(db: &Db, begin: &Begin<'_>) -> Result<Begun, StoreError> {
                     .await?;
                 let expires = checkout_expiry(expires_at_ms, extended, now, begin.hold_ms);
                 first_expiry = first_expiry.min(expires);
-                diesel::update(holds::table.filter(holds::id.eq(hold_id)))
-                    .set((
-                        holds::order_id.eq(order_id),
-                        holds::price_cents.eq(price),
-                        holds::expires_at_ms.eq(expires),
-                        holds::extended.eq(true),
-                    ))
-                    .execute(c)
-                    .await?;
+                // Guarded: a concurrent checkout of the same holds waits for this row and,
+                // once this one commits, finds it taken.
+                let taken = diesel::update(
+                    holds::table
+                        .filter(holds::id.eq(hold_id))
+                        .filter(holds::order_id.is_null()),
+                )
+                .set((
+                    holds::order_id.eq(order_id),
+                    holds::price_cents.eq(price),
+                    holds::expires_at_ms.eq(expires),
+                    holds::extended.eq(true),
+                ))
+                .execute(c)
+                .await?;
+                if taken == 0 {
+                    return Err(TxError::Raced);
+                }
             }
             Ok(Begun::Order {
                 order_id,
@@ -226,9 +304,14 @@ pub async fn begin(db: &Db, begin: &Begin<'_>) -> Result<Begun, StoreError> {
         .await
     });
     match result {
-        Ok(begun) => Ok(begun),
-        Err(TxError::TooLarge) => Ok(Begun::TooLarge),
-        Err(TxError::Db(e)) => Err(e.into()),
+        Ok(begun) => Ok(Ok(begun)),
+        Err(TxError::TooLarge) => Ok(Ok(Begun::TooLarge)),
+        Err(TxError::Raced) => Err(Raced),
+        Err(TxError::NotAdmitted(product_id)) => Ok(Ok(Begun::NotAdmitted { product_id })),
+        Err(TxError::Limit(product)) => Ok(Ok(Begun::LimitReached {
+            product_id: ProductId(product),
+        })),
+        Err(TxError::Db(e)) => Ok(Err(e.into())),
     }
 }
 

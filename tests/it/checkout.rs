@@ -6,13 +6,14 @@ use sneakers::store;
 
 use crate::helpers::{Backend, TestApp, pairs_left};
 use crate::on_both_backends;
-use crate::visitor::Visitor;
+use crate::visitor::{DECLINED, PAYS, Visitor, checkout_form};
 
 on_both_backends!(
     a_checkout_records_an_order_and_decrements,
-    a_sold_out_pair_buys_nothing,
-    a_pair_gone_only_in_the_database_rolls_the_whole_order_back,
-    checkout_storm_sells_exactly_the_stock
+    a_held_pair_is_bought_even_when_the_rest_sell_out,
+    a_pair_gone_only_in_the_database_is_not_held,
+    checkout_storm_sells_exactly_the_stock,
+    the_checkout_form_names_bad_fields_declines_and_pays
 );
 
 async fn two_items(app: &TestApp) -> (ItemId, ItemId) {
@@ -87,52 +88,50 @@ async fn price_of(app: &TestApp, item: ItemId) -> i32 {
         .unwrap_or_default()
 }
 
-async fn a_sold_out_pair_buys_nothing(backend: Backend) {
+/// A carted pair is held: the rest of its size selling out meanwhile takes nothing from the
+/// shopper, who buys what they hold.
+async fn a_held_pair_is_bought_even_when_the_rest_sell_out(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (a, b) = two_items(&app).await;
     let count_a = app.item(a).await.available_count;
     let mut shopper = app.visitor().await;
     shopper.add(a).await;
     shopper.add(b).await;
-    app.set_stock(b, 0).await;
-
-    let back = shopper.checkout().await;
-    assert_eq!(back, format!("/checkout?sold_out={b}"));
-    let page = shopper.visit(&back).await;
-    assert!(
-        page.contains("sold out before your order went through"),
-        "the gone pair is named"
-    );
     assert_eq!(
         app.item(a).await.available_count,
-        count_a,
-        "nothing was charged"
+        count_a - 1,
+        "held at add"
     );
-    assert_eq!(
-        store::orders::pairs_sold(&app.db, a)
-            .await
-            .unwrap_or_default(),
-        0
-    );
-    // The rest of the cart is kept and buys on the next try.
+    app.set_stock(b, 0).await;
+    let review = shopper.visit("/checkout").await;
     assert!(
-        page.contains(&format!("data-item-id=\"{a}\""))
-            && !page.contains(&format!("data-item-id=\"{b}\""))
+        review.contains(&format!("data-item-id=\"{a}\""))
+            && review.contains(&format!("data-item-id=\"{b}\"")),
+        "both held pairs are the shopper's"
     );
-    assert!(shopper.checkout().await.starts_with("/checkout/complete"));
+    let done = shopper.checkout().await;
+    assert!(done.starts_with("/checkout/complete?order="), "{done}");
     assert_eq!(app.item(a).await.available_count, count_a - 1);
+    assert_eq!(app.item(b).await.available_count, 0);
+    for item in [a, b] {
+        assert_eq!(
+            store::orders::pairs_sold(&app.db, item)
+                .await
+                .unwrap_or_default(),
+            1
+        );
+    }
+    app.assert_cache_matches_db().await;
 }
 
-/// The cache still shows the pair (another node sold it a moment ago), so the checkout reaches
-/// the database: the order is written there before the pair is found gone, and must vanish.
-async fn a_pair_gone_only_in_the_database_rolls_the_whole_order_back(backend: Backend) {
+/// The cache still shows the pair (another node sold it a moment ago), so the add reaches the
+/// database, which holds nothing: the shopper is told it sold out, and the cache learns.
+async fn a_pair_gone_only_in_the_database_is_not_held(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (a, b) = two_items(&app).await;
     app.set_stock(b, 1).await;
-    let shopper = app.visitor().await;
+    let mut shopper = app.visitor().await;
     shopper.add(a).await;
-    shopper.add(b).await;
-    let count_a = pairs_left(&app.db, a).await;
     let sold_elsewhere = store::catalog::adjust_stock(&app.db, b, -1)
         .await
         .expect("database reachable");
@@ -142,45 +141,45 @@ async fn a_pair_gone_only_in_the_database_rolls_the_whole_order_back(backend: Ba
         1,
         "the cache has not heard"
     );
-
-    assert_eq!(shopper.checkout().await, format!("/checkout?sold_out={b}"));
-    let orders = store::orders::list(&app.db, store::orders::OrderFilter::Latest, 10)
-        .await
-        .expect("orders readable");
-    assert!(orders.is_empty(), "no order is left behind: {orders:?}");
-    assert_eq!(
-        pairs_left(&app.db, a).await,
-        count_a,
-        "the other pair was not charged"
-    );
+    assert_eq!(shopper.add(b).await.1, "/?cart_error=sold_out");
     assert_eq!(app.item(b).await.available_count, 0, "the cache learnt");
+    let review = shopper.visit("/checkout").await;
+    assert!(!review.contains(&format!("data-item-id=\"{b}\"")));
+    assert!(shopper.checkout().await.starts_with("/checkout/complete"));
+    assert_eq!(pairs_left(&app.db, b).await, 0);
     app.assert_cache_matches_db().await;
 }
 
+/// 200 shoppers race for 25 pairs: 25 hold one and buy it, everyone else is told at once that
+/// it sold out, and checking out an empty cart buys nothing.
 async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (item, _) = two_items(&app).await;
     app.set_stock(item, 25).await;
-    let shoppers: Vec<Visitor> = join_all((0..200).map(|_| async {
+    let shoppers: Vec<(Visitor, String)> = join_all((0..200).map(|_| async {
         let shopper = app.visitor().await;
-        assert_eq!(shopper.add(item).await.0, 303);
-        shopper
+        let (status, location) = shopper.add(item).await;
+        assert_eq!(status, 303);
+        (shopper, location)
     }))
     .await;
-    let outcomes = join_all(shoppers.iter().map(|s| s.checkout())).await;
+    let held = shoppers.iter().filter(|(_, l)| l == "/").count();
+    let refused = shoppers
+        .iter()
+        .filter(|(_, l)| l == "/?cart_error=sold_out")
+        .count();
+    assert_eq!((held, refused), (25, 175), "exactly the stock is held");
+    let outcomes = join_all(shoppers.iter().map(|(s, _)| s.checkout())).await;
     let orders = outcomes
         .iter()
         .filter(|l| l.starts_with("/checkout/complete"))
         .count();
-    let sold_out = outcomes
-        .iter()
-        .filter(|l| **l == format!("/checkout?sold_out={item}"))
-        .count();
+    let empty = outcomes.iter().filter(|l| *l == "/checkout").count();
     assert_eq!(orders, 25, "exactly the stock is sold");
     assert_eq!(
-        orders + sold_out,
+        orders + empty,
         200,
-        "no answer other than an order or sold out: {outcomes:?}"
+        "no answer other than an order or an empty cart: {outcomes:?}"
     );
     assert_eq!(app.item(item).await.available_count, 0);
     assert_eq!(
@@ -188,6 +187,83 @@ async fn checkout_storm_sells_exactly_the_stock(backend: Backend) {
             .await
             .unwrap_or_default(),
         25
+    );
+    app.assert_cache_matches_db().await;
+}
+
+/// The checkout form: bad fields are named (422) and nothing is charged; a declined card is
+/// said (402) and the pairs stay held for another try, within two minutes; the card that pays
+/// places the order (303). Starting checkout extends the hold once.
+async fn the_checkout_form_names_bad_fields_declines_and_pays(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (a, _) = two_items(&app).await;
+    let count_a = app.item(a).await.available_count;
+    let mut shopper = app.visitor().await;
+    shopper.add(a).await;
+    let review = shopper.visit("/checkout").await;
+    assert!(review.contains("test payments") && review.contains("name=\"card_number\""));
+    let holder = shopper.cart_id.clone();
+    let added = app.inventory().holds_of(&holder).await.unwrap_or_default();
+    assert_eq!(added.len(), 1);
+
+    let mut bad = checkout_form(PAYS);
+    for (field, value) in &mut bad {
+        match *field {
+            "email" => *value = "not an email",
+            "country" => *value = "XX",
+            "card_exp" => *value = "13/99",
+            _ => {}
+        }
+    }
+    let response = shopper.post_page("/checkout", &bad).await;
+    assert_eq!(response.0, 422);
+    for field in ["email", "country", "card_exp"] {
+        assert!(
+            response.1.contains(&format!("id=\"error-{field}\"")),
+            "{field} is named: {}",
+            response.1
+        );
+    }
+    assert!(
+        response.1.contains("value=\"not an email\""),
+        "what was typed is kept"
+    );
+    assert!(
+        !response.1.contains("value=\"4242"),
+        "the card's number is never echoed"
+    );
+
+    let declined = shopper
+        .post_page("/checkout", &checkout_form(DECLINED))
+        .await;
+    assert_eq!(declined.0, 402);
+    assert!(declined.1.contains("id=\"payment-error\"") && declined.1.contains("declined"));
+    assert_eq!(app.item(a).await.available_count, count_a - 1, "still held");
+    let kept = app.inventory().holds_of(&holder).await.unwrap_or_default();
+    assert_eq!(kept.len(), 1, "the pair is kept for another try");
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        kept[0].extended && kept[0].expires_at_ms <= now + sneakers::domain::hold::RETRY_WINDOW_MS,
+        "checkout extended the hold once, the decline leaves two minutes at most: {kept:?}"
+    );
+
+    let done = shopper.checkout().await;
+    assert!(done.starts_with("/checkout/complete?order="), "{done}");
+    let page = shopper.visit(&done).await;
+    assert!(page.contains("Order placed") && page.contains("data-order-state=\"paid\""));
+    assert_eq!(app.item(a).await.available_count, count_a - 1);
+    assert!(
+        app.inventory()
+            .holds_of(&holder)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(
+        shopper
+            .visit("/")
+            .await
+            .contains("id=\"cart\" data-count=\"0\"")
     );
     app.assert_cache_matches_db().await;
 }

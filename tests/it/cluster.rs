@@ -188,14 +188,18 @@ async fn tabs_of_one_cart_on_two_nodes_stay_in_sync(bus: Bus) {
     let synced = tab_a.expect(&topic, "cart").await;
     assert_eq!(synced.payload["count"], 1);
 
-    // The pair sells out on node B: the tab on node A is warned.
-    set_stock(&b, item, 0).await;
-    let warned = tab_a.expect(&topic, "cart").await;
-    assert!(
-        warned.payload["html"]
-            .as_str()
-            .is_some_and(|h| h.contains(&format!("data-item-id=\"{item}\" data-sold-out"))),
-        "{warned:?}"
+    // The pair is held: given back on node B, the tab on node A sees the cart empty.
+    let msg_ref = tab_b
+        .push(None, &topic, "remove_item", json!({ "item_id": item }))
+        .await;
+    assert_eq!(tab_b.reply_to(&msg_ref).await.0, "ok");
+    let emptied = tab_a.expect(&topic, "cart").await;
+    assert_eq!(
+        (
+            emptied.payload["count"].clone(),
+            emptied.payload["holds"].clone()
+        ),
+        (json!(0), json!([]))
     );
 }
 
@@ -355,21 +359,26 @@ async fn a_checkout_storm_across_two_nodes_sells_exactly_the_stock(bus: Bus) {
         };
         async move {
             let buyer = Visitor::open(&base).await;
-            assert_eq!(buyer.add(item).await, (303, "/".to_string()));
-            buyer
+            let (status, location) = buyer.add(item).await;
+            assert_eq!(status, 303);
+            (buyer, location)
         }
     }))
     .await;
-    let outcomes = join_all(buyers.iter().map(|b| b.checkout())).await;
+    // Carting holds: exactly the stock is held, on either node, everyone else told at once.
+    let held = buyers.iter().filter(|(_, l)| l == "/").count();
+    let refused = buyers
+        .iter()
+        .filter(|(_, l)| l == "/?cart_error=sold_out")
+        .count();
+    assert_eq!((held, refused), (40, 260));
+    let outcomes = join_all(buyers.iter().map(|(b, _)| b.checkout())).await;
     let orders = outcomes
         .iter()
         .filter(|l| l.starts_with("/checkout/complete"))
         .count();
-    let sold_out = outcomes
-        .iter()
-        .filter(|l| l.starts_with("/checkout?sold_out="))
-        .count();
-    assert_eq!((orders, sold_out), (40, 260));
+    let empty = outcomes.iter().filter(|l| *l == "/checkout").count();
+    assert_eq!((orders, empty), (40, 260));
     assert_eq!(
         store::orders::pairs_sold(db, item)
             .await

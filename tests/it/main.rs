@@ -32,6 +32,7 @@ mod copied_carts;
 mod faults;
 mod fuzz;
 mod heal;
+mod holds;
 mod hostile;
 mod limits;
 mod lines;

@@ -102,6 +102,21 @@ impl Visitor {
         self.post_raw(path, &form).await
     }
 
+    /// POSTs a form with the page's CSRF token; returns `(status, body)` (a page answered).
+    pub async fn post_page(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("_csrf_token", &self.csrf));
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let response = self
             .http
@@ -127,7 +142,8 @@ impl Visitor {
 
     /// Buys the cart; `None` if the store could not be reached (e.g. it was shutting down).
     pub async fn try_checkout(&self) -> Option<String> {
-        let form = [("_csrf_token", self.csrf.as_str())];
+        let mut form = checkout_form(PAYS);
+        form.push(("_csrf_token", self.csrf.as_str()));
         let response = self
             .http
             .post(format!("{}/checkout", self.base))
@@ -139,10 +155,36 @@ impl Visitor {
         Some(location)
     }
 
-    /// Buys the cart; returns where the store sent us.
+    /// Buys the cart with the test gateway's card that pays; returns where the store sent us.
     pub async fn checkout(&self) -> String {
-        let (status, location) = self.post("/checkout", &[]).await;
+        let (status, location) = self.pay_with(PAYS).await;
         assert_eq!(status, 303, "checkout answered {status}");
         location
     }
+
+    /// Posts the checkout form (a valid address) with `card`; returns `(status, Location)`.
+    pub async fn pay_with(&self, card: &str) -> (u16, String) {
+        self.post("/checkout", &checkout_form(card)).await
+    }
+}
+
+/// The test gateway's card that pays (Stripe's test card).
+pub const PAYS: &str = "4242 4242 4242 4242";
+/// The test gateway's card that is declined.
+pub const DECLINED: &str = "4000 0000 0000 0002";
+
+/// A checkout form with a valid address and `card` (expiry and code valid).
+pub fn checkout_form(card: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("email", "ada@example.com"),
+        ("name", "Ada Lovelace"),
+        ("address_line1", "12 St James's Square"),
+        ("address_line2", ""),
+        ("city", "London"),
+        ("postal_code", "SW1Y 4JH"),
+        ("country", "GB"),
+        ("card_number", card),
+        ("card_exp", "12/40"),
+        ("card_cvc", "123"),
+    ]
 }

@@ -115,7 +115,19 @@ impl Buyer {
         let answer = self
             .http
             .post(&url)
-            .form(&[("_csrf_token", csrf)])
+            .form(&[
+                ("_csrf_token", csrf),
+                ("email", "buyer@example.com"),
+                ("name", "Bench Buyer"),
+                ("address_line1", "1 Load Street"),
+                ("city", "Testville"),
+                ("postal_code", "12345"),
+                ("country", "US"),
+                // The test gateway's card that pays (Stripe's test card).
+                ("card_number", "4242424242424242"),
+                ("card_exp", "12/40"),
+                ("card_cvc", "123"),
+            ])
             .send()
             .await;
         let at = Instant::now();

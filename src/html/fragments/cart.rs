@@ -1,8 +1,12 @@
-//! The cart panel (`#cart`), swapped whole on every cart change, and the checkout lines.
+//! The cart panel (`#cart`), swapped whole on every cart change, and the checkout lines. A
+//! carted pair is held for the shopper: each line counts down to the end of its hold.
 
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
+use super::countdown::countdown;
 use super::product::Csrf;
+use crate::domain::hold::Hold;
 use crate::domain::money::format_cents;
 use crate::domain::{Cart, Catalog, ItemId, ProductId};
 
@@ -17,6 +21,8 @@ pub struct CartLine {
     pub price_cents: i32,
     pub image: String,
     pub sold_out: bool,
+    /// When the shopper's hold of this pair ends (Unix ms), if it is held.
+    pub held_until_ms: Option<i64>,
 }
 
 pub fn lines(catalog: &Catalog, cart: &Cart) -> Vec<CartLine> {
@@ -33,9 +39,42 @@ pub fn lines(catalog: &Catalog, cart: &Cart) -> Vec<CartLine> {
                 price_cents: product.price_cents,
                 image: product.main_image_url.clone(),
                 sold_out: item.available_count == 0,
+                held_until_ms: None,
             })
         })
         .collect()
+}
+
+/// The lines of a shopper's holds (oldest first): a held pair is the shopper's until its hold
+/// ends, whatever the stock does meanwhile, so it is never shown sold out.
+pub fn held_lines(catalog: &Catalog, holds: &[Hold]) -> Vec<CartLine> {
+    holds
+        .iter()
+        .filter_map(|hold| {
+            let (product, item) = catalog.item(hold.item_id)?;
+            Some(CartLine {
+                item_id: hold.item_id,
+                product_id: product.id,
+                brand: product.brand.clone(),
+                name: product.name.clone(),
+                size: item.size.clone(),
+                price_cents: hold.price_cents,
+                image: product.main_image_url.clone(),
+                sold_out: false,
+                held_until_ms: Some(hold.expires_at_ms),
+            })
+        })
+        .collect()
+}
+
+/// The cart token's copy of what a shopper holds.
+pub fn cart_of(holds: &[Hold]) -> Cart {
+    let mut cart = Cart::default();
+    for hold in holds {
+        // A shopper holds one of each pair and at most a cart's worth: nothing is refused.
+        let _ = cart.add(hold.item_id);
+    }
+    cart
 }
 
 /// What is still buyable.
@@ -61,7 +100,7 @@ pub fn cart_panel(lines: &[CartLine], csrf: Csrf) -> Markup {
                 }
                 p.cart-total { "Total " strong { (format_cents(total_cents(lines))) } }
                 @if buyable {
-                    a.button.button--primary.cart-panel__checkout href="/checkout" { "Checkout" }
+                    a.button.button--primary.cart-panel__checkout href="/checkout" data-full-reload { "Checkout" }
                 } @else {
                     p.notice.notice--error { "Every pair in your cart has sold out." }
                 }
@@ -78,6 +117,9 @@ fn cart_line(line: &CartLine, csrf: Csrf) -> Markup {
                 span.cart-line__name { (line.brand) " " (line.name) }
                 span.cart-line__meta { "Size " (line.size) " · " (format_cents(line.price_cents.into())) }
                 @if line.sold_out { span.badge.badge--out { "Sold out" } }
+                @if let Some(until) = line.held_until_ms.and_then(DateTime::from_timestamp_millis) {
+                    (held_for_you(until))
+                }
             }
             form.cart-line__remove method="post" action=(format!("/cart/items/{}/delete", line.item_id))
                 data-submit="remove_item" {
@@ -85,6 +127,17 @@ fn cart_line(line: &CartLine, csrf: Csrf) -> Markup {
                 input type="hidden" name="item_id" value=(line.item_id);
                 button type="submit" aria-label=(format!("Remove size {} from the cart", line.size)) { "×" }
             }
+        }
+    }
+}
+
+/// "Held for you: 9:59 left": the hold's countdown (the shim ticks it; at zero the pair is on
+/// sale again and the next cart push drops the line).
+pub fn held_for_you(until: DateTime<Utc>) -> Markup {
+    html! {
+        span.cart-line__hold data-hold-until=(until.timestamp_millis()) {
+            "Held for you, ends "
+            (countdown(until, Utc::now(), "now: it is back on sale", None))
         }
     }
 }

@@ -1,21 +1,29 @@
-//! `cart:<cart_id>`: a shopper's cart, shared by all their tabs (on any node). Joining restores
-//! the cart from the client's signed token and pushes the panel; `add_item`/`remove_item`
-//! change it; every change reaches the other tabs; a carted pair selling out re-renders the
-//! panel with the warning.
+//! `cart:<cart_id>`: a shopper's cart, shared by all their tabs (on any node). A carted pair is
+//! held for the shopper, so the cart is what the database says the shopper holds; the signed
+//! token the client keeps is a copy, and only says whether there is anything to look up at
+//! join. `add_item` takes a hold, `remove_item` gives it back; the database's part runs off the
+//! connection's task (`Ctx::spawn_work`) and the reply follows when it is done. Every change,
+//! from any tab or node, and a hold ending, makes the tabs read the holds again and push the
+//! panel with each hold's end.
 
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::{Ctx, HandleResult, Refusal};
+use super::{Ctx, HandleResult, Refusal, WORK_TOPIC};
 use std::sync::Arc;
 
 use crate::config::LimitedAction;
 use crate::domain::account::{Ordered, SignedIn};
 use crate::domain::cart::CartTokenError;
+use crate::domain::cart::MAX_ITEMS;
+use crate::domain::hold::Hold;
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
+use crate::error_chain::ErrorChain;
 use crate::html::announce;
+use crate::html::fragments::cart::cart_of;
 use crate::html::fragments::line::queue_panel;
-use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic, item_topic};
+use crate::inventory::holds::HoldError;
+use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
@@ -23,7 +31,11 @@ pub struct CartChannel {
     cart_id: String,
     /// Signed in: the account (its cart is saved for its other browsers).
     account: Option<Arc<SignedIn>>,
-    cart: Cart,
+    /// What the shopper holds, oldest first, as last read from the database.
+    holds: Vec<Hold>,
+    /// Numbers this channel's reads of the holds, so a read that answers after a newer one
+    /// is dropped.
+    reads: u64,
     /// This tab in presence, once joined.
     presence_ref: Option<String>,
     /// Tells this channel's own change apart from other tabs' when it comes back.
@@ -39,7 +51,8 @@ impl CartChannel {
             Identity::Shopper { cart_id, account } if cart_id == rest => Ok(CartChannel {
                 cart_id: cart_id.clone(),
                 account: account.clone(),
-                cart: Cart::default(),
+                holds: Vec::new(),
+                reads: 0,
                 presence_ref: None,
                 origin: rand::random(),
             }),
@@ -70,27 +83,32 @@ impl CartChannel {
         // A signed-in cart starts from the account's copy: another browser may have changed it
         // since this one's cookie was written.
         let saved = self.account.as_ref().and_then(|a| a.cart_token.as_deref());
-        self.cart = match saved {
+        let copy = match saved {
             Some(saved) => Cart::deserialize(Some(saved), signer, &self.cart_id, now),
             None => given,
         };
-        self.cart
-            .retain_existing(|id| ctx.live.inventory.read(|c| c.item(id).is_some()));
         ctx.subscribe_info(&cart_updates_topic(&self.cart_id));
         ctx.subscribe_info(TOKEN_REFRESH_TOPIC);
-        self.follow_items(ctx);
         let page: String = payload["page"]
             .as_str()
             .unwrap_or("/")
             .chars()
             .take(MAX_PAGE_LEN)
             .collect();
-        self.presence_ref = Some(ctx.live.presence.track(
-            &self.cart_id,
-            &page,
-            self.cart.items().to_vec(),
-        ));
-        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.cart));
+        self.presence_ref = Some(ctx.live.presence.track(&self.cart_id, &page, Vec::new()));
+        if copy.is_empty() {
+            // Nothing carted: nothing to look up (most visitors, and every reconnect storm).
+            self.after_join(ctx);
+        } else {
+            // The join's pushes follow the read, in the order a client expects.
+            self.read_holds(ctx, Then::Join);
+        }
+        Ok(json!({}))
+    }
+
+    /// The join's pushes: the cart, the lines the shopper stands in, a fresh token.
+    fn after_join(&mut self, ctx: &mut Ctx) {
+        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.holds));
         // The lines this shopper stands in; later moves come on the cart's own topic.
         let joined = ctx
             .live
@@ -100,16 +118,29 @@ impl CartChannel {
             self.push_place(ctx, product_id);
         }
         // A page may reconnect with a day-old token: hand it a fresh one right away.
+        let now = Utc::now().timestamp_millis();
         ctx.push(
             "new_token",
             &json!({ "token": ctx.live.tokens.socket.sign(&self.subject(), now) }),
         );
-        Ok(json!({}))
+    }
+
+    /// Reads the shopper's holds off the connection's task; [`CartChannel::holds_read`] takes
+    /// the answer.
+    fn read_holds(&mut self, ctx: &mut Ctx, then: Then) {
+        self.reads += 1;
+        let (read, inventory, holder) = (
+            self.reads,
+            Arc::clone(&ctx.live.inventory),
+            self.cart_id.clone(),
+        );
+        ctx.spawn_work("holds_read", async move {
+            let holds = current(inventory.holds_of(&holder).await);
+            json!({ "read": read, "then": then.as_str(), "holds": holds })
+        });
     }
 
     pub fn handle_in(&mut self, ctx: &mut Ctx, event: &str, payload: &Value) -> HandleResult {
-        let none = Ordered::new();
-        let ordered = self.account.as_ref().map_or(&none, |a| &a.ordered);
         if matches!(event, "add_item" | "remove_item") {
             // The same budgets as the cart's forms: a socket is no way around them.
             let limiter = &ctx.live.limiter;
@@ -123,19 +154,75 @@ impl CartChannel {
                 })));
             }
         }
-        let change = match event {
-            "add_item" => item_id(payload).and_then(|id| {
-                let inventory = &ctx.live.inventory;
-                inventory.admission(id, &self.cart_id)?;
-                inventory.read(|catalog| self.cart.add_from(catalog, id, ordered))
-            }),
-            "remove_item" => item_id(payload).and_then(|id| self.cart.remove(id)),
+        let item = match event {
+            "add_item" | "remove_item" => item_id(payload),
             _ => return HandleResult::UnknownEvent,
         };
-        HandleResult::Reply(match change {
-            Ok(()) => {
+        let item = match item.and_then(|id| match event {
+            "add_item" => self.may_hold(ctx, id).map(|()| id),
+            _ => Ok(id),
+        }) {
+            Ok(id) => id,
+            Err(error) => return HandleResult::Reply(Err(refusal(error.code(), &error))),
+        };
+        let (inventory, shopper) = (Arc::clone(&ctx.live.inventory), self.shopper());
+        let msg_ref = ctx.msg_ref.map(str::to_string);
+        if event == "add_item" {
+            ctx.spawn_work("added", async move {
+                let outcome = match inventory.hold(&shopper, item).await {
+                    Ok(_) => Ok(()),
+                    Err(error) => Err(refused(&error)),
+                };
+                let holds = current(inventory.holds_of(&shopper.cart_id).await);
+                json!({ "msg_ref": msg_ref, "outcome": outcome.err(), "holds": holds })
+            });
+        } else {
+            ctx.spawn_work("removed", async move {
+                let outcome = match inventory.release_hold(&shopper.cart_id, item).await {
+                    Ok(true) => None,
+                    Ok(false) => Some(refusal(CartError::NotFound.code(), &CartError::NotFound)),
+                    Err(error) => {
+                        tracing::warn!(error = %ErrorChain(&error), "cannot give a hold back");
+                        Some(unavailable())
+                    }
+                };
+                let holds = current(inventory.holds_of(&shopper.cart_id).await);
+                json!({ "msg_ref": msg_ref, "outcome": outcome, "holds": holds })
+            });
+        }
+        HandleResult::NoReply
+    }
+
+    /// What this tab can tell without the database about holding `item_id`: the cart's room,
+    /// the line, and (from the cache) the size and the limit per customer. The database has
+    /// the last word on stock and the limit.
+    fn may_hold(&self, ctx: &Ctx, item_id: ItemId) -> Result<(), CartError> {
+        if self.holds.iter().any(|h| h.item_id == item_id) {
+            // A hold that ended since is pushed to the tab at once (and read again).
+            return Err(CartError::DuplicateItem);
+        }
+        if self.holds.len() >= MAX_ITEMS {
+            return Err(CartError::Full);
+        }
+        let none = Ordered::new();
+        let ordered = self.account.as_ref().map_or(&none, |a| &a.ordered);
+        let inventory = &ctx.live.inventory;
+        inventory.admission(item_id, &self.cart_id)?;
+        let mut probe = cart_of(&self.holds);
+        inventory.read(|catalog| probe.add_from(catalog, item_id, ordered))
+    }
+
+    /// A change's answer is back: the holds as they are now, and the reply.
+    fn changed(&mut self, ctx: &mut Ctx, payload: &Value) {
+        let msg_ref = payload["msg_ref"].as_str();
+        if let Some(holds) = holds_from(&payload["holds"]) {
+            self.reads += 1;
+            self.holds = holds;
+        }
+        let reply = cart_payload(ctx.live, &self.cart_id, &self.holds);
+        match &payload["outcome"] {
+            Value::Null => {
                 self.follow_items(ctx);
-                let reply = cart_payload(ctx.live, &self.cart_id, &self.cart);
                 let serialized = reply["serialized"]
                     .as_str()
                     .expect("cart_payload carries the signed cart as a string");
@@ -150,13 +237,20 @@ impl CartChannel {
                 ctx.live
                     .inventory
                     .cart_changed(&self.cart_id, serialized.to_string(), self.origin);
-                Ok(reply)
+                ctx.reply(msg_ref, true, reply);
             }
-            Err(error) => Err(json!({ "error": error.code(), "message": error.to_string() })),
-        })
+            refused => ctx.reply(msg_ref, false, refused.clone()),
+        }
     }
 
     pub fn handle_info(&mut self, ctx: &mut Ctx, message: &Broadcast) {
+        if message.topic == WORK_TOPIC {
+            match message.event.as_str() {
+                "holds_read" => self.holds_read(ctx, &message.payload),
+                _ => self.changed(ctx, &message.payload),
+            }
+            return;
+        }
         if message.topic == TOKEN_REFRESH_TOPIC {
             if self.session_ended(ctx) {
                 return;
@@ -169,48 +263,38 @@ impl CartChannel {
             ctx.push("new_token", &json!({ "token": token }));
             return;
         }
-        if message.event == "line_moved" {
-            if let Some(product_id) = message.payload["product_id"]
-                .as_i64()
-                .and_then(|id| i32::try_from(id).ok())
-            {
-                self.push_place(ctx, ProductId(product_id));
+        match message.event.as_str() {
+            "line_moved" => {
+                if let Some(product_id) = message.payload["product_id"]
+                    .as_i64()
+                    .and_then(|id| i32::try_from(id).ok())
+                {
+                    self.push_place(ctx, ProductId(product_id));
+                }
             }
-            return;
+            // This tab's own change came back: it already knows.
+            "cart_updated" if message.payload["origin"].as_u64() == Some(self.origin) => {}
+            // Another tab's change, a hold ended or extended, an order paid: read them again.
+            "cart_updated" | "holds_changed" | "order_changed" => {
+                self.read_holds(ctx, Then::Push);
+            }
+            _ => {}
         }
-        if message.event == "cart_updated" {
-            if message.payload["origin"].as_u64() == Some(self.origin) {
-                return;
-            }
-            // Another tab's cart, signed by this server: it replaces ours.
-            let now = Utc::now().timestamp_millis();
-            self.cart = Cart::deserialize(
-                message.payload["serialized"].as_str(),
-                &ctx.live.tokens.cart,
-                &self.cart_id,
-                now,
-            );
+    }
+
+    /// The holds are read: the join's pushes, or the panel again.
+    fn holds_read(&mut self, ctx: &mut Ctx, payload: &Value) {
+        let fresh = payload["read"].as_u64() == Some(self.reads);
+        let join = payload["then"] == Then::Join.as_str();
+        if fresh && let Some(holds) = holds_from(&payload["holds"]) {
+            self.holds = holds;
             self.follow_items(ctx);
         }
-        // `cart_updated`, or a carted pair sold out / came back: re-render the panel, and say
-        // which pair it was.
-        let mut payload = cart_payload(ctx.live, &self.cart_id, &self.cart);
-        if message.event == "availability" {
-            let words = message.payload["item_id"]
-                .as_i64()
-                .and_then(|id| i32::try_from(id).ok())
-                .and_then(|id| {
-                    ctx.live.inventory.read(|c| {
-                        c.item(ItemId(id))
-                            .map(|(p, i)| (announce::carted_pair(p, i), announce::item_key(i)))
-                    })
-                });
-            if let Some((words, key)) = words {
-                payload["announce"] = words.into();
-                payload["announce_key"] = key.into();
-            }
+        if join {
+            self.after_join(ctx);
+        } else if fresh {
+            ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.holds));
         }
-        ctx.push("cart", &payload);
     }
 
     /// Pushes `queue` with the shopper's place in a product's line (the inventory says when it
@@ -252,13 +336,17 @@ impl CartChannel {
             .is_some_and(|a| ctx.live.inventory.session_ended(a.session))
     }
 
-    /// What this cart's socket tokens carry (see `Shopper::subject`).
-    fn subject(&self) -> String {
+    /// Who this cart is.
+    fn shopper(&self) -> Shopper {
         match &self.account {
             Some(account) => Shopper::signed_in(self.cart_id.clone(), account.id, account.session),
             None => Shopper::guest(self.cart_id.clone()),
         }
-        .subject()
+    }
+
+    /// What this cart's socket tokens carry (see `Shopper::subject`).
+    fn subject(&self) -> String {
+        self.shopper().subject()
     }
 
     pub fn terminate(&mut self, live: &Live) {
@@ -267,27 +355,92 @@ impl CartChannel {
         }
     }
 
-    /// Subscribes to exactly the items in the cart, and tells presence what it holds.
+    /// Tells presence which pairs this cart holds.
     fn follow_items(&mut self, ctx: &mut Ctx) {
         if let Some(phx_ref) = &self.presence_ref {
-            let updated =
-                ctx.live
-                    .presence
-                    .update_items(&self.cart_id, phx_ref, self.cart.items().to_vec());
+            let items = self.holds.iter().map(|h| h.item_id).collect();
+            let updated = ctx
+                .live
+                .presence
+                .update_items(&self.cart_id, phx_ref, items);
             self.presence_ref = Some(updated);
         }
-        let wanted: Vec<String> = self.cart.items().iter().map(|id| item_topic(*id)).collect();
-        let stale: Vec<String> = ctx
-            .subscribed_topics()
-            .filter(|t| t.starts_with("item:") && !wanted.contains(t))
-            .collect();
-        for topic in stale {
-            ctx.unsubscribe(&topic);
+    }
+}
+
+/// What a join's read of the holds is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// The join's pushes wait for it.
+    Join,
+    /// The panel is pushed again.
+    Push,
+}
+
+impl Then {
+    fn as_str(self) -> &'static str {
+        match self {
+            Then::Join => "join",
+            Then::Push => "push",
         }
-        for topic in wanted {
-            if !ctx.is_subscribed(&topic) {
-                ctx.subscribe_info(&topic);
-            }
+    }
+}
+
+/// Holds that have not ended (the sweep may trail their end by a moment), for the answer of
+/// spawned work; `null` when the database could not say (the tab keeps what it knew).
+fn current(holds: Result<Vec<Hold>, crate::inventory::InventoryError>) -> Value {
+    match holds {
+        Ok(holds) => {
+            let now = Utc::now().timestamp_millis();
+            Value::Array(
+                holds
+                    .iter()
+                    .filter(|h| !h.is_expired(now))
+                    .map(|h| json!([h.item_id.0, h.price_cents, h.expires_at_ms, h.extended]))
+                    .collect(),
+            )
+        }
+        Err(error) => {
+            tracing::warn!(error = %ErrorChain(&error), "cannot read a cart's holds");
+            Value::Null
+        }
+    }
+}
+
+fn holds_from(value: &Value) -> Option<Vec<Hold>> {
+    value.as_array().map(|rows| {
+        rows.iter()
+            .filter_map(|row| {
+                Some(Hold {
+                    item_id: ItemId(i32::try_from(row[0].as_i64()?).ok()?),
+                    price_cents: i32::try_from(row[1].as_i64()?).ok()?,
+                    expires_at_ms: row[2].as_i64()?,
+                    extended: row[3].as_bool()?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The error reply of a refused change.
+fn refusal(code: &str, why: &dyn std::fmt::Display) -> Value {
+    json!({ "error": code, "message": why.to_string() })
+}
+
+fn unavailable() -> Value {
+    refusal(
+        "unavailable",
+        &"The store cannot change your cart right now. Try again in a moment.",
+    )
+}
+
+/// A refused hold, said as the cart's error reply: which rule said no.
+fn refused(error: &HoldError) -> Value {
+    match error.code() {
+        Some(code) => refusal(code, error),
+        None => {
+            tracing::warn!(error = %ErrorChain(error), "cannot take a hold");
+            unavailable()
         }
     }
 }

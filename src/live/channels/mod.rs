@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::hub::{Broadcast, Delivery, Outbox, SubscriptionId};
+use super::hub::{Broadcast, Delivery, Outbound, Outbox, SubscriptionId};
 use super::{Identity, Live, protocol};
 
 /// A joined channel of one socket.
@@ -22,6 +22,9 @@ pub enum Channel {
     Cart(cart::CartChannel),
     Admin(admin::AdminChannel),
 }
+
+/// The topic of the answers [`Ctx::spawn_work`] delivers (no client can subscribe to it).
+pub const WORK_TOPIC: &str = "\u{0}work";
 
 /// Why a join is refused; the text is the reply's `reason`.
 pub type Refusal = &'static str;
@@ -88,6 +91,8 @@ pub struct Ctx<'a> {
     pub address: std::net::IpAddr,
     pub topic: &'a str,
     pub join_ref: Option<&'a str>,
+    /// The ref of the client's message being handled (`handle_in`), for a reply sent later.
+    pub msg_ref: Option<&'a str>,
     pub(super) outbox: &'a Outbox,
     pub(super) out: &'a mut Vec<Utf8Bytes>,
     pub(super) subscriptions: &'a mut Vec<(String, SubscriptionId)>,
@@ -103,6 +108,44 @@ impl Ctx<'_> {
             event,
             payload,
         ));
+    }
+
+    /// Replies to the client's message `msg_ref` (one handled earlier, whose answer needed the
+    /// database: see [`Ctx::spawn_work`]).
+    pub fn reply(&mut self, msg_ref: Option<&str>, ok: bool, payload: Value) {
+        self.out.push(protocol::reply(
+            self.join_ref,
+            msg_ref,
+            self.topic,
+            ok,
+            payload,
+        ));
+    }
+
+    /// Runs `work` (the database's part of an event) off the connection's task, so a slow
+    /// query never holds up the connection's other frames; its answer comes back to this
+    /// channel's `handle_info` as a message of topic [`WORK_TOPIC`] and event `event`.
+    pub fn spawn_work(
+        &self,
+        event: &'static str,
+        work: impl std::future::Future<Output = Value> + Send + 'static,
+    ) {
+        let outbox = self.outbox.clone();
+        let channel: Arc<str> = Arc::from(self.topic);
+        tokio::spawn(async move {
+            let payload = work.await;
+            let message = Broadcast {
+                topic: WORK_TOPIC.to_string(),
+                event: event.to_string(),
+                payload,
+                frame: Utf8Bytes::from_static(""),
+            };
+            // A connection gone meanwhile drops it; one too slow to read is closed anyway.
+            let _ = outbox.offer(Outbound::Info {
+                channel,
+                message: Arc::new(message),
+            });
+        });
     }
 
     /// [`Ctx::push`] for a payload already serialized.

@@ -10,15 +10,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
 use serde::Deserialize;
 
-use super::cart::{CART_COOKIE, read_cart, save};
+use super::cart::{CART_COOKIE, current_holds, save};
 use crate::config::LimitedAction;
-use crate::domain::Cart;
 use crate::domain::Shopper;
 use crate::domain::account::Email;
 use crate::domain::session::{SessionSecret, Subject};
+use crate::html::fragments::cart::cart_of;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::{AccountError, AccountRow, Confirmed};
@@ -319,15 +318,11 @@ async fn sign_in(
     account: AccountRow,
     next: &str,
 ) -> Result<Response, PageError> {
-    let guest_cart = read_cart(state, guest, headers).await?;
-    let mut cart = Cart::deserialize(
-        account.cart_token.as_deref(),
-        &state.tokens.cart,
-        &account.cart_id,
-        Utc::now().timestamp_millis(),
-    );
-    cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
-    cart.merge(&guest_cart);
+    // The pairs the guest holds join the account's.
+    state
+        .inventory
+        .move_holds(&guest.cart_id, &account.cart_id, account.id)
+        .await?;
     if let Some(previous) = guest.session {
         state.inventory.end_session(previous).await?;
     }
@@ -336,6 +331,7 @@ async fn sign_in(
         .start_session(Subject::account(account.id), &account.cart_id)
         .await?;
     let signed_in = Shopper::signed_in(account.cart_id, account.id, session.id);
+    let cart = cart_of(&current_holds(state, &signed_in).await?);
     let cart_cookie = save(state, &signed_in, &cart).await?;
     state
         .inventory

@@ -1,5 +1,7 @@
-//! The cart without JavaScript: size buttons and remove buttons are plain forms. The cart lives
-//! in a signed cookie that the shim also writes, so the page and the channel always agree.
+//! The cart without JavaScript: size buttons and remove buttons are plain forms. Adding a pair
+//! holds it for the shopper, removing it gives it back at once: the cart is what the database
+//! says the shopper holds. A signed copy lives in a cookie that the shim also writes; it tells
+//! a page whether there is anything to look up.
 
 use axum::Router;
 use axum::extract::State;
@@ -10,9 +12,12 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::config::LimitedAction;
-use crate::domain::Shopper;
+use crate::domain::cart::MAX_ITEMS;
+use crate::domain::hold::Hold;
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
-use crate::domain::{Cart, CartError};
+use crate::domain::{Cart, CartError, ItemId, Shopper};
+use crate::html::fragments::cart::cart_of;
+use crate::inventory::holds::HoldError;
 use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
@@ -54,6 +59,29 @@ pub async fn read_cart(
     );
     cart.retain_existing(|id| state.inventory.read(|c| c.item(id).is_some()));
     Ok(cart)
+}
+
+/// What the shopper holds now, oldest first. The cart's signed copy says whether to ask the
+/// database at all: an empty one (most visitors) costs no query.
+pub async fn read_holds(
+    state: &AppState,
+    shopper: &Shopper,
+    headers: &HeaderMap,
+) -> Result<Vec<Hold>, PageError> {
+    if read_cart(state, shopper, headers).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    current_holds(state, shopper).await
+}
+
+/// What the shopper holds now, as the database says (a hold past its end that the sweep has
+/// not reached yet is over).
+pub async fn current_holds(state: &AppState, shopper: &Shopper) -> Result<Vec<Hold>, PageError> {
+    let now = Utc::now().timestamp_millis();
+    let mut holds = state.inventory.holds_of(&shopper.cart_id).await?;
+    holds.retain(|h| !h.is_expired(now));
+    holds.retain(|h| state.inventory.read(|c| c.item(h.item_id).is_some()));
+    Ok(holds)
 }
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -163,34 +191,74 @@ async fn change(
     state
         .limits
         .check(LimitedAction::Cart, client, limited, Audience::Page)?;
-    let mut cart = read_cart(state, shopper, headers).await?;
-    let ordered = match (&change, shopper.account) {
-        (Change::Add, Some(id)) => state.inventory.ordered_limited(id).await?,
-        _ => Default::default(),
+    let refused = |error: CartError| redirect_with_cart(&back(headers, Some(error.code())), None);
+    let Ok(item_id) = item.unwrap_or(&form.item_id).trim().parse::<ItemId>() else {
+        return Ok(refused(CartError::InvalidItem));
     };
-    let item_id = item
-        .unwrap_or(&form.item_id)
-        .trim()
-        .parse()
-        .map_err(|_| CartError::InvalidItem);
-    let result = item_id.and_then(|id| match change {
-        Change::Add => state
-            .inventory
-            .admission(id, &shopper.cart_id)
-            .and_then(|()| {
-                state
-                    .inventory
-                    .read(|catalog| cart.add_from(catalog, id, &ordered))
-            }),
-        Change::Remove => cart.remove(id),
-    });
-    Ok(match result {
-        Ok(()) => redirect_with_cart(
-            &back(headers, None),
-            Some(save(state, shopper, &cart).await?),
-        ),
-        Err(error) => redirect_with_cart(&back(headers, Some(error.code())), None),
-    })
+    match change {
+        Change::Add => {
+            if let Err(error) = may_hold(state, shopper, item_id).await? {
+                return Ok(refused(error));
+            }
+            match state.inventory.hold(shopper, item_id).await {
+                Ok(_) => {}
+                Err(HoldError::Cart(error)) => return Ok(refused(error)),
+                Err(HoldError::SignInRequired) => {
+                    let next = back(headers, None);
+                    return Ok(redirect_with_cart(
+                        &format!("/account/login?next={next}"),
+                        None,
+                    ));
+                }
+                Err(HoldError::VerificationRequired) => {
+                    return Ok(redirect_with_cart("/account?verify=needed", None));
+                }
+                Err(HoldError::Inventory(error)) => return Err(error.into()),
+            }
+        }
+        Change::Remove => {
+            if !state
+                .inventory
+                .release_hold(&shopper.cart_id, item_id)
+                .await?
+            {
+                return Ok(refused(CartError::NotFound));
+            }
+        }
+    }
+    let holds = current_holds(state, shopper).await?;
+    let cookie = save(state, shopper, &cart_of(&holds)).await?;
+    Ok(redirect_with_cart(&back(headers, None), Some(cookie)))
+}
+
+/// What the cache can tell before the database is asked to hold `item_id`: the cart's room,
+/// the line, the size, and the limit per customer counting what the account bought. The
+/// database has the last word on stock and the limit.
+async fn may_hold(
+    state: &AppState,
+    shopper: &Shopper,
+    item_id: ItemId,
+) -> Result<Result<(), CartError>, PageError> {
+    let holds = current_holds(state, shopper).await?;
+    if holds.iter().any(|h| h.item_id == item_id) {
+        return Ok(Err(CartError::DuplicateItem));
+    }
+    if holds.len() >= MAX_ITEMS {
+        return Ok(Err(CartError::Full));
+    }
+    let ordered = match shopper.account {
+        Some(id) => state.inventory.ordered_limited(id).await?,
+        None => Default::default(),
+    };
+    let mut probe = cart_of(&holds);
+    Ok(state
+        .inventory
+        .admission(item_id, &shopper.cart_id)
+        .and_then(|()| {
+            state
+                .inventory
+                .read(|catalog| probe.add_from(catalog, item_id, &ordered))
+        }))
 }
 
 /// `POST /cart/items` (`item_id`).

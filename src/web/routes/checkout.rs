@@ -1,22 +1,27 @@
-//! Checkout: review the cart, buy every pair in one transaction, see the order.
+//! Checkout: the pairs the shopper holds, where to ship them and the card; then the order and
+//! its state. `POST /checkout` turns the holds into an order waiting for payment (the holds
+//! extended once) and pays it: 303 to the order when paid, 402 with the page and the reason
+//! when the card is declined (the holds stay a short while for another try), 422 with what to
+//! fix when a field is wrong. The inventory service talks to the provider, never this file.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::Utc;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::cart::{CartForm, read_cart, save};
+use super::cart::{current_holds, save};
 use crate::config::LimitedAction;
-use crate::domain::Shopper;
-use crate::domain::checkout::CheckoutError;
-use crate::domain::{CartError, ProductId};
-use crate::html::fragments::cart::lines;
-use crate::html::pages::checkout as view;
+use crate::domain::address::{ShippingForm, parse_shipping};
+use crate::domain::payment::TestCard;
+use crate::domain::{Cart, CartError, ProductId, Shopper};
+use crate::html::fragments::cart::{cart_of, held_lines};
+use crate::html::pages::checkout::{self as view, Filled, Gateway, Review};
 use crate::html::pages::layout::PageMeta;
-use crate::inventory::InventoryError;
+use crate::inventory::payments::{Begun, Method, Paid, PayError, Payments};
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
@@ -38,14 +43,103 @@ pub struct ReviewQuery {
     limit: Option<String>,
 }
 
+/// The checkout form's fields (DESIGN: `POST /checkout`).
+#[derive(Deserialize, Default)]
+pub struct CheckoutForm {
+    #[serde(default, rename = "_csrf_token")]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address_line1: String,
+    #[serde(default)]
+    address_line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    card_number: String,
+    #[serde(default)]
+    card_exp: String,
+    #[serde(default)]
+    card_cvc: String,
+    /// Stripe: the payment method Stripe.js made of the card in the browser.
+    #[serde(default)]
+    payment_method: String,
+}
+
+impl CheckoutForm {
+    fn shipping(&self) -> ShippingForm<'_> {
+        ShippingForm {
+            email: &self.email,
+            name: &self.name,
+            address_line1: &self.address_line1,
+            address_line2: &self.address_line2,
+            city: &self.city,
+            postal_code: &self.postal_code,
+            country: &self.country,
+        }
+    }
+
+    /// What the page shows again: never the card's number or code.
+    fn kept(&self) -> Filled<'_> {
+        Filled {
+            values: vec![
+                ("email", &self.email),
+                ("name", &self.name),
+                ("address_line1", &self.address_line1),
+                ("address_line2", &self.address_line2),
+                ("city", &self.city),
+                ("postal_code", &self.postal_code),
+                ("country", &self.country),
+                ("card_exp", &self.card_exp),
+            ],
+            ..Filled::default()
+        }
+    }
+}
+
+/// Renders the checkout page for `filled`, with `status`.
+async fn page(
+    state: &AppState,
+    shopper: &Shopper,
+    filled: &Filled<'_>,
+    notices: (&[String], Option<&view::LimitNotice>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let holds = current_holds(state, shopper).await?;
+    let mut meta = PageMeta::new(&state.tokens, shopper);
+    let lines = state.inventory.read(|catalog| held_lines(catalog, &holds));
+    meta.cart_count = lines.len().to_string();
+    let keys = state.inventory.payments().browser_keys();
+    let gateway = match &keys {
+        Some((publishable_key, script_url)) => Gateway::Stripe {
+            publishable_key,
+            script_url,
+        },
+        None => Gateway::Test,
+    };
+    let (gone, limit) = notices;
+    let review = Review {
+        lines: &lines,
+        gone,
+        limit,
+        gateway,
+        filled,
+    };
+    Ok((status, view::review(&meta, &review)).into_response())
+}
+
 async fn review(
     State(state): State<AppState>,
     shopper: Shopper,
-    headers: HeaderMap,
     Query(query): Query<ReviewQuery>,
-) -> Result<Markup, PageError> {
-    let cart = read_cart(&state, &shopper, &headers).await?;
-    let mut meta = PageMeta::new(&state.tokens, &shopper);
+) -> Result<Response, PageError> {
     let gone: Vec<String> = query
         .sold_out
         .unwrap_or_default()
@@ -70,9 +164,24 @@ async fn review(
                 })
             })
         });
-    let lines = state.inventory.read(|catalog| lines(catalog, &cart));
-    meta.cart_count = lines.len().to_string();
-    Ok(view::review(&meta, &lines, &gone, limit.as_ref()))
+    // A signed-in shopper's receipt goes to the account's address unless they type another.
+    let email = match shopper.account {
+        Some(id) => state.inventory.account(id).await?.map(|a| a.email),
+        None => None,
+    }
+    .unwrap_or_default();
+    let filled = Filled {
+        values: vec![("email", &email)],
+        ..Filled::default()
+    };
+    page(
+        &state,
+        &shopper,
+        &filled,
+        (&gone, limit.as_ref()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn purchase(
@@ -80,73 +189,148 @@ async fn purchase(
     shopper: Shopper,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<CartForm>,
+    Form(form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &shopper, &headers, form.csrf_token())?;
+    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let limited = Some(shopper.cart_id.as_str());
     state
         .limits
         .check(LimitedAction::Checkout, client, limited, Audience::Page)?;
-    let mut cart = read_cart(&state, &shopper, &headers).await?;
-    match state
+    state
+        .limits
+        .check(LimitedAction::Payment, client, limited, Audience::Page)?;
+    let mut filled = form.kept();
+    let shipping = parse_shipping(&form.shipping());
+    let method = match state.inventory.payments() {
+        Payments::Test(_) => TestCard::parse(
+            &form.card_number,
+            &form.card_exp,
+            &form.card_cvc,
+            Utc::now().date_naive(),
+        )
+        .map(Method::Test)
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| (e.field, e.message))
+                .collect::<Vec<_>>()
+        }),
+        Payments::Stripe(_) => {
+            let id = form.payment_method.trim();
+            if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                Err(vec![(
+                    "payment_method",
+                    "Enter your card in the card field (it needs JavaScript).",
+                )])
+            } else {
+                Ok(Method::Stripe(id.to_string()))
+            }
+        }
+    };
+    if let Err(errors) = &shipping {
+        filled
+            .errors
+            .extend(errors.iter().map(|e| (e.field, e.message)));
+    }
+    if let Err(errors) = &method {
+        filled.errors.extend(errors.iter().copied());
+    }
+    let (Ok((email, address)), Ok(method)) = (shipping, method) else {
+        return page(
+            &state,
+            &shopper,
+            &filled,
+            (&[], None),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let node = &state.config.node_name;
+    let order_id = match state
         .inventory
-        .purchase(&shopper, &cart, &state.config.node_name)
-        .await
+        .begin_checkout(&shopper, email.as_str(), &address, node)
+        .await?
     {
-        Ok(purchase) => {
-            cart = Default::default();
-            let mut response = see_other(format!("/checkout/complete?order={}", purchase.order_id));
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
-            Ok(response)
+        Begun::Order { order_id, .. } => order_id,
+        // Nothing held (the holds ended meanwhile): the page says the cart is empty.
+        Begun::Empty => return Ok(see_other("/checkout")),
+        Begun::LimitReached { product_id } => {
+            return Ok(see_other(format!("/checkout?limit={product_id}")));
         }
-        Err(InventoryError::Checkout(CheckoutError::Empty)) => Ok(see_other("/checkout")),
-        Err(InventoryError::Checkout(CheckoutError::SignInRequired)) => {
-            Ok(see_other("/account/login?next=/checkout"))
-        }
-        Err(InventoryError::Checkout(CheckoutError::VerificationRequired)) => {
-            Ok(see_other("/account?verify=needed"))
-        }
-        Err(InventoryError::Checkout(CheckoutError::LimitReached { product_id, .. })) => {
-            Ok(see_other(format!("/checkout?limit={product_id}")))
-        }
-        Err(InventoryError::Checkout(CheckoutError::NotAdmitted(product_id))) => {
+        Begun::NotAdmitted { product_id } => {
             // Nothing was charged. This shopper may not buy that drop now (never let in from
-            // its line, or no longer): its pairs leave the cart, and its page says why.
-            let lined: Vec<_> = cart
-                .items()
-                .iter()
-                .copied()
-                .filter(|id| {
+            // its line, or no longer): its pairs go back, and its page says why.
+            for hold in current_holds(&state, &shopper).await? {
+                let of_it = state.inventory.read(|c| {
+                    c.item(hold.item_id)
+                        .is_some_and(|(p, _)| p.id == product_id)
+                });
+                if of_it {
                     state
                         .inventory
-                        .read(|c| c.item(*id).is_some_and(|(p, _)| p.id == product_id))
-                })
-                .collect();
-            for id in lined {
-                let _ = cart.remove(id);
+                        .release_hold(&shopper.cart_id, hold.item_id)
+                        .await?;
+                }
             }
             let code = CartError::NotAdmitted.code();
             let mut response = see_other(format!("/products/{product_id}?cart_error={code}"));
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
+            let cart = cart_of(&current_holds(&state, &shopper).await?);
+            let cookie = save(&state, &shopper, &cart).await?;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            return Ok(response);
+        }
+        Begun::TooLarge => {
+            filled.errors.push((
+                "card_number",
+                "This order is too large to pay in one go: remove a pair and try again.",
+            ));
+            return page(
+                &state,
+                &shopper,
+                &filled,
+                (&[], None),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match state.inventory.pay(order_id, &method).await {
+        // Paid, or refunded because it came too late, or still deciding: the order page says.
+        Ok(Paid::Paid { .. } | Paid::Refunded { .. } | Paid::Pending) => {
+            let mut response = see_other(format!("/checkout/complete?order={order_id}"));
+            // The pairs are the order's now: the cart's copy is empty.
+            let cookie = save(&state, &shopper, &Cart::default()).await?;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
         }
-        Err(InventoryError::Checkout(CheckoutError::SoldOut(gone))) => {
-            // Nothing was charged. The gone pairs leave the cart; the rest stays for another try.
-            for id in &gone {
-                let _ = cart.remove(*id);
-            }
-            let ids: Vec<String> = gone.iter().map(ToString::to_string).collect();
-            let mut response = see_other(format!("/checkout?sold_out={}", ids.join(",")));
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, save(&state, &shopper, &cart).await?);
-            Ok(response)
+        Ok(Paid::Declined(decline)) => {
+            filled.declined = Some(decline.message());
+            page(
+                &state,
+                &shopper,
+                &filled,
+                (&[], None),
+                StatusCode::PAYMENT_REQUIRED,
+            )
+            .await
         }
-        Err(error) => Err(error.into()),
+        // Its holds ended between the two steps: the cart is empty now.
+        Err(PayError::NotPayable(_)) => Ok(see_other("/checkout")),
+        Err(PayError::Provider(error)) => {
+            tracing::warn!(order_id, error = %crate::error_chain::ErrorChain(&error), "payment provider failed");
+            filled.declined = Some(
+                "We could not reach the card network, so nothing was charged. Your pairs are still held: try again in a moment.",
+            );
+            page(
+                &state,
+                &shopper,
+                &filled,
+                (&[], None),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await
+        }
+        Err(PayError::Inventory(error)) => Err(error.into()),
     }
 }
 

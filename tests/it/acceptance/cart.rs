@@ -57,37 +57,50 @@ async fn s03_cart_follows_the_shopper_across_tabs() {
     .await
 }
 
-/// Scenario 4: a carted pair sells out through the admin API; the cart panel marks it.
+/// Scenario 4: a carted pair is held: its line counts down to the hold's end, and when the
+/// hold ends unpaid the line leaves the cart and the pair is back on the page, without a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s04_cart_marks_a_pair_that_sold_out() {
-    run("s04_cart_marks_a_pair_that_sold_out", 1, |ctx| async move {
-        let app = TestApp::start(Backend::Sqlite).await;
+async fn s04_the_cart_counts_a_hold_down_and_lets_it_go() {
+    run("s04_the_cart_counts_a_hold_down_and_lets_it_go", 1, |ctx| async move {
+        let app = TestApp::start_with(Backend::Sqlite, |config| {
+            config.hold = std::time::Duration::from_secs(4);
+        })
+        .await;
         let item = in_stock(&released(&app).await[0]).id;
-        app.set_stock(item, 3).await;
+        app.set_stock(item, 1).await;
         let browser = ctx.browser(&app).await;
         open_live(&browser, "/").await;
         browser.mark_document().await;
         add_to_cart(&browser, item, 1).await;
         let line = format!("#cart li.cart-line[data-item-id=\"{item}\"]");
-        assert_eq!(
-            browser.attr(&line, "data-sold-out").await,
-            None,
-            "an available pair is not marked"
-        );
-
-        app.set_stock(item, 0).await;
         browser
             .wait_for(
-                "the cart line is marked sold out",
+                "the line counts its hold down",
                 &format!(
-                    "(function () {{ var l = document.querySelector('{line}'); \
-                     return !!l && l.hasAttribute('data-sold-out') && \
-                     l.classList.contains('cart-line--sold-out') && \
-                     l.textContent.indexOf('Sold out') >= 0; }})()"
+                    "(function () {{ var t = document.querySelector('{line} .cart-line__hold time'); \
+                     return !!t && t.textContent.indexOf('in ') === 0; }})()"
                 ),
             )
             .await;
-        browser.assert_not_reloaded("sell-out").await;
+        browser
+            .wait_for(
+                "the held pair is out for everyone else",
+                &format!("document.querySelector('#item-{item}[data-level=\"out\"]')"),
+            )
+            .await;
+        browser
+            .wait_for(
+                "the hold ends: the line leaves the cart",
+                "document.querySelector('aside#cart[data-count=\"0\"]')",
+            )
+            .await;
+        browser
+            .wait_for(
+                "the pair is back on the page",
+                &format!("document.querySelector('#item-{item}[data-level=\"low\"]')"),
+            )
+            .await;
+        browser.assert_not_reloaded("hold ending").await;
     })
     .await
 }

@@ -320,6 +320,32 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the field `css`, replacing what it held (as a shopper would, so it
+    /// works with JavaScript off too).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        element
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Fills the checkout form: an address, and `card` with a valid expiry and code.
+    pub async fn fill_checkout(&self, card: &str) {
+        for (field, value) in crate::visitor::checkout_form(card) {
+            self.type_into(&format!("#checkout-form [name=\"{field}\"]"), value)
+                .await;
+        }
+    }
+
     /// The text of the first element matching `css` (empty when there is none).
     pub async fn text(&self, css: &str) -> String {
         let script =

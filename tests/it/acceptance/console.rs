@@ -84,6 +84,7 @@ async fn s10_no_console_errors_or_csp_violations() {
             browser.wait_for_path("/checkout").await;
             super::wait_live(&browser).await;
             found.extend(problems(&browser, "/checkout", &[]).await);
+            browser.fill_checkout(crate::visitor::PAYS).await;
             browser
                 .click("form[action=\"/checkout\"] button[type=\"submit\"]")
                 .await;
@@ -91,20 +92,24 @@ async fn s10_no_console_errors_or_csp_violations() {
             super::wait_live(&browser).await;
             found.extend(problems(&browser, "/checkout/complete", &[]).await);
 
-            // A lost race: the checkout page with its notice.
+            // A declined card: the checkout page (402) with its notice.
+            ctx.expect_console_error("status of 402");
             open_live(&browser, "/").await;
             add_to_cart(&browser, c, 1).await;
             browser.goto("/checkout").await;
             super::wait_live(&browser).await;
-            app.set_stock(c, 0).await;
+            browser.fill_checkout(crate::visitor::DECLINED).await;
             browser
                 .click("form[action=\"/checkout\"] button[type=\"submit\"]")
                 .await;
             browser
-                .wait_for_path(&format!("/checkout?sold_out={c}"))
+                .wait_for(
+                    "the decline is said",
+                    "document.querySelector('#payment-error')",
+                )
                 .await;
             super::wait_live(&browser).await;
-            found.extend(problems(&browser, "/checkout?sold_out", &[]).await);
+            found.extend(problems(&browser, "/checkout (declined)", &[]).await);
 
             // An unknown page: the 404 itself is logged by Chromium; nothing else may be.
             let not_found = "status of 404";

@@ -85,6 +85,7 @@ async fn s11_sign_up_wait_in_line_and_buy_the_one_pair_allowed() {
         add_to_cart(&browser, item[0], 1).await;
         browser.click("#cart a.cart-panel__checkout").await;
         browser.wait_for_path("/checkout").await;
+        browser.fill_checkout(crate::visitor::PAYS).await;
         browser.click("form[action=\"/checkout\"] button[type=\"submit\"]").await;
         browser.wait_for_path("/checkout/complete").await;
 

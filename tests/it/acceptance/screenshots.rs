@@ -74,12 +74,11 @@ async fn screenshots_of_every_page() {
         app.set_stock(other, 1).await;
         open_live(&browser, "/").await;
         add_to_cart(&browser, other, 2).await;
-        // One carted pair sold out, as the panel shows it.
-        app.set_stock(other, 0).await;
+        // The carted pairs are held, each line counting down to its hold's end.
         browser
             .wait_for(
-                "the sold-out line",
-                "document.querySelector('#cart li.cart-line[data-sold-out]')",
+                "the held lines",
+                "document.querySelectorAll('#cart li.cart-line .cart-line__hold').length === 2",
             )
             .await;
         shoot(&browser, "cart").await;
