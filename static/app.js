@@ -103,11 +103,22 @@ function pageTopic() { return isAdmin ? ADMIN_TOPIC : cartId ? "cart:" + cartId 
 function cartParams() { return { serialized: readCartCookie(), page: location.pathname }; }
 
 // A page that already shows the size buttons is sent each size's state (small frames)
-// instead of the whole selector.
+// instead of the whole selector. The channel's first join follows the page's own render: it
+// names the levels shown, and only sizes that differ come back. Later joins (a reconnect,
+// a timeout) take every size again, since anything may have been missed meanwhile.
 function productParams(id) {
+  var joins = 0;
   return function () {
     var area = document.getElementById("product-" + id + "-sizes");
-    return { sizes_shown: !!(area && area.querySelector("[data-level]")) };
+    var params = { sizes_shown: !!(area && area.querySelector("[data-level]")) };
+    if (params.sizes_shown && joins === 0) {
+      params.levels = {};
+      area.querySelectorAll('[id^="item-"][data-level]').forEach(function (el) {
+        params.levels[el.id.slice(5)] = el.getAttribute("data-level");
+      });
+    }
+    joins += 1;
+    return params;
   };
 }
 

@@ -141,6 +141,42 @@ async fn a_page_showing_the_sizes_gets_each_size_on_join() {
     assert_eq!(client.heartbeat().await.0, "ok");
 }
 
+/// A page that names the levels it shows gets back only the sizes that differ: none for a page
+/// just rendered, one for a size that changed since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_naming_its_levels_gets_only_the_sizes_that_differ() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let product = app.product(true).await;
+    let topic = format!("product:{}", product.id);
+    let mut levels: serde_json::Map<String, serde_json::Value> = product
+        .items
+        .iter()
+        .map(|i| (i.id.to_string(), json!(i.level)))
+        .collect();
+
+    let mut fresh = app.client().await;
+    fresh
+        .join_ok(
+            &topic,
+            json!({ "sizes_shown": true, "levels": levels.clone() }),
+        )
+        .await;
+    // Nothing was pushed: the next frame answers this heartbeat.
+    assert_eq!(fresh.heartbeat().await.0, "ok");
+
+    let stale = &product.items[0];
+    let shown = if stale.level == "out" { "high" } else { "out" };
+    levels.insert(stale.id.to_string(), json!(shown));
+    let mut behind = app.client().await;
+    behind
+        .join_ok(&topic, json!({ "sizes_shown": true, "levels": levels }))
+        .await;
+    let push = behind.expect(&topic, "stock_change").await;
+    assert_eq!(push.payload["item_id"], json!(stale.id));
+    assert_eq!(push.payload["level"], json!(stale.level));
+    assert_eq!(behind.heartbeat().await.0, "ok", "only that size came back");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_sockets_all_receive_one_stock_change() {
     let app = TestApp::start_with(Backend::Sqlite, crate::helpers::unlimited).await;

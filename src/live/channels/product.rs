@@ -22,7 +22,9 @@ impl ProductChannel {
 
     /// Pushes the current state: the whole size selector (`released`), or, for a page that
     /// says it already shows the sizes (`{"sizes_shown": true}`), one small `stock_change` per
-    /// size. Small frames matter: a socket keeps a write buffer as large as its largest frame.
+    /// size, or only per size whose level differs from the page's `levels` (`{item_id:
+    /// level}`) when it names them. Small frames matter: a socket keeps a write buffer as
+    /// large as its largest frame.
     pub fn join(&mut self, ctx: &mut Ctx, payload: &Value) -> Result<Value, Value> {
         if ctx
             .live
@@ -38,6 +40,28 @@ impl ProductChannel {
         } else {
             Shape::Selector
         };
+        // A page loaded just now names the levels it shows: only the sizes that differ come
+        // back (usually none), instead of a frame per size for every page of a busy catalog.
+        if let (Shape::Sizes, Some(shown)) = (shape, payload["levels"].as_object()) {
+            let differing = ctx.live.inventory.read(|catalog| {
+                let Some(product) = catalog.product(self.product_id).filter(|p| p.released) else {
+                    return Vec::new();
+                };
+                product
+                    .items
+                    .iter()
+                    .filter(|item| {
+                        shown.get(&item.id.to_string()).and_then(Value::as_str)
+                            != Some(item.level().as_str())
+                    })
+                    .map(|item| size_payload(product, item))
+                    .collect()
+            });
+            for payload in &differing {
+                ctx.push("stock_change", payload);
+            }
+            return Ok(json!({}));
+        }
         let version = ctx.live.inventory.page_version();
         let pushes = ctx
             .live
