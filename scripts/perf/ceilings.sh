@@ -2,7 +2,7 @@
 # The cluster's two ceilings, on NOTIFY and on Redis, side by side in one sitting, each on a
 # throwaway PostgreSQL and redis-server started here:
 #
-#   scripts/perf/ceilings.sh [bus|checkout|all]
+#   scripts/perf/ceilings.sh [bus|checkout|cpu|all]
 #
 # bus:      `sneakers-bench bus-ceiling` on NOTIFY, then on Redis: sales per second rising
 #           (RATES, default 25,50,100,200,400,800; SECS per rate, default 5) on one node and on
@@ -13,6 +13,9 @@
 #           of the same shape (an order, its line and its event written, the pair's guarded
 #           decrement last) with as many clients for PGBENCH_SECS (default 10): the database's
 #           own limit.
+# cpu:      `sneakers-bench fanout` on 2 nodes, CLIENTS (default 2000) shoppers split over them
+#           and EVENTS (default 101) sales on the first, on NOTIFY and on Redis: each node's
+#           server CPU per delivery (the second node's includes hearing every sale on the bus).
 #
 # A measurement, not a test: run it on a quiet machine. Builds target/release (both binaries);
 # SNEAKERS_BIN=path uses another build of the store (sneakers-bench is taken from beside it).
@@ -106,9 +109,19 @@ SQL
     -T "${PGBENCH_SECS:-10}" -f "$tmp/checkout.sql" ceilings | grep -E 'tps|latency|transactions'
 }
 
+cpu() {
+  for bus in notify redis; do
+    local redis=(); [ "$bus" = redis ] && redis=(--redis-url "$redis_url")
+    echo "== CPU per delivery on $bus: ${CLIENTS:-2000} shoppers on 2 nodes, ${EVENTS:-101} sales on the first"
+    "$bench" --server-bin "$bin" fanout --clients "${CLIENTS:-2000}" --events "${EVENTS:-101}" \
+      --nodes 2 --no-floor --database-url "$pg_url" "${redis[@]}"
+  done
+}
+
 case $what in
   bus) bus ;;
   checkout) checkout ;;
-  all) bus; checkout ;;
-  *) echo "usage: $0 [bus|checkout|all]" >&2; exit 2 ;;
+  cpu) cpu ;;
+  all) bus; checkout; cpu ;;
+  *) echo "usage: $0 [bus|checkout|cpu|all]" >&2; exit 2 ;;
 esac
