@@ -3,13 +3,13 @@
 //! cart (kept in the database so every browser signed in to it shares one), its orders, and
 //! what it has already bought of limited products.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::{Notify, OnceCell, Semaphore};
 
 use super::{Inventory, InventoryError};
 use crate::domain::AccountId;
@@ -49,27 +49,48 @@ impl From<AccountError> for InventoryError {
 /// password does (made once, on the first unknown email).
 static DECOY: OnceCell<String> = OnceCell::const_new();
 
+/// Argon2id (the crate's default parameters) takes 19 MiB for each hash while it runs. Run
+/// on the blocking pool without a bound, a burst of logins hashed dozens at once: 60 from one
+/// address within its budget took the node from 26 MiB to 1.2 GiB (`sneakers-bench
+/// login-flood`), and many addresses would take it further. Hashing more at once than there are
+/// cores is no faster, so the others wait their turn here, holding no hash memory.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+});
+
+/// Runs `work` (one password hash) on the blocking pool once one of [`HASHING`]'s turns is
+/// free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AccountError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(AccountError::HashTask)
+}
+
 async fn hash(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(AccountError::Hash)
     })
-    .await
-    .map_err(AccountError::HashTask)?
+    .await?
 }
 
 async fn verify(password: String, stored: String) -> Result<bool, AccountError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let parsed = PasswordHash::new(&stored).map_err(AccountError::Hash)?;
         Ok(Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
     })
-    .await
-    .map_err(AccountError::HashTask)?
+    .await?
 }
 
 /// What the service needs to write mail: the store's public address for links, and the
@@ -261,4 +282,37 @@ async fn decoy() -> Result<String, AccountError> {
         .get_or_try_init(|| hash("a password nobody has, for timing".to_string()))
         .await
         .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// However many logins arrive at once, no more hashes run than there are turns: what a
+    /// burst costs in hash memory is bounded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_run_a_few_at_a_time_whatever_arrives() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let burst = (0..40).map(|_| {
+            let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+            tokio::spawn(hashing(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Stands for the hash's work, so that turns overlap if nothing bounds them.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                running.fetch_sub(1, Ordering::SeqCst);
+            }))
+        });
+        for done in futures_util::future::join_all(burst).await {
+            assert!(matches!(done, Ok(Ok(()))));
+        }
+        let turns = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            most >= 1 && most <= turns,
+            "{most} hashes at once, {turns} turns"
+        );
+    }
 }
