@@ -544,3 +544,88 @@ async fn the_form_is_checked_as_it_is_typed(backend: Backend) {
     // Nothing was saved by checking.
     assert_eq!(app.product(true).await.items.len(), live.items.len());
 }
+
+/// An admin's post to a node of a cluster: `(status, body)`.
+async fn post_on(
+    node: &crate::nodes::Node,
+    path: &str,
+    fields: &[(String, String)],
+) -> (u16, String) {
+    let response = node
+        .http
+        .post(format!("{}{path}", node.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .form(fields)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+async fn edit_form_on(node: &crate::nodes::Node, id: ProductId) -> Vec<(String, String)> {
+    let page = node
+        .http
+        .get(format!("{}/admin/products/{id}/edit", node.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET edit: {e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    form_fields(&page, "product-form")
+}
+
+crate::on_both_buses!(
+    an_edit_on_one_node_reaches_pages_on_the_other_and_two_admins_do_not_overwrite
+);
+
+async fn an_edit_on_one_node_reaches_pages_on_the_other_and_two_admins_do_not_overwrite(
+    bus: crate::nodes::Bus,
+) {
+    let (_cluster, a, b) = crate::nodes::two_nodes(bus).await;
+    let product = a
+        .admin
+        .inventory()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .products
+        .into_iter()
+        .find(|p| p.released)
+        .unwrap_or_else(|| panic!("a released product"));
+    let (token, _) = a.socket_token().await;
+    let mut page = crate::ws::Client::connect(
+        &a.ws_url(&format!("/socket/websocket?vsn=2.0.0&token={token}")),
+    )
+    .await
+    .unwrap_or_else(|s| panic!("refused {s}"));
+    let topic = format!("product:{}", product.id);
+    page.join_ok(&topic, json!({})).await;
+    page.expect(&topic, "released").await;
+    // Two admins open the form, one on each node.
+    let on_a = edit_form_on(&a, product.id).await;
+    let mut on_b = edit_form_on(&b, product.id).await;
+    set(&mut on_b, "price", "211");
+    let (status, body) = post_on(&b, &format!("/admin/products/{}", product.id), &on_b).await;
+    // 303 to the form, which the node's client follows.
+    assert!(status == 303 || status == 200, "{status}: {body}");
+    assert!(!body.contains("field-error"), "{body}");
+    // The page on node A re-renders the product from A's cache.
+    let changed = page.expect(&topic, "product_changed").await;
+    let html = changed.payload["html"].as_str().unwrap_or_default();
+    assert!(html.contains("$211.00"), "{html}");
+    // The admin on A saves the copy opened before: refused, told, nothing overwritten.
+    let mut stale = on_a;
+    set(&mut stale, "price", "5");
+    let (status, body) = post_on(&a, &format!("/admin/products/{}", product.id), &stale).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("changed by another admin at"), "{body}");
+    let now = b.admin.inventory().await.unwrap_or_else(|e| panic!("{e}"));
+    let price = now
+        .products
+        .iter()
+        .find(|p| p.id == product.id)
+        .map(|p| p.price_cents);
+    assert_eq!(price, Some(21_100));
+}

@@ -9,6 +9,7 @@
 mod a11y;
 mod admin;
 mod cart;
+mod catalog;
 mod checkout;
 mod chrome;
 mod console;
