@@ -10,8 +10,8 @@ use tower_http::trace::TraceLayer;
 use super::AppState;
 use super::edge::{extract, secure_cookies, session};
 use super::routes::{
-    account, admin, admin_products, assets, cart, checkout, health, line, longpoll, metrics,
-    payments, shop, socket, socket_token,
+    account, admin, admin_order_actions, admin_products, assets, cart, checkout, health, line,
+    longpoll, metrics, payments, shop, socket, socket_token,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(socket::router())
         .merge(longpoll::router())
         .merge(admin::router())
+        .merge(admin_order_actions::router())
         .merge(admin_products::router())
         .merge(metrics::router())
         .merge(payments::router())

@@ -40,6 +40,7 @@ mod live_products;
 mod live_protocol;
 mod login_lockout;
 mod longpoll;
+mod order_moves;
 mod payments;
 mod pool;
 mod redis_faults;

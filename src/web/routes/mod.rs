@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_order_actions;
 pub mod admin_products;
 pub mod assets;
 pub mod cart;
