@@ -143,7 +143,7 @@ async fn every_cookie_set_over_https_is_secure(backend: Backend) {
     over_https.shop(&app.db, &item, "secure@example.com").await;
     assert_eq!(
         over_https.names_seen(),
-        ["_sneakers_session", "sneakers_cart"],
+        ["_sneakers_device", "_sneakers_session", "sneakers_cart"],
         "{:?}",
         over_https.seen
     );
