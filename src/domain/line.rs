@@ -26,6 +26,20 @@ pub fn shuffle_key(secret: &[u8], product_id: ProductId, holder: &str) -> String
         .collect()
 }
 
+/// When a line's admission is paced from: the drop, or the moment the line was turned on if
+/// that came later (a line turned on after the drop lets in from then at its rate, not its
+/// whole backlog at once). `None`: not released, so nobody is let in yet.
+pub fn paced_from(
+    released: bool,
+    released_at: Option<DateTime<Utc>>,
+    line_started_at: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    if !released {
+        return None;
+    }
+    released_at.max(line_started_at)
+}
+
 /// How many of the line may be in by `now`: the first at the drop, then one every
 /// `60 / per_minute` seconds.
 pub fn admitted_by(released_at: DateTime<Utc>, now: DateTime<Utc>, per_minute: u32) -> u64 {
@@ -182,6 +196,20 @@ mod tests {
         assert_eq!(admitted_by(at(0), at(0), 60), 1);
         assert_eq!(admitted_by(at(0), at(59), 60), 60);
         assert_eq!(admitted_by(at(0), at(60), 6), 7);
+    }
+
+    #[test]
+    fn a_line_turned_on_after_the_drop_is_paced_from_then() {
+        // Turned on before the drop: from the drop.
+        assert_eq!(paced_from(true, Some(at(100)), Some(at(0))), Some(at(100)));
+        // Turned on ten minutes after it: from then, so at 60 a minute two seconds let in 3,
+        // not the 600 the drop's time would allow.
+        let from = paced_from(true, Some(at(0)), Some(at(600)));
+        assert_eq!(from, Some(at(600)));
+        assert_eq!(from.map(|f| admitted_by(f, at(602), 60)), Some(3));
+        // Released without a release time (seeded, imported): from when the line was on.
+        assert_eq!(paced_from(true, None, Some(at(5))), Some(at(5)));
+        assert_eq!(paced_from(false, None, Some(at(5))), None);
     }
 
     #[test]

@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::schema::{line_entries, products};
+use super::schema::{line_entries, line_starts, products};
 use super::{Db, StoreError};
 use crate::domain::ProductId;
-use crate::domain::line::admitted_by;
+use crate::domain::line::{admitted_by, paced_from};
 use crate::with_conn;
 
 /// A queued product and its entries, in line order: `(holder, admitted_at)`.
@@ -54,6 +54,35 @@ macro_rules! not_admitted {
     }};
 }
 pub use not_admitted;
+
+/// Inside the caller's transaction, before a change that turns product `id`'s line on: if it
+/// is off, its admission is paced from `now` (see [`admit`]). `(conn, id, now)`.
+#[macro_export]
+macro_rules! start_line_if_off {
+    ($c:expr, $product_id:expr, $now:expr) => {{
+        use $crate::store::schema::{line_starts, products};
+        let (product_id, now): (i32, chrono::NaiveDateTime) = ($product_id, $now);
+        let off: i64 = products::table
+            .filter(products::id.eq(product_id))
+            .filter(products::queue_enabled.eq(false))
+            .count()
+            .get_result($c)
+            .await?;
+        if off > 0 {
+            diesel::insert_into(line_starts::table)
+                .values((
+                    line_starts::product_id.eq(product_id),
+                    line_starts::started_at.eq(now),
+                ))
+                .on_conflict(line_starts::product_id)
+                .do_update()
+                .set(line_starts::started_at.eq(now))
+                .execute($c)
+                .await?;
+        }
+    }};
+}
+pub use start_line_if_off;
 
 /// Joins the line (once per holder: joining again keeps the place). `false` when the product
 /// has no line. Who joins before the drop gets `shuffle_key` for the draw; after it, arrival
@@ -115,11 +144,24 @@ pub async fn admit(db: &Db, now: DateTime<Utc>, grace: Duration) -> Result<u64, 
             ))
             .load(c)
             .await?;
+        let ids: Vec<i32> = queued.iter().map(|q| q.0).collect();
+        let starts: Vec<(i32, NaiveDateTime)> = line_starts::table
+            .filter(line_starts::product_id.eq_any(&ids))
+            .select((line_starts::product_id, line_starts::started_at))
+            .load(c)
+            .await?;
         let mut let_in = 0;
         for (product_id, per_minute, released_at) in queued {
-            let Some(released_at) = released_at else {
+            let started_at = starts.iter().find(|s| s.0 == product_id).map(|s| s.1);
+            let from = paced_from(
+                true,
+                released_at.map(|at| at.and_utc()),
+                started_at.map(|at| at.and_utc()),
+            );
+            let Some(from) = from else {
                 continue;
             };
+            let from_stamp = from.naive_utc();
             let per_minute = u32::try_from(per_minute).unwrap_or(1);
             let stamp = now.naive_utc();
             let admitted = c
@@ -128,7 +170,7 @@ pub async fn admit(db: &Db, now: DateTime<Utc>, grace: Duration) -> Result<u64, 
                         .set(products::admit_per_minute.eq(products::admit_per_minute))
                         .execute(c)
                         .await?;
-                    if released_at < cutoff {
+                    if from_stamp < cutoff {
                         diesel::delete(
                             line_entries::table
                                 .filter(line_entries::product_id.eq(product_id))
@@ -138,13 +180,15 @@ pub async fn admit(db: &Db, now: DateTime<Utc>, grace: Duration) -> Result<u64, 
                         .execute(c)
                         .await?;
                     }
+                    // Those let in since the pace started (a line turned off and on again
+                    // starts over).
                     let already: i64 = line_entries::table
                         .filter(line_entries::product_id.eq(product_id))
-                        .filter(line_entries::admitted_at.is_not_null())
+                        .filter(line_entries::admitted_at.ge(from_stamp))
                         .count()
                         .get_result(c)
                         .await?;
-                    let allowed = admitted_by(released_at.and_utc(), now, per_minute);
+                    let allowed = admitted_by(from, now, per_minute);
                     let room = i64::try_from(allowed).unwrap_or(i64::MAX) - already;
                     if room <= 0 {
                         return Ok(0);
@@ -240,16 +284,23 @@ pub async fn configure(
     per_minute: u32,
 ) -> Result<bool, StoreError> {
     let per_minute = i32::try_from(per_minute).unwrap_or(i32::MAX);
+    let now = Utc::now().naive_utc();
     let mut conn = db.get().await?;
     let updated = with_conn!(conn, |c| {
-        diesel::update(products::table.filter(products::id.eq(product_id.0)))
-            .set((
-                products::queue_enabled.eq(enabled),
-                products::admit_per_minute.eq(per_minute),
-                products::updated_at.eq(Utc::now().naive_utc()),
-            ))
-            .execute(c)
-            .await?
+        c.transaction::<_, diesel::result::Error, _>(async |c| {
+            if enabled {
+                start_line_if_off!(c, product_id.0, now);
+            }
+            diesel::update(products::table.filter(products::id.eq(product_id.0)))
+                .set((
+                    products::queue_enabled.eq(enabled),
+                    products::admit_per_minute.eq(per_minute),
+                    products::updated_at.eq(now),
+                ))
+                .execute(c)
+                .await
+        })
+        .await?
     });
     Ok(updated == 1)
 }

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use super::lines::start_line_if_off;
 use super::schema::{item_availabilities, items, order_items, product_details, products};
 use super::{Db, StoreError};
 use crate::domain::product_fields::{Release, Visibility};
@@ -231,6 +232,10 @@ pub async fn update(
                 ))
                 .execute(c)
                 .await?;
+            if spec.line_per_minute.is_some() {
+                // A line this edit turns on is paced from now.
+                start_line_if_off!(c, id.0, chrono::Utc::now().naive_utc());
+            }
             diesel::update(products::table.filter(products::id.eq(id.0)))
                 .set((
                     products::sku.eq(&spec.sku),

@@ -243,10 +243,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    line_starts (product_id) {
+        product_id -> Integer,
+        started_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(product_details -> products (product_id));
 diesel::joinable!(product_images -> products (product_id));
 diesel::joinable!(image_variants -> product_images (image_id));
 diesel::joinable!(line_entries -> products (product_id));
+diesel::joinable!(line_starts -> products (product_id));
 diesel::joinable!(holds -> items (item_id));
 diesel::joinable!(holds -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
@@ -266,6 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_items,
     accounts,
     line_entries,
+    line_starts,
     sessions,
     holds,
     order_events,

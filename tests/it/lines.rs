@@ -22,7 +22,8 @@ on_both_backends!(
     the_draw_orders_early_joiners_and_late_ones_queue_behind,
     the_line_is_let_in_at_its_rate,
     who_left_loses_the_place_after_the_grace_period,
-    a_place_is_a_verified_accounts
+    a_place_is_a_verified_accounts,
+    a_line_turned_on_after_the_drop_admits_at_its_pace
 );
 
 static MEMBERS: AtomicUsize = AtomicUsize::new(0);
@@ -489,4 +490,131 @@ async fn two_nodes_let_a_line_in_at_its_rate_not_twice_it(bus: crate::nodes::Bus
             && admitted_after <= std::time::Duration::from_millis(6500),
         "let in after {admitted_after:?}"
     );
+}
+
+/// Turns a product's line on at `per_minute`.
+async fn turn_line_on(app: &TestApp, product: ProductId, per_minute: u32) {
+    let response = app
+        .http
+        .post(format!("{}/admin/products/{product}/queue", app.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .form(&[
+            ("enabled", "1"),
+            ("admit_per_minute", &per_minute.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 200);
+}
+
+/// Whether the visitor's line page shows them let in.
+async fn let_in(visitor: &mut Visitor, product: ProductId) -> bool {
+    panel(
+        &visitor.visit(&format!("/products/{product}/line")).await,
+        product,
+    )
+    .1
+}
+
+/// Adds a pair of `product` and checks out: where checkout sent the visitor.
+async fn buy_one(app: &TestApp, visitor: &Visitor, product: ProductId) -> String {
+    let item = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .find(|p| p.id == product)
+        .and_then(|p| p.items.into_iter().find(|i| i.available_count > 0))
+        .map(|i| i.id)
+        .unwrap_or_else(|| panic!("nothing in stock"));
+    let (_, location) = visitor.add(item).await;
+    assert!(!location.contains("cart_error"), "{location}");
+    visitor.checkout().await
+}
+
+/// A line turned on for a product released long ago lets in from that moment at its rate
+/// (12 joiners at 60 a minute: not 8 within 2 s), and those let in can buy; a product released
+/// without a release time (as seeded) admits too.
+async fn a_line_turned_on_after_the_drop_admits_at_its_pace(backend: Backend) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use futures_util::future::join_all;
+    use sneakers::store::schema::products;
+
+    let app = TestApp::start(backend).await;
+    let catalog = app.inventory_json().await.products;
+    let without_line = |released: bool| {
+        catalog
+            .iter()
+            .find(|p| p.released == released && !p.queue)
+            .map(|p| p.id)
+            .unwrap_or_else(|| panic!("no product with released={released} and no line"))
+    };
+    let (product, seeded) = (without_line(false), without_line(true));
+    release(&app, product).await;
+    // Released ten minutes ago: at 60 a minute, pacing from the drop would let 600 in at once.
+    {
+        let ago = (chrono::Utc::now() - chrono::Duration::minutes(10)).naive_utc();
+        let mut conn = app.db.get().await.unwrap_or_else(|e| panic!("{e}"));
+        sneakers::with_conn!(conn, |c| {
+            diesel::update(products::table.filter(products::id.eq(product.0)))
+                .set(products::released_at.eq(Some(ago)))
+                .execute(c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        });
+    }
+    let mut joiners = Vec::new();
+    for _ in 0..12 {
+        joiners.push(member(&app).await);
+    }
+    turn_line_on(&app, product, 60).await;
+    let started = Instant::now();
+    join_all(joiners.iter().map(|v| join(v, product))).await;
+    // Nothing to wait on: the pace is a matter of time.
+    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(started.elapsed())).await;
+    let admitted = app
+        .inventory_json()
+        .await
+        .products
+        .into_iter()
+        .find(|p| p.id == product)
+        .map(|p| p.line_admitted)
+        .unwrap_or_else(|| panic!("product gone"));
+    assert!(
+        admitted <= 3,
+        "{admitted} of 12 let in within 2 s of the line starting, at 60 a minute"
+    );
+    // Those let in can buy.
+    let (mut socket, _) = cart_socket(&app, &joiners[0]).await;
+    let mut first = None;
+    while first.is_none() {
+        for (n, joiner) in joiners.iter_mut().enumerate() {
+            if let_in(joiner, product).await {
+                first = Some(n);
+                break;
+            }
+        }
+        if first.is_none() {
+            // The next move of the line (any place) comes as a push to the first joiner.
+            next_place(&mut socket, product).await;
+        }
+    }
+    let buyer = &joiners[first.unwrap_or_default()];
+    let done = buy_one(&app, buyer, product).await;
+    assert!(done.starts_with("/checkout/complete"), "{done}");
+
+    // Seeded as released, with no release time: the line still lets its first in.
+    turn_line_on(&app, seeded, 60).await;
+    let mut shopper = member(&app).await;
+    join(&shopper, seeded).await;
+    let (mut socket, _) = cart_socket(&app, &shopper).await;
+    let wait = async { while next_place(&mut socket, seeded).await != (0, true) {} };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("nobody let in from the line of a released product"));
+    assert!(let_in(&mut shopper, seeded).await);
+    let done = buy_one(&app, &shopper, seeded).await;
+    assert!(done.starts_with("/checkout/complete"), "{done}");
 }
