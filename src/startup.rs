@@ -119,6 +119,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     // Holds that expired while no node swept (this one was down) end now.
     inventory.sweep_holds().await?;
     inventory.refresh_lines().await?;
+    inventory.refresh_draws().await?;
     let tokens = Arc::new(Tokens::new(&config.secret_key_base));
     let limiter = Arc::new(Limiter::new(&config.rates, config.connections.ipv6_prefix));
     let live = Live::new(
@@ -133,6 +134,10 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.extend(cluster::replicate::spawn(&live, config.presence_down_after));
     background.push(inventory::scheduler::spawn(Arc::clone(&inventory)));
     background.push(inventory::line::spawn(Arc::clone(&inventory)));
+    background.push(inventory::draws::spawn(
+        Arc::clone(&inventory),
+        config.node_name.clone(),
+    ));
     background.push(inventory::sessions::spawn_purge(Arc::clone(&inventory)));
     background.push(inventory::holds::spawn_sweeper(Arc::clone(&inventory)));
     background.push(inventory::payments::spawn_reconciler(Arc::clone(

@@ -2,6 +2,7 @@
 //! it as `announce`, so screen-reader users hear one sentence per change instead of the whole
 //! re-rendered fragment, and the shim knows nothing of what the change means.
 
+use crate::domain::draw::{Outcome, Standing};
 use crate::domain::{Item, Level, Product};
 
 /// A size's level changed (or it is out): "Size 10 of the Nike Air Max 90 is now low on stock."
@@ -59,6 +60,22 @@ pub fn admitted(product: &Product) -> String {
         "It's your turn: you can add a pair of the {} {} now.",
         product.brand, product.name
     )
+}
+
+/// A shopper's draw entry was decided (said once, when the result reaches their page).
+pub fn draw_result(product: &Product, standing: Standing) -> Option<String> {
+    let what = format!("the {} {} draw", product.brand, product.name);
+    match standing {
+        Standing::Decided(Outcome::Won) => Some(format!("You won {what}: the pair is yours.")),
+        Standing::Decided(Outcome::Lost) => {
+            Some(format!("Not this time in {what}. Nothing was charged."))
+        }
+        Standing::Decided(Outcome::PassedOver) => Some(format!(
+            "Your card could not be charged in {what}, so the pair went to the next entry."
+        )),
+        Standing::Void(reason) => Some(reason.message().to_string()),
+        Standing::Entered | Standing::Withdrawn => None,
+    }
 }
 
 #[cfg(test)]

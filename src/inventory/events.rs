@@ -38,6 +38,17 @@ pub enum Event {
         product_id: ProductId,
         holders: Vec<String>,
     },
+    /// A draw entry's standing changed (entered, withdrawn, void, won, lost, passed over):
+    /// its shopper's tabs show it; `standing` is `domain::draw::Standing::code`.
+    DrawEntry {
+        product_id: ProductId,
+        holder: String,
+        standing: String,
+    },
+    /// A product's draw is made: its pages show it and link the published draw.
+    DrawMade {
+        product_id: ProductId,
+    },
     /// Sessions ended (a logout, sign out everywhere, a password change): every node forgets
     /// them and closes the connections opened under them.
     SessionsEnded {

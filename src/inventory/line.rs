@@ -54,6 +54,11 @@ impl Inventory {
 
     /// May this holder cart this pair now? A lined drop's pairs only while admitted.
     pub fn admission(&self, item_id: ItemId, holder: &str) -> Result<(), CartError> {
+        // A draw's pairs go to its winners only, never into a cart.
+        let product_id = self.read(|c| c.item(item_id).map(|(p, _)| p.id));
+        if product_id.is_some_and(|id| self.draw(id).is_some()) {
+            return Err(CartError::InvalidItem);
+        }
         // An unreleased pair is the cart's refusal (`invalid_item`), not the line's.
         let lined = self.read(|c| {
             c.item(item_id)

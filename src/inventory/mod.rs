@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod catalog_edits;
 pub mod claims;
+pub mod draws;
 pub mod events;
 pub mod heal;
 pub mod holds;
@@ -87,6 +88,8 @@ pub struct Inventory {
     page_version: AtomicU64,
     /// Every waiting line, as last read (see `line`).
     lines: RwLock<crate::domain::line::Lines>,
+    /// Every draw, as last read (see `draws`).
+    draws: RwLock<std::collections::HashMap<ProductId, store::draws::StoredDraw>>,
     /// How long an admitted shopper may cart a lined drop's pairs, and how long a waiting
     /// shopper who left keeps the place.
     line_times: line::LineTimes,
@@ -121,6 +124,7 @@ impl Inventory {
             page_version: AtomicU64::new(0),
             claims: claims::Claims::default(),
             lines: RwLock::default(),
+            draws: RwLock::default(),
             line_times,
             reloading: tokio::sync::Mutex::new(()),
             sessions: sessions::SessionCache::new(session_policy),
@@ -156,7 +160,9 @@ impl Inventory {
             | Event::LineMoved { .. }
             | Event::SessionsEnded { .. }
             | Event::HoldsChanged { .. }
-            | Event::OrderChanged { .. } => false,
+            | Event::OrderChanged { .. }
+            | Event::DrawEntry { .. }
+            | Event::DrawMade { .. } => false,
         };
         if shown {
             self.page_version.fetch_add(1, Ordering::AcqRel);

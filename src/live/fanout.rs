@@ -23,11 +23,13 @@ use tokio::time::{Instant, sleep_until};
 
 use super::Live;
 use super::presence::{Diff, FLUSH_EVERY};
+use crate::domain::draw::Standing;
 use crate::domain::hold::Hold;
 use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
 use crate::domain::{Item, ItemId, Product, ProductId};
 use crate::html::announce;
+use crate::html::fragments::draw::{self, DrawPanel, Mine};
 use crate::html::fragments::{admin, admin_orders, admin_sales, cart, product};
 use crate::inventory::{Event, OrderFilter, PlacedOrder, Published};
 
@@ -196,6 +198,30 @@ fn on_event(live: &Live, event: &Event) {
                 json!({ "order_id": order_id }),
             );
         }
+        // The shopper's tabs show their entry's new standing (their own render of it).
+        Event::DrawEntry {
+            product_id,
+            holder,
+            standing,
+        } => {
+            if let Some(payload) = draw_payload(live, *product_id, holder, standing) {
+                live.hub
+                    .broadcast(&cart_updates_topic(holder), "draw", payload);
+            }
+        }
+        // Every page of the product: the window line says so and the draw is published.
+        Event::DrawMade { product_id } => {
+            let html = live.inventory.read(|c| {
+                let product = c.product(*product_id)?;
+                let draw = live.inventory.draw(*product_id)?;
+                Some(draw::window_line(product, draw.window, true, Utc::now()).into_string())
+            });
+            if let Some(html) = html {
+                let payload = json!({ "product_id": product_id, "html": html });
+                live.hub
+                    .broadcast(&product_topic(*product_id), "draw_made", payload);
+            }
+        }
         // The tabs of each shopper whose place changed look it up (on their cart's topic:
         // shoppers not in the line hear nothing).
         Event::LineMoved {
@@ -288,9 +314,11 @@ fn record_sales(live: &Live, event: &Event) -> bool {
         }
         // A restock moves the bars' "left" figure.
         Event::StockChanged(_) => true,
-        Event::CartChanged { .. } | Event::SessionsEnded { .. } | Event::HoldsChanged { .. } => {
-            false
-        }
+        Event::CartChanged { .. }
+        | Event::SessionsEnded { .. }
+        | Event::HoldsChanged { .. }
+        | Event::DrawEntry { .. }
+        | Event::DrawMade { .. } => false,
         // The latest orders show their states.
         Event::OrderChanged { .. } => true,
         // The bars show each line's length.
@@ -435,6 +463,36 @@ pub fn cart_payload(live: &Live, cart_id: &str, holds: &[Hold]) -> Value {
         "serialized": copy.serialize(&live.tokens.cart, cart_id, Utc::now().timestamp_millis()),
         "count": lines.len(),
         "holds": ends,
+    })
+}
+
+/// `draw` `{product_id, standing, html, announce?}`: the shopper's part of a draw panel
+/// (`#draw-<id>-mine`) for their new standing.
+fn draw_payload(live: &Live, product_id: ProductId, holder: &str, code: &str) -> Option<Value> {
+    let standing = Standing::from_code(code)?;
+    let draw = live.inventory.draw(product_id)?;
+    let csrf = live.tokens.csrf_for(holder);
+    let card_fields = live.inventory.payments().browser_keys().is_none();
+    live.inventory.read(|c| {
+        let product = c.product(product_id)?;
+        let panel = DrawPanel {
+            window: draw.window,
+            drawn: draw.secret.is_some(),
+            signed_in: true,
+            mine: Some(Mine::standing(standing)),
+            csrf: Some(&csrf),
+            card_fields,
+            email: "",
+        };
+        let mut payload = json!({
+            "product_id": product_id,
+            "standing": code,
+            "html": draw::mine_block(product, &panel, Utc::now()).into_string(),
+        });
+        if let Some(words) = announce::draw_result(product, standing) {
+            payload["announce"] = words.into();
+        }
+        Some(payload)
     })
 }
 

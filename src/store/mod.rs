@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod backend;
 pub mod catalog;
+pub mod draws;
 pub mod holds;
 pub mod lines;
 pub mod migrate;

@@ -284,5 +284,63 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     product_details,
     product_images,
-    image_variants
+    image_variants,
+    draws,
+    draw_entries,
+    draw_entry_details
 );
+
+diesel::table! {
+    draws (product_id) {
+        product_id -> Integer,
+        opens_at_ms -> BigInt,
+        closes_at_ms -> BigInt,
+        state -> Text,
+        secret -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        claimed_until_ms -> Nullable<BigInt>,
+        drawn_at_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    draw_entries (id) {
+        id -> Integer,
+        product_id -> Integer,
+        item_id -> Integer,
+        account_id -> Integer,
+        holder -> Text,
+        address_key -> Text,
+        card_fingerprint -> Text,
+        amount_cents -> Integer,
+        payment_ref -> Nullable<Text>,
+        hash -> Text,
+        state -> Text,
+        void_reason -> Nullable<Text>,
+        place -> Nullable<Integer>,
+        order_id -> Nullable<Integer>,
+        created_ms -> BigInt,
+        released_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    draw_entry_details (entry_id) {
+        entry_id -> Integer,
+        email -> Text,
+        ship_name -> Text,
+        ship_line1 -> Text,
+        ship_line2 -> Text,
+        ship_city -> Text,
+        ship_postal_code -> Text,
+        ship_country -> Text,
+        card_last4 -> Nullable<Text>,
+        provider -> Text,
+    }
+}
+
+diesel::joinable!(draws -> products (product_id));
+diesel::joinable!(draw_entries -> draws (product_id));
+diesel::joinable!(draw_entries -> items (item_id));
+diesel::joinable!(draw_entries -> accounts (account_id));
+diesel::joinable!(draw_entry_details -> draw_entries (entry_id));

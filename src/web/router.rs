@@ -10,8 +10,8 @@ use tower_http::trace::TraceLayer;
 use super::AppState;
 use super::edge::{extract, secure_cookies, session};
 use super::routes::{
-    account, admin, admin_order_actions, admin_products, assets, cart, checkout, health, line,
-    longpoll, metrics, payments, shop, socket, socket_token,
+    account, admin, admin_draws, admin_order_actions, admin_products, assets, cart, checkout,
+    draws, health, line, longpoll, metrics, payments, shop, socket, socket_token,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(checkout::router())
         .merge(account::router())
         .merge(line::router())
+        .merge(draws::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::ensure,
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(admin_order_actions::router())
         .merge(admin_products::router())
+        .merge(admin_draws::router())
         .merge(metrics::router())
         .merge(payments::router())
         .merge(health::router())

@@ -29,6 +29,7 @@ mod cli;
 mod cluster;
 mod cookies;
 mod copied_carts;
+mod draws;
 mod faults;
 mod fuzz;
 mod heal;

@@ -6,6 +6,7 @@ pub mod admin_orders;
 pub mod admin_sales;
 pub mod cart;
 pub mod countdown;
+pub mod draw;
 pub mod line;
 pub mod product;
 pub mod product_form;

@@ -136,6 +136,7 @@ pub fn show(
     verified: bool,
     orders: &[Order],
     notices: &Notices,
+    entries: Markup,
 ) -> Markup {
     page(
         "Your account",
@@ -185,6 +186,7 @@ pub fn show(
                     }
                     button.button type="submit" { "Change password" }
                 }
+                (entries)
                 h2 { "Your orders" }
                 @if orders.is_empty() {
                     p.orders-empty { "No orders yet. Your pairs will show here." }

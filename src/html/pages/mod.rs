@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_products;
 pub mod checkout;
+pub mod draw;
 pub mod errors;
 pub mod layout;
 pub mod line;

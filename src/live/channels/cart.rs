@@ -264,6 +264,8 @@ impl CartChannel {
             return;
         }
         match message.event.as_str() {
+            // A draw entry's standing: rendered for this shopper already, passed on as it is.
+            "draw" => ctx.push("draw", &message.payload),
             "line_moved" => {
                 if let Some(product_id) = message.payload["product_id"]
                     .as_i64()

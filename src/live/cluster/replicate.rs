@@ -74,6 +74,18 @@ async fn forward_local_events(live: Arc<Live>) {
                     order: order_id,
                     holder,
                 },
+                Event::DrawEntry {
+                    product_id,
+                    holder,
+                    standing,
+                } => Message::Draw {
+                    product: product_id,
+                    holder,
+                    standing,
+                },
+                Event::DrawMade { product_id } => Message::DrawMade {
+                    product: product_id,
+                },
                 // Never local: each node reads the lines itself.
                 Event::LineMoved { .. } => continue,
             }),
@@ -211,6 +223,19 @@ async fn apply(live: &Arc<Live>, node: &str, messages: Vec<Message>) {
                     order_id: order,
                     holder,
                 })
+            }
+            Message::Draw {
+                product,
+                holder,
+                standing,
+            } => live
+                .inventory
+                .apply_replicated_draw(product, holder, standing),
+            Message::DrawMade { product } => {
+                let live = Arc::clone(live);
+                tokio::spawn(
+                    async move { live.inventory.apply_replicated_draw_made(product).await },
+                );
             }
             Message::Presence { joins, leaves } => {
                 live.presence.apply_remote(node, Diff { joins, leaves })

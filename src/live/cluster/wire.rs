@@ -41,6 +41,16 @@ pub enum Message {
         order: i32,
         holder: String,
     },
+    /// A draw entry's standing changed (see `Event::DrawEntry`).
+    Draw {
+        product: ProductId,
+        holder: String,
+        standing: String,
+    },
+    /// A draw was made (see `Event::DrawMade`).
+    DrawMade {
+        product: ProductId,
+    },
     Presence {
         joins: Entries,
         leaves: Entries,

@@ -471,7 +471,15 @@ async fn account_page(
         StatusCode::OK
     };
     let notices = view::Notices { notice, error };
-    let page = view::show(&meta, &account.email, account.verified, &orders, &notices);
+    let entries = super::draws::account_entries(state, shopper).await?;
+    let page = view::show(
+        &meta,
+        &account.email,
+        account.verified,
+        &orders,
+        &notices,
+        entries,
+    );
     Ok((status, page).into_response())
 }
 

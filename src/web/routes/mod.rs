@@ -2,11 +2,13 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_draws;
 pub mod admin_order_actions;
 pub mod admin_products;
 pub mod assets;
 pub mod cart;
 pub mod checkout;
+pub mod draws;
 pub mod health;
 pub mod line;
 pub mod longpoll;

@@ -152,6 +152,12 @@ async fn answer(
     if let Some(panel) = product.and_then(|id| super::line::panel(state, shopper, id)) {
         flash.push_str(&panel.into_string());
     }
+    // So does a draw's: the window, and this shopper's entry or result.
+    if let Some(id) = product
+        && let Some(panel) = super::draws::panel(state, shopper, id).await?
+    {
+        flash.push_str(&panel.into_string());
+    }
     let count = cart_lines.len().to_string();
     let fill = Fill {
         socket_token: &meta.socket_token,

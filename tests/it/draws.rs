@@ -1,0 +1,426 @@
+//! Draws: entering with the card authorised (test gateway), withdrawing, the refusals, the
+//! draw at close (one pair per size down the published order, void entries told why,
+//! winners charged and given a paid order, the rest released), the results pushed to the
+//! shoppers' open sockets, `/account`'s list, and `draw.json` recomputed by the test.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sneakers::domain::draw::Window;
+use sneakers::domain::{ItemId, ProductId};
+use sneakers::store::schema::{orders, test_gateway_charges};
+use sneakers::with_conn;
+
+use crate::accounts::signup;
+use crate::helpers::{Backend, TestApp, pairs_left};
+use crate::on_both_backends;
+use crate::visitor::Visitor;
+use crate::ws::Client;
+
+on_both_backends!(
+    a_draw_takes_entries_then_tells_each_entrant_the_result,
+    bad_entries_are_refused_and_leave_nothing
+);
+
+static ENTRANTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh shopper signed in to a verified account of its own.
+async fn entrant(app: &TestApp) -> Visitor {
+    let email = format!(
+        "entrant{}@example.com",
+        ENTRANTS.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut visitor = Visitor::open(&app.url).await;
+    signup(&app.db, &mut visitor, &email).await;
+    visitor
+}
+
+/// An unreleased product in draw mode, open from a minute ago for an hour.
+async fn drawn_product(app: &TestApp) -> (ProductId, Vec<ItemId>) {
+    let product = app.product(false).await;
+    open_window(app, product.id, Duration::hours(1)).await;
+    let items = product.items.iter().map(|i| i.id).collect();
+    (product.id, items)
+}
+
+/// Sets an unreleased item's pairs (sales are refused before a release) in the database.
+async fn stock(app: &TestApp, item: ItemId, count: i32) {
+    let now = pairs_left(&app.db, item).await;
+    sneakers::store::catalog::adjust_stock(&app.db, item, count - now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("stock of {item} refused"));
+    app.inventory()
+        .reload()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn open_window(app: &TestApp, product: ProductId, closes_in: Duration) {
+    let now = Utc::now();
+    let window =
+        Window::new(now - Duration::minutes(1), now + closes_in).unwrap_or_else(|e| panic!("{e}"));
+    app.inventory()
+        .configure_draw(product, Some(window))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Closes the window now: every node's ticker makes the draw within a second.
+async fn close(app: &TestApp, product: ProductId) {
+    open_window(app, product, Duration::milliseconds(1)).await;
+}
+
+fn entry_form<'a>(item: &'a str, card: &'a str, street: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("item_id", item),
+        ("email", "entrant@example.com"),
+        ("name", "Ada Lovelace"),
+        ("address_line1", street),
+        ("address_line2", ""),
+        ("city", "London"),
+        ("postal_code", "SW1Y 4JH"),
+        ("country", "GB"),
+        ("card_number", card),
+        ("card_exp", "12/34"),
+        ("card_cvc", "123"),
+    ]
+}
+
+async fn enter(
+    visitor: &Visitor,
+    product: ProductId,
+    item: ItemId,
+    card: &str,
+    street: &str,
+) -> (u16, String) {
+    let item = item.to_string();
+    visitor
+        .post(
+            &format!("/products/{product}/entries"),
+            &entry_form(&item, card, street),
+        )
+        .await
+}
+
+/// A socket on the visitor's cart channel.
+async fn cart_socket(app: &TestApp, visitor: &Visitor) -> Client {
+    let (token, cart_id) = crate::ws::socket_token(&visitor.http, &app.url).await;
+    let mut socket = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|status| panic!("refused: {status}"));
+    socket.join_ok(&format!("cart:{cart_id}"), json!({})).await;
+    socket
+}
+
+/// The next `draw` push (other pushes skipped).
+async fn next_result(socket: &mut Client, product: ProductId) -> Value {
+    loop {
+        let frame = socket.frame().await;
+        if frame.event == "draw" && frame.payload["product_id"] == json!(product.0) {
+            return frame.payload;
+        }
+    }
+}
+
+/// `data-standing` of the shopper's part of the panel on a page.
+fn standing(html: &str, product: ProductId) -> String {
+    let start = html
+        .find(&format!("id=\"draw-{product}-mine\""))
+        .unwrap_or_else(|| panic!("no draw panel: {html}"));
+    let tag = &html[start..start + html[start..].find('>').unwrap_or(0)];
+    let at = tag
+        .find("data-standing=\"")
+        .unwrap_or_else(|| panic!("no standing: {tag}"))
+        + "data-standing=\"".len();
+    tag[at..at + tag[at..].find('"').unwrap_or(0)].to_string()
+}
+
+/// What the test gateway's ledger holds: charges per status.
+async fn charges(app: &TestApp) -> HashMap<String, i64> {
+    let mut conn = app.db.get().await.unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<(String, i64)> = with_conn!(conn, |c| {
+        test_gateway_charges::table
+            .group_by(test_gateway_charges::status)
+            .select((test_gateway_charges::status, diesel::dsl::count_star()))
+            .load(c)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    rows.into_iter().collect()
+}
+
+async fn paid_orders(app: &TestApp) -> i64 {
+    let mut conn = app.db.get().await.unwrap_or_else(|e| panic!("{e}"));
+    with_conn!(conn, |c| {
+        orders::table
+            .filter(orders::state.eq("paid"))
+            .count()
+            .get_result(c)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// The published draw, recomputed as anyone could: HMAC-SHA256 keyed by the secret's text
+/// over `sneakers line draw: <product>|<hash>`, ascending. Returns the hashes in draw order.
+async fn checked_draw(app: &TestApp, product: ProductId) -> Vec<String> {
+    let (status, body) = app.get(&format!("/products/{product}/draw.json")).await;
+    assert_eq!(status, 200, "{body}");
+    let published: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let secret = published["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no secret: {published}"));
+    let entries: Vec<String> = published["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no entries: {published}"))
+        .iter()
+        .map(|h| h.as_str().unwrap_or_default().to_string())
+        .collect();
+    let mut recomputed: Vec<(String, String)> = entries
+        .iter()
+        .map(|hash| {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            mac.update(format!("sneakers line draw: {product}|{hash}").as_bytes());
+            let key: String = mac
+                .finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (key, hash.clone())
+        })
+        .collect();
+    recomputed.sort();
+    let recomputed: Vec<String> = recomputed.into_iter().map(|(_, h)| h).collect();
+    assert_eq!(recomputed, entries, "the published order is the secret's");
+    entries
+}
+
+fn hash_on(html: &str) -> String {
+    let at = html
+        .find("Your entry's hash: <code>")
+        .unwrap_or_else(|| panic!("no hash: {html}"))
+        + "Your entry's hash: <code>".len();
+    html[at..at + 64].to_string()
+}
+
+async fn a_draw_takes_entries_then_tells_each_entrant_the_result(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (product, items) = drawn_product(&app).await;
+    let (small, large) = (items[0], items[1]);
+    stock(&app, small, 1).await;
+    stock(&app, large, 1).await;
+    let page = format!("/products/{product}");
+
+    // Ada enters for the small size, withdraws, then enters again for the large one.
+    let mut ada = entrant(&app).await;
+    assert!(
+        ada.visit(&page)
+            .await
+            .contains(&format!("action=\"/products/{product}/entries\""))
+    );
+    assert_eq!(
+        enter(&ada, product, small, "4242424242424242", "1 Ada Street").await,
+        (303, page.clone())
+    );
+    assert_eq!(standing(&ada.visit(&page).await, product), "entered");
+    // A second entry is refused: one per account.
+    assert_eq!(
+        enter(&ada, product, large, "4242424242424242", "1 Ada Street")
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        ada.post(&format!("/products/{product}/entries/withdraw"), &[])
+            .await,
+        (303, page.clone())
+    );
+    assert_eq!(standing(&ada.visit(&page).await, product), "withdrawn");
+    assert_eq!(
+        enter(&ada, product, large, "4242424242424242", "1 Ada Street").await,
+        (303, page.clone())
+    );
+    let ada_page = ada.visit(&page).await;
+    assert_eq!(standing(&ada_page, product), "entered");
+    assert!(ada_page.contains("card ending 4242"), "{ada_page}");
+    let ada_hash = hash_on(&ada_page);
+
+    // Grace enters for the large size too; Cat for the small one; Bob with Ada's card.
+    let mut grace = entrant(&app).await;
+    grace.visit(&page).await;
+    assert_eq!(
+        enter(&grace, product, large, "5555555555554444", "2 Grace Road")
+            .await
+            .0,
+        303
+    );
+    let grace_hash = hash_on(&grace.visit(&page).await);
+    let mut cat = entrant(&app).await;
+    cat.visit(&page).await;
+    assert_eq!(
+        enter(&cat, product, small, "378282246310005", "3 Cat Lane")
+            .await
+            .0,
+        303
+    );
+    let mut bob = entrant(&app).await;
+    bob.visit(&page).await;
+    assert_eq!(
+        enter(&bob, product, small, "4242 4242 4242 4242", "4 Bob Close")
+            .await
+            .0,
+        303
+    );
+    // Entered: every card authorised, one (Ada's first) released, nothing charged.
+    let ledger = charges(&app).await;
+    assert_eq!(ledger.get("succeeded"), None, "{ledger:?}");
+    assert_eq!(ledger.get("requires_capture"), Some(&4), "{ledger:?}");
+
+    let mut sockets = Vec::new();
+    for visitor in [&ada, &grace, &cat, &bob] {
+        sockets.push(cart_socket(&app, visitor).await);
+    }
+    let mut page_socket = app.client().await;
+    let product_topic = format!("product:{product}");
+    page_socket.join_ok(&product_topic, json!({})).await;
+    let paid_before = paid_orders(&app).await;
+    close(&app, product).await;
+    let mut results = Vec::new();
+    for socket in &mut sockets {
+        let result = next_result(socket, product).await;
+        assert!(
+            result["html"]
+                .as_str()
+                .is_some_and(|h| h.contains(&format!("draw-{product}-mine")))
+        );
+        results.push(result["standing"].as_str().unwrap_or_default().to_string());
+    }
+    // Every page of the product hears that the draw is made.
+    loop {
+        let frame = page_socket.frame().await;
+        if frame.event == "draw_made" {
+            assert!(
+                frame.payload["html"]
+                    .as_str()
+                    .is_some_and(|h| h.contains("The draw is made"))
+            );
+            break;
+        }
+    }
+    // Bob shared Ada's card: void, told why. Cat alone for the small pair: won. One of Ada
+    // and Grace won the large pair: the first of them in the published order.
+    assert_eq!(results[3], "void:same_card");
+    assert_eq!(results[2], "won");
+    let order = checked_draw(&app, product).await;
+    assert_eq!(order.len(), 3, "Bob's void entry takes no part: {order:?}");
+    let ada_first =
+        order.iter().position(|h| *h == ada_hash) < order.iter().position(|h| *h == grace_hash);
+    let (ada_expected, grace_expected) = if ada_first {
+        ("won", "lost")
+    } else {
+        ("lost", "won")
+    };
+    assert_eq!(
+        (results[0].as_str(), results[1].as_str()),
+        (ada_expected, grace_expected)
+    );
+
+    // The pages say the same after a reload; the winner's account lists a paid order.
+    assert_eq!(standing(&bob.visit(&page).await, product), "void:same_card");
+    assert_eq!(standing(&cat.visit(&page).await, product), "won");
+    let account = cat.visit("/account").await;
+    assert!(account.contains("You won"), "{account}");
+    assert_eq!(paid_orders(&app).await, paid_before + 2);
+    assert_eq!(pairs_left(&app.db, small).await, 0);
+    assert_eq!(pairs_left(&app.db, large).await, 0);
+    // Two captured, the other three authorisations released.
+    let ledger = charges(&app).await;
+    assert_eq!(ledger.get("succeeded"), Some(&2), "{ledger:?}");
+    assert_eq!(ledger.get("canceled"), Some(&3), "{ledger:?}");
+    assert_eq!(ledger.get("requires_capture"), None, "{ledger:?}");
+    // After close nobody enters or withdraws.
+    let mut late = entrant(&app).await;
+    late.visit(&page).await;
+    assert_eq!(
+        enter(&late, product, small, "6011111111111117", "5 Late Row")
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        grace
+            .post(&format!("/products/{product}/entries/withdraw"), &[])
+            .await
+            .0,
+        409
+    );
+}
+
+async fn bad_entries_are_refused_and_leave_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (product, items) = drawn_product(&app).await;
+    let page = format!("/products/{product}");
+    // A guest is sent to sign in.
+    let mut guest = Visitor::open(&app.url).await;
+    guest.visit(&page).await;
+    assert_eq!(
+        enter(&guest, product, items[0], "4242424242424242", "1 A St").await,
+        (303, format!("/account/login?next=/products/{product}"))
+    );
+    let mut ada = entrant(&app).await;
+    ada.visit(&page).await;
+    // A size of another product, a forged form, bad fields, a declined card.
+    let other = app.product(true).await.items[0].id;
+    assert_eq!(
+        enter(&ada, product, other, "4242424242424242", "1 A St")
+            .await
+            .0,
+        422
+    );
+    let item = items[0].to_string();
+    let forged = ada
+        .post_raw(
+            &format!("/products/{product}/entries"),
+            &entry_form(&item, "4242424242424242", "1 A St"),
+        )
+        .await;
+    assert_eq!(forged.0, 403);
+    let (status, _) = ada
+        .post(
+            &format!("/products/{product}/entries"),
+            &[("item_id", &item), ("card_number", "1234")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        enter(&ada, product, items[0], "4000000000000002", "1 A St")
+            .await
+            .0,
+        402
+    );
+    // A product without a draw has no entries.
+    let plain = app.product(true).await.id;
+    assert_eq!(
+        enter(&ada, plain, other, "4242424242424242", "1 A St")
+            .await
+            .0,
+        404
+    );
+    // Nothing was entered: the page still offers the form, nothing is held at the provider.
+    assert_eq!(standing(&ada.visit(&page).await, product), "none");
+    let ledger = charges(&app).await;
+    assert_eq!(ledger.get("requires_capture"), None, "{ledger:?}");
+    // A draw's pairs are not for carts.
+    let (status, location) = ada.add(items[0]).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("cart_error"), "{location}");
+}
