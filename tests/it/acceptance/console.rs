@@ -93,7 +93,8 @@ async fn s10_no_console_errors_or_csp_violations() {
             found.extend(problems(&browser, "/checkout/complete", &[]).await);
 
             // A declined card: the checkout page (402) with its notice.
-            ctx.expect_console_error("status of 402");
+            let declined = "status of 402";
+            ctx.expect_console_error(declined);
             open_live(&browser, "/").await;
             add_to_cart(&browser, c, 1).await;
             browser.goto("/checkout").await;
@@ -109,7 +110,7 @@ async fn s10_no_console_errors_or_csp_violations() {
                 )
                 .await;
             super::wait_live(&browser).await;
-            found.extend(problems(&browser, "/checkout (declined)", &[]).await);
+            found.extend(problems(&browser, "/checkout (declined)", &[declined]).await);
 
             // An unknown page: the 404 itself is logged by Chromium; nothing else may be.
             let not_found = "status of 404";
