@@ -21,6 +21,7 @@ use crate::domain::{Cart, CartError, ProductId, Shopper};
 use crate::html::fragments::cart::{cart_of, held_lines};
 use crate::html::pages::checkout::{self as view, Filled, Gateway, Review};
 use crate::html::pages::layout::PageMeta;
+use crate::inventory::draws::CardFields;
 use crate::inventory::payments::{Begun, Method, Paid, PayError, Payments};
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
@@ -74,7 +75,21 @@ pub struct CheckoutForm {
 }
 
 impl CheckoutForm {
-    fn shipping(&self) -> ShippingForm<'_> {
+    pub(super) fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// The card as the payment layer reads it (a draw entry takes the same fields).
+    pub(super) fn card(&self) -> CardFields<'_> {
+        CardFields {
+            number: &self.card_number,
+            exp: &self.card_exp,
+            cvc: &self.card_cvc,
+            payment_method: &self.payment_method,
+        }
+    }
+
+    pub(super) fn shipping(&self) -> ShippingForm<'_> {
         ShippingForm {
             email: &self.email,
             name: &self.name,

@@ -15,18 +15,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::LimitedAction;
-use crate::domain::address::{ShippingForm, parse_shipping};
+use crate::domain::address::parse_shipping;
 use crate::domain::{ItemId, ProductId, Shopper};
 use crate::html::fragments::draw::{
     AccountEntry, DrawPanel, Mine, account_entries as account_entries_view, draw_panel,
 };
 use crate::html::pages::draw::refused;
 use crate::html::pages::layout::PageMeta;
-use crate::inventory::draws::{CardFields, DrawError, EntryForm};
+use crate::inventory::draws::{DrawError, EntryForm};
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Path};
+use crate::web::routes::checkout::CheckoutForm;
 use crate::web::{AppState, see_other};
 
 /// Draw routes; the caller adds the session layer.
@@ -43,30 +44,9 @@ pub fn router() -> Router<AppState> {
 pub struct EntryFields {
     #[serde(default)]
     item_id: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    address_line1: String,
-    #[serde(default)]
-    address_line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
-    #[serde(default)]
-    card_number: String,
-    #[serde(default)]
-    card_exp: String,
-    #[serde(default)]
-    card_cvc: String,
-    #[serde(default)]
-    payment_method: String,
-    #[serde(default, rename = "_csrf_token")]
-    csrf_token: String,
+    /// The same fields as the checkout form, read by the same code.
+    #[serde(flatten)]
+    payment: CheckoutForm,
 }
 
 #[derive(Deserialize, Default)]
@@ -204,7 +184,7 @@ async fn enter(
     Path(id): Path<String>,
     Form(form): Form<EntryFields>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    check_csrf(&state, &shopper, &headers, form.payment.csrf_token())?;
     let product_id = drawn_product(&state, &id)?;
     // An entry is a card submission: the same budgets, per session and per address.
     let limited = Some(shopper.cart_id.as_str());
@@ -216,15 +196,7 @@ async fn enter(
     if item_id.is_none() {
         problems.push("Choose your size.".to_string());
     }
-    let shipping = parse_shipping(&ShippingForm {
-        email: &form.email,
-        name: &form.name,
-        address_line1: &form.address_line1,
-        address_line2: &form.address_line2,
-        city: &form.city,
-        postal_code: &form.postal_code,
-        country: &form.country,
-    });
+    let shipping = parse_shipping(&form.payment.shipping());
     let shipping = match shipping {
         Ok(shipping) => Some(shipping),
         Err(errors) => {
@@ -232,12 +204,7 @@ async fn enter(
             None
         }
     };
-    let card = state.inventory.entry_card(CardFields {
-        number: &form.card_number,
-        exp: &form.card_exp,
-        cvc: &form.card_cvc,
-        payment_method: &form.payment_method,
-    });
+    let card = state.inventory.entry_card(form.payment.card());
     let card = match card {
         Ok(card) => Some(card),
         Err(errors) => {
