@@ -120,6 +120,14 @@ async fn s50_no_serious_accessibility_violations() {
                 .await;
             browser.wait_for_path(&format!("{page}/line")).await;
             wait_live(&browser).await;
+            // The only one in line is let in within the pace's first step: check the panel
+            // that says it's their turn, which has its own colours.
+            browser
+                .wait_for(
+                    "the shopper let in from the line",
+                    &format!("!!document.querySelector('#queue-{lined}[data-admitted=\"true\"]')"),
+                )
+                .await;
             found.extend(violations(&browser, &axe, &format!("{page}/line")).await);
 
             open_live(&browser, "/checkout").await;
