@@ -9,7 +9,8 @@
 // - Live region: `<main id="main">` is what live navigation swaps; a link (or anything inside
 //   an element) with `data-full-reload` is left to the browser, as are downloads, other
 //   targets, modified clicks and other sites. A fetched page that is not HTML, has no main
-//   region, or belongs to another visitor (cart id) or socket (admin) is loaded in full.
+//   region, carries scripts in it, or belongs to another visitor (cart id) or socket (admin)
+//   is loaded in full.
 // - Topics: every `[data-product-id]` joins `product:<id>`; shopper pages (meta `cart-id`)
 //   join `cart:<cart_id>`, `/admin` (meta `admin-token`) joins `admin:cart_tracker`; any
 //   `[data-topic="<topic>"]` joins that topic too. After navigation the socket leaves what the

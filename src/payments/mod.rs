@@ -130,6 +130,15 @@ impl Payments {
         }
     }
 
+    /// Where the browser's part of the provider loads from and talks to (none for the test
+    /// gateway): the payment page's Content-Security-Policy lets these in.
+    pub fn browser_origins(&self) -> Vec<String> {
+        match self {
+            Payments::Stripe(stripe) => stripe.origins(),
+            Payments::Test(_) => Vec::new(),
+        }
+    }
+
     /// Creates a payment (not yet confirmed); returns the provider's reference.
     pub async fn create(
         &self,

@@ -18,6 +18,20 @@ use super::routes::{
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
+/// The policy of a page that loads a payment provider's script: that provider's `origins`
+/// may serve scripts, be talked to and be framed (Stripe's card field is an iframe).
+pub fn csp_allowing(origins: &[String]) -> String {
+    let origins = origins.join(" ");
+    format!(
+        "{}; frame-src {origins}",
+        CSP.replace("script-src 'self'", &format!("script-src 'self' {origins}"))
+            .replace(
+                "connect-src 'self'",
+                &format!("connect-src 'self' {origins}")
+            )
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     // Shopper routes carry a session (made on the first visit).
     let shopper = Router::new()

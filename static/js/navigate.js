@@ -1,7 +1,8 @@
 // Live navigation: a same-site link fetches the server's page and puts its `<main id="main">`
 // in place of this one's (the header follows, the socket stays), with the title, history and
 // scroll kept as a full load would; the caller then moves its channels. Anything it cannot
-// show that way (another kind of page, not HTML, no main region) is loaded the ordinary way.
+// show that way (another kind of page, not HTML, no main region, scripts of its own in it)
+// is loaded the ordinary way.
 import { morph, announce } from "./dom.js";
 
 // sameKind(doc) -> whether a fetched page may replace this one in place (same visitor, same
@@ -71,6 +72,9 @@ export function setupNavigation(sameKind, onNavigated) {
       var doc = new DOMParser().parseFromString(page.text, "text/html");
       var main = doc.getElementById("main"), here = document.getElementById("main");
       if (!main || !here || !sameKind(doc)) throw new Error("another kind of page");
+      // Scripts of its own (Stripe's card field) would not run once swapped in, and this
+      // page's Content-Security-Policy is not that page's: the browser loads it.
+      if (main.querySelector("script")) throw new Error("a page with scripts of its own");
       if (push) history.pushState(stateWith(null, null), "", page.url);
       else if (page.url !== location.href) history.replaceState(stateWith(history.state, scroll), "", page.url);
       document.title = doc.title;

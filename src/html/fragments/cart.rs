@@ -100,7 +100,7 @@ pub fn cart_panel(lines: &[CartLine], csrf: Csrf) -> Markup {
                 }
                 p.cart-total { "Total " strong { (format_cents(total_cents(lines))) } }
                 @if buyable {
-                    a.button.button--primary.cart-panel__checkout href="/checkout" data-full-reload { "Checkout" }
+                    a.button.button--primary.cart-panel__checkout href="/checkout" { "Checkout" }
                 } @else {
                     p.notice.notice--error { "Every pair in your cart has sold out." }
                 }

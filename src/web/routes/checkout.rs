@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -27,6 +27,7 @@ use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
 use crate::web::edge::extract::{Form, Query};
+use crate::web::router::csp_allowing;
 use crate::web::{AppState, see_other};
 
 /// Checkout routes; the caller adds the session layer.
@@ -147,7 +148,17 @@ async fn page(
         gateway,
         filled,
     };
-    Ok((status, view::review(&meta, &review)).into_response())
+    let mut response = (status, view::review(&meta, &review)).into_response();
+    let origins = state.inventory.payments().browser_origins();
+    if !origins.is_empty() {
+        // Stripe.js and its card field come from Stripe: this page's policy lets them in.
+        if let Ok(policy) = HeaderValue::from_str(&csp_allowing(&origins)) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    Ok(response)
 }
 
 async fn review(

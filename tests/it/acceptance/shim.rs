@@ -172,6 +172,47 @@ async fn s40_links_keep_one_socket_and_every_page_live() {
     .await
 }
 
+/// With Stripe, /checkout carries scripts of its own (Stripe.js, the card field's module) and
+/// a Content-Security-Policy that lets them in: the cart's link to it is loaded in full, and
+/// the card field is there to type into. (The test gateway's checkout has none: s49 reaches
+/// it in place.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s39_a_page_with_scripts_of_its_own_is_loaded_in_full() {
+    run(
+        "s39_a_page_with_scripts_of_its_own_is_loaded_in_full",
+        1,
+        |ctx| async move {
+            let stripe = crate::localstripe::settings().await;
+            let app = TestApp::start_with(Backend::Sqlite, move |config| {
+                config.stripe = Some(stripe);
+            })
+            .await;
+            let product = released(&app).await.remove(0);
+            let item = in_stock(&product).id;
+            let browser = ctx.browser(&app).await;
+            open_live(&browser, "/").await;
+            super::add_to_cart(&browser, item, 1).await;
+            browser.mark_document().await;
+            follow(&browser, "#cart a.cart-panel__checkout", "/checkout").await;
+            browser
+                .wait_for(
+                    "Stripe's card field is mounted",
+                    "!!document.querySelector('#card-element input')",
+                )
+                .await;
+            assert_eq!(
+                browser
+                    .js("return window.__sneakersSameDocument === true;")
+                    .await,
+                Value::Bool(false),
+                "the page with Stripe's scripts was loaded in full, not swapped in"
+            );
+            wait_live(&browser).await;
+        },
+    )
+    .await
+}
+
 /// The flash of a freshly swapped element is not part of the page.
 fn strip_transient(page: &Value) -> Value {
     match page {
