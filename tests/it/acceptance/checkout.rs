@@ -4,11 +4,17 @@ use sneakers::domain::Level;
 use sneakers::domain::money::format_cents;
 use sneakers::store;
 
+use super::chrome::Browser;
 use super::harness::run;
 use super::{add_to_cart, in_stock, open_live, price_cents, released};
 use crate::helpers::{Backend, TestApp};
 
 const BUY: &str = "form[action=\"/checkout\"] button[type=\"submit\"]";
+
+/// `#connection-status` is shown, as a status region.
+const RECONNECTING: &str = "(function () { var s = document.getElementById('connection-status'); \
+    return !!s && !s.hidden && s.getAttribute('role') === 'status' \
+    && getComputedStyle(s).display !== 'none'; })()";
 
 /// Scenario 5: two pairs in the cart, `/checkout`, buy, the order page with the right total;
 /// the stock shown on an open `/` in another tab dropped.
@@ -150,6 +156,134 @@ async fn s06_a_declined_card_keeps_the_held_pair_then_pays() {
             );
             assert_eq!(
                 store::orders::pairs_sold(&app.db, a.id)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+                1
+            );
+        },
+    )
+    .await
+}
+
+/// Joins of `topic` the page has had since it loaded.
+async fn joins(browser: &Browser, topic: &str) -> u32 {
+    browser
+        .js(&format!(
+            "return window.__sneakersTest.joined[{topic:?}] || 0;"
+        ))
+        .await
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+/// What the checkout form holds now, field by field.
+async fn checkout_values(browser: &Browser) -> Vec<(String, String)> {
+    let values = browser
+        .js("return Array.prototype.map.call(document.querySelectorAll('#checkout-form input:not([type=hidden])'), \
+             function (i) { return [i.name, i.value]; });")
+        .await;
+    values
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string())))
+        .collect()
+}
+
+/// Scenario 49: the shopper is filling in checkout when the store restarts (a deploy: the
+/// server goes, the page says it is reconnecting, the shopper types on, the server comes
+/// back): every field keeps what was typed, the page rejoins without a reload, and the order
+/// goes through on the new process. The card's number stays in its field only: the shim
+/// sends no field of this form over the socket and keeps none in storage or cookies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s49_checkout_fields_survive_a_restart() {
+    run(
+        "s49_checkout_fields_survive_a_restart",
+        1,
+        |ctx| async move {
+            let mut app = TestApp::start(Backend::Sqlite).await;
+            let products = released(&app).await;
+            let a = in_stock(&products[0]).id;
+            let browser = ctx.browser(&app).await;
+            ctx.expect_console_error("WebSocket connection to");
+            ctx.expect_console_error("ERR_CONNECTION_REFUSED");
+            open_live(&browser, "/").await;
+            add_to_cart(&browser, a, 1).await;
+            browser.mark_document().await;
+            let cart = super::cart_topic(&browser).await;
+            let joins = joins(&browser, &cart).await;
+            // The cart's link navigates in place: the page rejoins the cart from /checkout.
+            browser.click("#cart a.cart-panel__checkout").await;
+            browser.wait_for_path("/checkout").await;
+            browser.wait_joined(&cart, joins + 1).await;
+            let typed: Vec<(String, String)> = crate::visitor::checkout_form(crate::visitor::PAYS)
+                .into_iter()
+                .map(|(field, value)| (field.to_string(), value.to_string()))
+                .collect();
+            // Everything but the postal code now; that one while the store is away.
+            for (field, value) in typed.iter().filter(|(f, _)| f != "postal_code") {
+                browser
+                    .type_into(&format!("#checkout-form [name=\"{field}\"]"), value)
+                    .await;
+            }
+            // Quick retries, so the test does not wait out the back-off.
+            browser
+                .js("Math.random = function () { return 0.05; }; return null;")
+                .await;
+
+            app.stop().await;
+            browser
+                .wait_for("the page says it is reconnecting", RECONNECTING)
+                .await;
+            browser
+                .type_into("#checkout-form [name=\"postal_code\"]", "SW1Y 4JH")
+                .await;
+            app.start_again().await;
+            browser.wait_joined(&cart, joins + 2).await;
+            browser
+                .wait_for(
+                    "the notice leaves once the page has rejoined",
+                    &format!("!{RECONNECTING} && window.Sneakers.socketState() === 'open'"),
+                )
+                .await;
+            browser
+                .assert_not_reloaded("the way to checkout and the restart")
+                .await;
+            assert_eq!(
+                checkout_values(&browser).await,
+                typed,
+                "every field keeps what the shopper typed, before and during the restart"
+            );
+            let kept = browser
+                .js("return [JSON.stringify(window.sessionStorage), JSON.stringify(window.localStorage), \
+                     document.cookie, window.__sneakersTest.frames.join('\\n')];")
+                .await;
+            for (place, text) in ["session storage", "local storage", "cookies", "socket frames"]
+                .iter()
+                .zip(kept.as_array().into_iter().flatten())
+            {
+                let text = text.as_str().unwrap_or_default();
+                assert!(
+                    !text.contains(crate::visitor::PAYS)
+                        && !text.contains(&crate::visitor::PAYS.replace(' ', ""))
+                        && !text.contains("SW1Y 4JH"),
+                    "no checkout field is kept in {place}: {text}"
+                );
+            }
+
+            browser.click(BUY).await;
+            browser.wait_for_path("/checkout/complete").await;
+            assert_eq!(
+                browser
+                    .attr("section.order-complete", "data-order-state")
+                    .await
+                    .as_deref(),
+                Some("paid"),
+                "the new process takes the order with what survived"
+            );
+            assert_eq!(
+                store::orders::pairs_sold(&app.db, a)
                     .await
                     .unwrap_or_else(|e| panic!("{e}")),
                 1

@@ -91,12 +91,12 @@ fn start_driver() -> Result<Driver, String> {
 }
 
 /// Records what the tests wait on and the page cannot tell: channel joins (the replies to
-/// `phx_join`), sockets opened, events sent, socket closes, CSP violations, and every text
+/// `phx_join`), sockets opened, events sent (counted by name, and the frames' text), socket closes, CSP violations, and every text
 /// that appears in a live region once the page has loaded (what a screen reader says). Injected through DevTools before any page
 /// script runs, so the page's CSP does not apply to it; it does not change what the shim does.
 const PROBE: &str = r#"(function () {
   var t = window.__sneakersTest = { joined: {}, closes: [], csp: [], restored: 0, sockets: 0,
-    sent: {}, announced: [] };
+    sent: {}, frames: [], announced: [] };
   var loaded = false;
   document.addEventListener("DOMContentLoaded", function () { loaded = true; });
   function liveRegion(node) {
@@ -125,6 +125,7 @@ const PROBE: &str = r#"(function () {
     t.sockets += 1;
     var send = ws.send;
     ws.send = function (data) {
+      if (typeof data === "string" && t.frames.length < 2000) t.frames.push(data);
       try { var m = JSON.parse(data); t.sent[m[3]] = (t.sent[m[3]] || 0) + 1; } catch (e) { /* not a frame */ }
       return send.call(ws, data);
     };
