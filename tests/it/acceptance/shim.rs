@@ -172,6 +172,107 @@ async fn s40_links_keep_one_socket_and_every_page_live() {
     .await
 }
 
+/// Clicks the shim leaves to the browser (a new tab or window, a download, another target,
+/// another site, a link marked `data-full-reload`) are not taken over: the page stays, the
+/// browser does what it always does. A plain click on a same-site link is the shim's. Then
+/// back and forward through pages reached in place keep the one socket and each page live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s38_modified_clicks_are_the_browsers_and_forward_works() {
+    run(
+        "s38_modified_clicks_are_the_browsers_and_forward_works",
+        1,
+        |ctx| async move {
+            let app = TestApp::start(Backend::Sqlite).await;
+            let product = released(&app).await.remove(0);
+            let item = in_stock(&product).id;
+            app.set_stock(item, 500).await;
+            let browser = ctx.browser(&app).await;
+            open_live(&browser, "/").await;
+            browser.mark_document().await;
+            let page = format!("/products/{}", product.id);
+            // Whether the shim took each click over (it prevents the browser's default); a
+            // listener after the shim's keeps the browser from acting on any of them.
+            let taken = browser
+                .js(&format!(
+                    "var main = document.getElementById('main'), out = {{}}; \
+                     function link(name, attrs, href) {{ var a = document.createElement('a'); \
+                       a.href = href || {page:?}; a.textContent = name; \
+                       Object.keys(attrs).forEach(function (k) {{ a.setAttribute(k, attrs[k]); }}); \
+                       main.appendChild(a); return a; }} \
+                     function click(a, opts) {{ var ev = new MouseEvent('click', Object.assign( \
+                       {{ bubbles: true, cancelable: true, button: 0 }}, opts || {{}})), by_shim = null; \
+                       window.addEventListener('click', function stop(e) {{ \
+                         window.removeEventListener('click', stop); \
+                         by_shim = e.defaultPrevented; e.preventDefault(); }}); \
+                       a.dispatchEvent(ev); return by_shim; }} \
+                     var plain = link('plain', {{}}); \
+                     out.ctrl = click(plain, {{ ctrlKey: true }}); \
+                     out.meta = click(plain, {{ metaKey: true }}); \
+                     out.shift = click(plain, {{ shiftKey: true }}); \
+                     out.alt = click(plain, {{ altKey: true }}); \
+                     out.middle = click(plain, {{ button: 1 }}); \
+                     out.download = click(link('download', {{ download: '' }})); \
+                     out.blank = click(link('blank', {{ target: '_blank' }})); \
+                     out.other_site = click(link('other', {{}}, 'https://example.com/')); \
+                     out.full_reload = click(link('full', {{ 'data-full-reload': '' }})); \
+                     out.plain = click(plain); \
+                     return out;"
+                ))
+                .await;
+            let taken = taken
+                .as_object()
+                .unwrap_or_else(|| panic!("no answer from the page: {taken}"));
+            for (click, by_shim) in taken {
+                let expected = click == "plain";
+                assert_eq!(
+                    by_shim.as_bool(),
+                    Some(expected),
+                    "a {click} click is {}",
+                    if expected {
+                        "the shim's"
+                    } else {
+                        "the browser's"
+                    }
+                );
+            }
+            // The plain click went on in place: the product page, live.
+            browser.wait_for_path(&page).await;
+            wait_live(&browser).await;
+            browser
+                .client
+                .back()
+                .await
+                .unwrap_or_else(|e| panic!("back: {e}"));
+            browser.wait_for_path("/").await;
+            browser
+                .wait_for("the drops are back", "!!document.querySelector('.product-grid')")
+                .await;
+            let product_topic = format!("product:{}", product.id);
+            let joined = joins(&browser, &product_topic).await;
+            browser
+                .client
+                .forward()
+                .await
+                .unwrap_or_else(|e| panic!("forward: {e}"));
+            browser.wait_for_path(&page).await;
+            browser
+                .wait_for(
+                    "the product page is back",
+                    "!!document.querySelector('h1.product-name')",
+                )
+                .await;
+            browser
+                .wait_joined(&product_topic, (joined + 1) as u32)
+                .await;
+            app.set_stock(item, 499).await;
+            wait_level(&browser, item, Level::Medium).await;
+            browser.assert_not_reloaded("back and forward").await;
+            assert_eq!(sockets(&browser).await, 1, "one socket the whole way");
+        },
+    )
+    .await
+}
+
 /// With Stripe, /checkout carries scripts of its own (Stripe.js, the card field's module) and
 /// a Content-Security-Policy that lets them in: the cart's link to it is loaded in full, and
 /// the card field is there to type into. (The test gateway's checkout has none: s49 reaches
