@@ -43,6 +43,9 @@
 //   time) is the page without JavaScript. At zero it shows and announces the done words
 //   (`data-countdown-announce`), keyed by an enclosing `[data-announce-key]` when the server
 //   pushes the same news (a drop's release) under that key.
+// - Reordering: `<ol data-reorder="<url>">` of `<li draggable="true" data-image-id>` is
+//   reordered by dragging; the new order is posted (`order=<id>,…`) and the list's section
+//   re-read from the page (`js/reorder.js`).
 // - Connection: `#connection-status` (role=status, hidden) is shown once the socket has been
 //   down a second and hidden when every topic of the page is joined again.
 import { createSocket } from "./js/socket.js";
@@ -50,6 +53,7 @@ import { meta, swapHtml, announce } from "./js/dom.js";
 import { startCountdowns, tick } from "./js/countdown.js";
 import { setupForms } from "./js/forms.js";
 import { setupNavigation } from "./js/navigate.js";
+import { setupReorder } from "./js/reorder.js";
 
 var STATUS_DELAY_MS = 1000, CART_COOKIE = "sneakers_cart", ADMIN_TOPIC = "admin:cart_tracker";
 
@@ -231,6 +235,7 @@ function sameKind(doc) {
 // ---- Start --------------------------------------------------------------------------------
 function init() {
   startCountdowns();
+  setupReorder();
   forms = setupForms(channelFor, function (response) { applyCart(response, true); });
   var adminToken = meta("admin-token");
   token = adminToken || meta("socket-token");

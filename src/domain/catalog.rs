@@ -81,6 +81,16 @@ impl Product {
     pub fn item(&self, item_id: ItemId) -> Option<&Item> {
         self.items.iter().find(|item| item.id == item_id)
     }
+
+    /// Its main picture's address, at least `width` pixels wide where it has one (an uploaded
+    /// picture), else the seeded `main_image_url`.
+    pub fn image_url(&self, width: u32) -> String {
+        self.listing
+            .pictures
+            .first()
+            .and_then(|p| p.fallback(width))
+            .map_or_else(|| self.main_image_url.clone(), |v| v.url())
+    }
 }
 
 /// How a write moved one item's stock.

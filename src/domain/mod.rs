@@ -19,6 +19,7 @@ pub mod mail;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod picture;
 pub mod presence;
 pub mod product_fields;
 pub mod product_form;

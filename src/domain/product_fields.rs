@@ -386,6 +386,8 @@ pub struct Listing {
     pub description: String,
     /// Grows with every admin edit (the stale-edit check).
     pub revision: i32,
+    /// Its uploaded pictures, the main one first (none: the seeded `main_image_url`).
+    pub pictures: Vec<crate::domain::picture::Picture>,
 }
 
 #[cfg(test)]

@@ -98,7 +98,11 @@ impl Inventory {
 
     /// Reads one product back from the database into the cache and announces it; the counts
     /// that changed are announced as any stock change is (admins' rows, carts holding them).
-    async fn refresh_product(&self, id: ProductId, local: bool) -> Result<(), InventoryError> {
+    pub(super) async fn refresh_product(
+        &self,
+        id: ProductId,
+        local: bool,
+    ) -> Result<(), InventoryError> {
         let fresh = store::catalog::load_product(&self.db, id).await?;
         let changes = self.write(|catalog| {
             let old = match fresh {

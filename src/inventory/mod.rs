@@ -11,6 +11,7 @@ pub mod heal;
 pub mod holds;
 pub mod line;
 pub mod payments;
+pub mod pictures;
 pub mod scheduler;
 pub mod sessions;
 
@@ -104,6 +105,8 @@ pub struct Inventory {
     hold: std::time::Duration,
     /// Links in mail, and the delivery loop to wake (see `accounts`).
     mailing: accounts::Mailing,
+    /// Picture decode turns and the bytes this node serves from memory.
+    pictures: pictures::Pictures,
 }
 
 impl Inventory {
@@ -131,6 +134,7 @@ impl Inventory {
             payments,
             hold,
             mailing,
+            pictures: pictures::Pictures::default(),
         }))
     }
 

@@ -90,6 +90,8 @@ async fn load_where(db: &Db, only: Option<ProductId>) -> Result<Vec<Product>, St
         .into_iter()
         .map(|(id, description, revision)| (id, (description, revision)))
         .collect();
+    drop(conn);
+    let mut pictures = super::pictures::of_products(db, only).await?;
     let mut products: Vec<Product> = rows
         .into_iter()
         .map(|row| {
@@ -114,6 +116,7 @@ async fn load_where(db: &Db, only: Option<ProductId>) -> Result<Vec<Product>, St
                     visibility: Visibility::from_column(&row.visibility),
                     description,
                     revision,
+                    pictures: pictures.remove(&ProductId(row.id)).unwrap_or_default(),
                 },
                 items: Vec::new(),
             }

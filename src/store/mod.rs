@@ -12,6 +12,7 @@ pub mod notify;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod pictures;
 pub mod products;
 pub mod schema;
 pub mod seed;

@@ -43,6 +43,7 @@ mod login_lockout;
 mod longpoll;
 mod order_moves;
 mod payments;
+mod pictures;
 mod pool;
 mod redis_faults;
 mod sales;

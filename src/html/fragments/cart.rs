@@ -10,6 +10,9 @@ use crate::domain::hold::Hold;
 use crate::domain::money::format_cents;
 use crate::domain::{Cart, Catalog, ItemId, ProductId};
 
+/// A cart line's picture is 60 CSS pixels wide: the narrowest encoded size covers it twice.
+const CART_IMAGE_WIDTH: u32 = 120;
+
 /// One pair in a cart, as a shopper reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartLine {
@@ -37,7 +40,7 @@ pub fn lines(catalog: &Catalog, cart: &Cart) -> Vec<CartLine> {
                 name: product.name.clone(),
                 size: item.size.clone(),
                 price_cents: product.price_cents,
-                image: product.main_image_url.clone(),
+                image: product.image_url(CART_IMAGE_WIDTH),
                 sold_out: item.available_count == 0,
                 held_until_ms: None,
             })
@@ -59,7 +62,7 @@ pub fn held_lines(catalog: &Catalog, holds: &[Hold]) -> Vec<CartLine> {
                 name: product.name.clone(),
                 size: item.size.clone(),
                 price_cents: hold.price_cents,
-                image: product.main_image_url.clone(),
+                image: product.image_url(CART_IMAGE_WIDTH),
                 sold_out: false,
                 held_until_ms: Some(hold.expires_at_ms),
             })

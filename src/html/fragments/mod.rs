@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_orders;
+pub mod admin_pictures;
 pub mod admin_sales;
 pub mod cart;
 pub mod countdown;

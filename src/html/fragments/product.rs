@@ -15,9 +15,7 @@ pub fn product_card(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Markup
     let href = format!("/products/{}", product.id);
     html! {
         article.product-card data-product-id=(product.id) {
-            a.product-card__media href=(href) {
-                img src=(product.main_image_url) alt=(alt_text(product)) loading="lazy" width="600" height="400";
-            }
+            a.product-card__media href=(href) { (picture(product, true)) }
             div.product-card__body {
                 (brand(product))
                 h2.product-name { a href=(href) { (name(product)) } }
@@ -33,9 +31,7 @@ pub fn product_detail(product: &Product, now: DateTime<Utc>, csrf: Csrf) -> Mark
     html! {
         a.back-link href="/" { "← All drops" }
         article.product-detail data-product-id=(product.id) {
-            div.product-detail__media {
-                img src=(product.main_image_url) alt=(alt_text(product)) width="600" height="400";
-            }
+            div.product-detail__media { (picture(product, false)) }
             div.product-detail__info {
                 (brand(product))
                 h1.product-name { (name(product)) }
@@ -57,6 +53,28 @@ pub fn limit(product: &Product) -> Markup {
                 p.product-limit data-max-per-customer=(max) { "Limit " (max) " per customer" }
             }
         }
+    }
+}
+
+/// How wide pages show a product's picture, in CSS pixels (`srcset` lets a dense screen take
+/// a wider size).
+const SHOWN_WIDTH: u32 = 600;
+
+/// `#product-<id>-picture`: the main picture in every size it was encoded at (`srcset`), or
+/// the seeded one.
+pub fn picture(product: &Product, lazy: bool) -> Markup {
+    let id = format!("product-{}-picture", product.id);
+    let loading = lazy.then_some("lazy");
+    match product.listing.pictures.first() {
+        Some(main) => html! {
+            img id=(id) src=(product.image_url(SHOWN_WIDTH)) srcset=(main.srcset())
+                sizes="(max-width: 640px) 92vw, 600px" alt=(alt_text(product)) loading=[loading]
+                width=(SHOWN_WIDTH) height=(main.height_at(SHOWN_WIDTH));
+        },
+        None => html! {
+            img id=(id) src=(product.main_image_url) alt=(alt_text(product)) loading=[loading]
+                width=(SHOWN_WIDTH) height="400";
+        },
     }
 }
 
@@ -93,6 +111,7 @@ fn description(product: &Product) -> Markup {
 /// `product_changed` push (no CSRF token: the frame is shared; the shim adds the page's).
 pub fn details(product: &Product, now: DateTime<Utc>) -> Markup {
     html! {
+        (picture(product, false))
         (brand(product))
         (name(product))
         (color(product))

@@ -7,6 +7,7 @@ use super::layout::{Meta, page};
 use crate::domain::Product;
 use crate::domain::money::format_cents;
 use crate::domain::product_fields::ProductState;
+use crate::html::fragments::admin_pictures::pictures;
 
 /// What the list is filtered by, as the admin typed it.
 pub struct ListQuery<'a> {
@@ -92,7 +93,14 @@ pub fn products_list<'a>(products: impl Iterator<Item = &'a Product>, query: &Li
 
 /// The page around a product's form; `product` is `None` for a new one. With the admin token
 /// the shim joins the admin socket and the form is checked as it is typed.
-pub fn product_page(product: Option<&Product>, form: Markup, admin_token: &str) -> Markup {
+/// A product's admin page: the form, and for a saved product its pictures (with what was wrong
+/// with the last upload) and the buttons that take it off the store.
+pub fn product_page(
+    product: Option<&Product>,
+    form: Markup,
+    picture_error: Option<&str>,
+    admin_token: &str,
+) -> Markup {
     let title = product.map_or_else(
         || "New product".to_string(),
         |p| format!("{} {}", p.brand, p.name),
@@ -109,6 +117,7 @@ pub fn product_page(product: Option<&Product>, form: Markup, admin_token: &str) 
                 }
                 (form)
                 @if let Some(p) = product {
+                    (pictures(p, picture_error))
                     @if ProductState::of(p) != ProductState::Archived {
                         form method="post" action=(format!("/admin/products/{}/archive", p.id)) {
                             button.button type="submit" { "Archive (off the store, orders kept)" }

@@ -109,7 +109,7 @@ async fn new(_: Admin, State(state): State<AppState>) -> Markup {
     )
 }
 
-fn parse_id(raw: &str) -> Result<ProductId, CatalogPageError> {
+pub fn parse_id(raw: &str) -> Result<ProductId, CatalogPageError> {
     raw.parse().map_err(|_| CatalogPageError::NotFound)
 }
 
@@ -120,24 +120,45 @@ async fn edit(
     Query(params): Query<ListParams>,
 ) -> Result<Markup, CatalogPageError> {
     let id = parse_id(&id)?;
-    let sold = state.inventory.sold_items(id).await?;
     let notice = params.saved.is_some().then_some(Notice::Saved);
+    edit_page(&state, id, notice, None).await
+}
+
+/// A saved product's page as it is now, with a notice over the form or a picture's error.
+pub async fn edit_page(
+    state: &AppState,
+    id: ProductId,
+    notice: Option<Notice<'_>>,
+    picture_error: Option<&str>,
+) -> Result<Markup, CatalogPageError> {
+    let sold = state.inventory.sold_items(id).await?;
     state
         .inventory
         .read(|c| {
             let product = c.product(id)?;
             let form = ProductForm::of(product, default_offset());
-            Some(render(
-                &state,
-                Some(product),
-                product.released,
-                &form,
-                &FieldErrors::new(),
-                &sold,
+            let ctx = FormContext {
+                product_id: Some(id),
+                released: product.released,
+                sold: &sold,
                 notice,
+                live: true,
+            };
+            Some(product_page(
+                Some(product),
+                product_form(&form, &FieldErrors::new(), &ctx),
+                picture_error,
+                &admin_token(state),
             ))
         })
         .ok_or(CatalogPageError::NotFound)
+}
+
+fn admin_token(state: &AppState) -> String {
+    state
+        .tokens
+        .admin
+        .sign("admin", Utc::now().timestamp_millis())
 }
 
 fn render(
@@ -156,11 +177,12 @@ fn render(
         notice,
         live: true,
     };
-    let token = state
-        .tokens
-        .admin
-        .sign("admin", Utc::now().timestamp_millis());
-    product_page(product, product_form(form, errors, &ctx), &token)
+    product_page(
+        product,
+        product_form(form, errors, &ctx),
+        None,
+        &admin_token(state),
+    )
 }
 
 /// The posted fields, in order (sizes repeat as `size-<n>-*`), and the pressed button.

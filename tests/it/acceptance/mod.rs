@@ -17,6 +17,7 @@ mod fair;
 mod harness;
 mod live;
 mod longpoll;
+mod pictures;
 mod restart;
 mod screenshots;
 mod shim;
