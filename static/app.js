@@ -9,8 +9,7 @@
 // - Live region: `<main id="main">` is what live navigation swaps; a link (or anything inside
 //   an element) with `data-full-reload` is left to the browser, as are downloads, other
 //   targets, modified clicks and other sites. A fetched page that is not HTML, has no main
-//   region, carries scripts in it, or belongs to another visitor (cart id) or socket (admin)
-//   is loaded in full.
+//   region, or belongs to another visitor (cart id) or socket (admin) is loaded in full.
 // - Topics: every `[data-product-id]` joins `product:<id>`; shopper pages (meta `cart-id`)
 //   join `cart:<cart_id>`, `/admin` (meta `admin-token`) joins `admin:cart_tracker`; any
 //   `[data-topic="<topic>"]` joins that topic too. After navigation the socket leaves what the
@@ -46,6 +45,9 @@
 // - Reordering: `<ol data-reorder="<url>">` of `<li draggable="true" data-image-id>` is
 //   reordered by dragging; the new order is posted (`order=<id>,…`) and the list's section
 //   re-read from the page (`js/reorder.js`).
+// - Time zones: `<select data-local-offset data-local-offset-for="<input name>">` of UTC
+//   offsets is set to the browser's offset when the page loads, the `datetime-local` input's
+//   time rewritten to the same instant (`js/timezone.js`).
 // - Connection: `#connection-status` (role=status, hidden) is shown once the socket has been
 //   down a second and hidden when every topic of the page is joined again.
 import { createSocket } from "./js/socket.js";
@@ -54,6 +56,7 @@ import { startCountdowns, tick } from "./js/countdown.js";
 import { setupForms } from "./js/forms.js";
 import { setupNavigation } from "./js/navigate.js";
 import { setupReorder } from "./js/reorder.js";
+import { presetOffsets } from "./js/timezone.js";
 
 var STATUS_DELAY_MS = 1000, CART_COOKIE = "sneakers_cart", ADMIN_TOPIC = "admin:cart_tracker";
 
@@ -237,6 +240,7 @@ function init() {
   startCountdowns();
   setupReorder();
   forms = setupForms(channelFor, function (response) { applyCart(response, true); });
+  presetOffsets();
   var adminToken = meta("admin-token");
   token = adminToken || meta("socket-token");
   if (!token) return;
@@ -254,6 +258,7 @@ function init() {
   syncChannels(false);
   if (socket.topics().length === 0) return;
   setupNavigation(sameKind, function () {
+    presetOffsets();
     forms.reset();
     syncChannels(true);
     tick();

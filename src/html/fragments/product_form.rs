@@ -229,7 +229,8 @@ pub fn product_form(form: &ProductForm, errors: &FieldErrors, ctx: &FormContext)
                             aria-describedby=[error.map(|_| error_id("release_at"))];
                         (field_error("release_at", error))
                         label for="f-release_offset" { "Your time zone (offset from UTC)" }
-                        select id="f-release_offset" name="release_offset" {
+                        select id="f-release_offset" name="release_offset" data-local-offset
+                            data-local-offset-for="release_at" {
                             @if !offsets.contains(&form.release_offset) {
                                 option value=(form.release_offset) selected { (form.release_offset) }
                             }

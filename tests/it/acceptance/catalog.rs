@@ -161,3 +161,66 @@ async fn s51_the_product_form_works_without_javascript() {
     )
     .await;
 }
+
+/// Scenario 53: the release time is typed in the browser's own time zone: in Kolkata (UTC+05:30)
+/// a new product's form preselects +05:30, and a drop scheduled for 10:00 UTC opens as 15:30
+/// there and is saved at the same instant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s53_the_release_time_is_in_the_browsers_time_zone() {
+    run(
+        "s53_the_release_time_is_in_the_browsers_time_zone",
+        1,
+        |ctx| async move {
+            let app = TestApp::start(Backend::Sqlite).await;
+            let mut fields = crate::admin_catalog::new_product("TZ-TEST", "at");
+            fields.push(("release_at".into(), "2030-06-01T10:00".into()));
+            let (status, location, body) = app.admin_post("/admin/products", &fields).await;
+            assert_eq!(status, 303, "{body}");
+            let edit = location.trim_end_matches("?saved=1").to_string();
+            let admin = ctx.browser(&app).await;
+            admin
+                .cdp(
+                    "Emulation.setTimezoneOverride",
+                    serde_json::json!({ "timezoneId": "Asia/Kolkata" }),
+                )
+                .await;
+            admin.goto_url(&admin_page(&app, "/admin/products/new")).await;
+            admin
+                .wait_for(
+                    "the browser's offset preselected",
+                    "document.querySelector('#f-release_offset').value === '+05:30'",
+                )
+                .await;
+
+            admin.goto_url(&admin_page(&app, &edit)).await;
+            admin
+                .wait_for(
+                    "the drop's time shown in Kolkata, the same instant",
+                    "document.querySelector('#f-release_offset').value === '+05:30' \
+                     && document.querySelector('#f-release_at').value === '2030-06-01T15:30'",
+                )
+                .await;
+            admin
+                .wait_for(
+                    "the server's re-render still says 10:00 UTC",
+                    "(document.querySelector('#f-release-utc') || {}).textContent === 'That is 2030-06-01 10:00 UTC.'",
+                )
+                .await;
+            save(&admin).await;
+            let id = edit
+                .trim_start_matches("/admin/products/")
+                .split('/')
+                .next()
+                .and_then(|id| id.parse().ok())
+                .map(sneakers::domain::ProductId)
+                .unwrap_or_else(|| panic!("the product's id in {edit}"));
+            let at = app.inventory().read(|c| c.product(id).and_then(|p| p.release_at));
+            assert_eq!(
+                at.map(|t| t.to_rfc3339()),
+                Some("2030-06-01T10:00:00+00:00".to_string()),
+                "saved at the same instant"
+            );
+        },
+    )
+    .await;
+}
