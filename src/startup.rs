@@ -150,7 +150,7 @@ pub async fn start(config: Config) -> Result<App, StartError> {
     background.push(limiter.spawn_forgetting());
     background.push(crate::heap::spawn());
     raise_open_files_limit();
-    web::routes::metrics::install();
+    background.push(web::routes::metrics::install());
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = bind(addr).map_err(|source| StartError::Bind { addr, source })?;

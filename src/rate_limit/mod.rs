@@ -237,6 +237,12 @@ impl Limiter {
             budget.forget_idle(now);
         }
         self.blocked().retain(|_, until| *until > now);
+        self.record_keys();
+    }
+
+    /// Sets `sneakers_rate_limit_keys` to the keys held now (after each sweep, and before
+    /// `/metrics` is read, so it never shows a count from before the last refusal).
+    pub fn record_keys(&self) {
         metrics::gauge!("sneakers_rate_limit_keys").set(self.keys() as f64);
     }
 

@@ -499,3 +499,59 @@ async fn refused_logins_keep_nothing_and_idle_keys_go() {
     limiter.forget_idle_at(later);
     assert_eq!(limiter.keys(), 0);
 }
+
+/// `sneakers_rate_limit_keys` as a store process's `/metrics` says it now.
+async fn keys_in_metrics(node: &crate::nodes::Node) -> f64 {
+    let text = node
+        .http
+        .get(format!("{}/metrics", node.url))
+        .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix("sneakers_rate_limit_keys "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sneakers_rate_limit_keys in /metrics: {text}"))
+}
+
+/// What an operator watching `/metrics` sees during a login flood from one address (a store
+/// process of its own, rate limits on as in production): the limiter's keys grow by what the
+/// address was allowed, and not at all for the posts refused over its budget or for CSRF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_add_no_limiter_key_in_metrics() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let env = [
+        ("RATE_LIMIT", "on"),
+        ("RATE_LIMIT_LOGIN_ADDRESS", "5/h"),
+        ("RATE_LIMIT_LOGIN_ACCOUNT", "10/h"),
+    ];
+    let node = crate::nodes::Node::start_with(&url, "solo", &env).await;
+    let bot = Visitor::open(&node.url).await;
+    let before = keys_in_metrics(&node).await;
+    let mut statuses = Vec::new();
+    for n in 0..60 {
+        let email = format!("victim{n}@example.com");
+        let form = [("email", email.as_str()), ("password", "wrong password")];
+        statuses.push(bot.post("/account/login", &form).await.0);
+    }
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(401), count(429)), (5, 55), "{statuses:?}");
+    let allowed = keys_in_metrics(&node).await;
+    // The address and the five mailboxes it was allowed to try.
+    assert_eq!(allowed - before, 6.0);
+    for n in 0..60 {
+        let email = format!("forged{n}@example.com");
+        let form = [("email", email.as_str()), ("password", "wrong password")];
+        assert_eq!(bot.post_raw("/account/login", &form).await.0, 403);
+    }
+    assert_eq!(
+        keys_in_metrics(&node).await,
+        allowed,
+        "refused posts add no key"
+    );
+}

@@ -67,4 +67,9 @@ impl Limits {
             .admin_failed(address)
             .map_err(|limited| refusal(limited, audience))
     }
+
+    /// Brings `/metrics`' count of the limiter's keys up to now.
+    pub fn record_keys(&self) {
+        self.limiter.record_keys();
+    }
 }
