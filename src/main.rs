@@ -4,6 +4,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 fn main() -> ExitCode {
+    // Before any thread allocates: big blocks are mapped for themselves (see `heap`).
+    sneakers::heap::configure();
     let cli = match sneakers::cli::Cli::try_parse() {
         Ok(cli) => cli,
         // A bad setting (from the environment or a flag) is one line naming its variable;
