@@ -4,6 +4,7 @@
 pub mod account;
 pub mod address;
 pub mod cart;
+pub mod cart_line;
 pub mod catalog;
 pub mod checkout;
 pub mod csv;

@@ -2,6 +2,7 @@
 //! it as `announce`, so screen-reader users hear one sentence per change instead of the whole
 //! re-rendered fragment, and the shim knows nothing of what the change means.
 
+use crate::domain::cart_line::News;
 use crate::domain::draw::{Outcome, Standing};
 use crate::domain::{Item, Level, Product};
 
@@ -41,16 +42,18 @@ pub fn released(product: &Product) -> String {
     )
 }
 
-/// A pair in the shopper's cart sold out, or came back.
-pub fn carted_pair(product: &Product, item: &Item) -> String {
-    let what = format!(
-        "Size {} of the {} {} in your cart",
-        item.size, product.brand, product.name
-    );
-    if item.level().is_out() {
-        format!("{what} has sold out.")
-    } else {
-        format!("{what} is back in stock.")
+/// A line of the shopper's cart moved without them: its hold ended, or its pair sold out or
+/// came back.
+pub fn cart_line(product: &Product, item: &Item, news: News) -> String {
+    let (size, brand, name) = (&item.size, &product.brand, &product.name);
+    match news {
+        News::HoldEnded => format!(
+            "Your hold on size {size} of the {brand} {name} has ended: the pair is back on sale."
+        ),
+        News::SoldOut => format!("Size {size} of the {brand} {name} in your cart has sold out."),
+        News::BackInStock => {
+            format!("Size {size} of the {brand} {name} in your cart is back in stock.")
+        }
     }
 }
 
@@ -128,8 +131,16 @@ mod tests {
             "Size 10 of the Nike Air Max 90 is sold out."
         );
         assert_eq!(
-            carted_pair(&p, &out),
+            cart_line(&p, &out, News::SoldOut),
             "Size 10 of the Nike Air Max 90 in your cart has sold out."
+        );
+        assert_eq!(
+            cart_line(&p, &low, News::HoldEnded),
+            "Your hold on size 10 of the Nike Air Max 90 has ended: the pair is back on sale."
+        );
+        assert_eq!(
+            cart_line(&p, &low, News::BackInStock),
+            "Size 10 of the Nike Air Max 90 in your cart is back in stock."
         );
         assert!(released(&p).starts_with("The Nike Air Max 90 is on sale now"));
     }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use super::{Inventory, InventoryError};
+use crate::domain::cart_line::EndedHold;
 use crate::domain::checkout::CheckoutError;
 use crate::domain::hold::Hold;
 use crate::domain::{CartError, ItemId, Shopper};
@@ -160,6 +161,40 @@ impl Inventory {
     /// What a shopper holds now, as the database says.
     pub async fn holds_of(&self, holder: &str) -> Result<Vec<Hold>, InventoryError> {
         Ok(holds::of_holder(&self.db, holder).await?)
+    }
+
+    /// What a shopper's cart shows now, as the database says: the holds that have not ended,
+    /// and the pairs whose holds ended unpaid in it (a hold past its end that the sweep has not
+    /// reached yet is one of those already).
+    pub async fn cart_of(
+        &self,
+        holder: &str,
+    ) -> Result<(Vec<Hold>, Vec<EndedHold>), InventoryError> {
+        let now = Utc::now().timestamp_millis();
+        let (current, past): (Vec<Hold>, Vec<Hold>) = holds::of_holder(&self.db, holder)
+            .await?
+            .into_iter()
+            .partition(|h| !h.is_expired(now));
+        let mut ended = holds::ended_of(&self.db, holder).await?;
+        for hold in past {
+            if !ended.iter().any(|e| e.item_id == hold.item_id) {
+                ended.push(EndedHold {
+                    item_id: hold.item_id,
+                    price_cents: hold.price_cents,
+                });
+            }
+        }
+        Ok((current, ended))
+    }
+
+    /// The shopper took the warning of an ended hold out of the cart; `false` when there was
+    /// none.
+    pub async fn forget_ended(
+        &self,
+        holder: &str,
+        item_id: ItemId,
+    ) -> Result<bool, InventoryError> {
+        Ok(holds::forget_ended(&self.db, holder, item_id).await?)
     }
 
     /// Pairs held per item, as the database says.

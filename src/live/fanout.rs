@@ -10,8 +10,9 @@
 //!   the carted-pairs panel re-rendered with the next presence flush (it shows stock);
 //! - shoppers on the product, only when the level changes or is `out`: `stock_change` with the
 //!   re-rendered size button (`product:<id>`);
-//! - carts holding the pair, when it sells out or comes back: each cart channel re-renders its
-//!   panel with the warning (`item:<id>`, handled in the channel's `handle_info`).
+//! - carts showing the pair as an ended hold, when it sells out or comes back: each cart
+//!   channel re-renders its panel with the warning (`item:<id>`, handled in the channel's
+//!   `handle_info`). A pair held for a shopper cannot sell out under them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +24,12 @@ use tokio::time::{Instant, sleep_until};
 
 use super::Live;
 use super::presence::{Diff, FLUSH_EVERY};
+use crate::domain::cart_line::EndedHold;
 use crate::domain::draw::Standing;
 use crate::domain::hold::Hold;
 use crate::domain::line::LineFigures;
 use crate::domain::presence::Counts;
-use crate::domain::{Item, ItemId, Product, ProductId};
+use crate::domain::{Cart, Item, ItemId, Product, ProductId};
 use crate::html::announce;
 use crate::html::fragments::draw::{self, DrawPanel, Mine};
 use crate::html::fragments::{admin, admin_orders, admin_sales, cart, product};
@@ -444,24 +446,33 @@ pub fn size_payload(product: &Product, item: &Item) -> Value {
     })
 }
 
+/// The lines of a cart: its holds, then its ended holds, from this node's cache.
+pub fn cart_lines(live: &Live, holds: &[Hold], ended: &[EndedHold]) -> Vec<cart::CartLine> {
+    live.inventory
+        .read(|catalog| cart::cart_lines(catalog, holds, ended))
+}
+
 /// `cart` `{html, serialized, count, holds}`: what cart pushes and `add_item`/`remove_item`
-/// replies carry. The cart is what the shopper holds (the database's word); `serialized` is
-/// its signed copy, `holds` each pair's end `[{item_id, expires_at}]` (Unix ms). The CSRF token
-/// is the session's, so every tab of a cart renders the same panel.
-pub fn cart_payload(live: &Live, cart_id: &str, holds: &[Hold]) -> Value {
-    let lines = live
-        .inventory
-        .read(|catalog| cart::held_lines(catalog, holds));
-    let copy = cart::cart_of(holds);
+/// replies carry. The cart is what the shopper holds (the database's word) and the warnings of
+/// holds that ended in it; `serialized` is its signed copy, `count` the pairs held, `holds`
+/// each held pair's end `[{item_id, expires_at}]` (Unix ms). The CSRF token is the session's,
+/// so every tab of a cart renders the same panel.
+pub fn cart_payload(live: &Live, cart_id: &str, lines: &[cart::CartLine]) -> Value {
+    let mut copy = Cart::default();
+    for line in lines {
+        // One of each pair, a cart's worth at most: a full copy only means a page looks it up.
+        let _ = copy.add(line.item_id);
+    }
     let csrf = live.tokens.csrf_for(cart_id);
     let ends: Vec<Value> = lines
         .iter()
+        .filter(|l| !l.ended)
         .map(|l| json!({ "item_id": l.item_id, "expires_at": l.held_until_ms }))
         .collect();
     json!({
-        "html": cart::cart_panel(&lines, Some(&csrf)).into_string(),
+        "html": cart::cart_panel(lines, Some(&csrf)).into_string(),
         "serialized": copy.serialize(&live.tokens.cart, cart_id, Utc::now().timestamp_millis()),
-        "count": lines.len(),
+        "count": cart::held_count(lines),
         "holds": ends,
     })
 }

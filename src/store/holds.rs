@@ -9,8 +9,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::catalog::adjust_stock_query;
 use super::lines::not_admitted;
-use super::schema::{accounts, holds, order_items, orders, payments, products};
+use super::schema::{accounts, ended_holds, holds, order_items, orders, payments, products};
 use super::{Db, StoreError};
+use crate::domain::cart_line::EndedHold;
 use crate::domain::checkout::{CheckoutError, OrderLine, Plan, check_limits};
 use crate::domain::hold::Hold;
 use crate::domain::order::OrderState;
@@ -154,6 +155,14 @@ pub async fn hold(
             if inserted == 0 {
                 return Err(TxError::Duplicate);
             }
+            // Held again: the warning of its earlier hold ending is over.
+            diesel::delete(
+                ended_holds::table
+                    .filter(ended_holds::holder.eq(holder))
+                    .filter(ended_holds::item_id.eq(item_id.0)),
+            )
+            .execute(c)
+            .await?;
             // Last, as in a sale: the pair's row lock is held for one statement and the commit.
             match adjust_stock_query!(c, item_id, -1)? {
                 Some((count, version)) => Ok((item_id, count, version)),
@@ -286,6 +295,31 @@ pub async fn transfer(
             .set((holds::holder.eq(to), holds::account_id.eq(account.0)))
             .execute(c)
             .await?;
+            // The guest's ended lines come along, but for pairs the account holds or already
+            // shows as ended.
+            let mut shown: Vec<i32> = holds::table
+                .filter(holds::holder.eq(to))
+                .select(holds::item_id)
+                .load(c)
+                .await?;
+            shown.extend(
+                ended_holds::table
+                    .filter(ended_holds::holder.eq(to))
+                    .select(ended_holds::item_id)
+                    .load::<i32>(c)
+                    .await?,
+            );
+            diesel::delete(
+                ended_holds::table
+                    .filter(ended_holds::holder.eq(from))
+                    .filter(ended_holds::item_id.eq_any(&shown)),
+            )
+            .execute(c)
+            .await?;
+            diesel::update(ended_holds::table.filter(ended_holds::holder.eq(from)))
+                .set(ended_holds::holder.eq(to))
+                .execute(c)
+                .await?;
             doubles.sort_unstable();
             let mut counts = Vec::new();
             for item in doubles {
@@ -347,19 +381,38 @@ pub async fn sweep(db: &Db, now_ms: i64) -> Result<Swept, StoreError> {
             order_ids.sort_unstable();
             order_ids.dedup();
             let due_ids: Vec<i32> = due.iter().map(|(id, _)| *id).collect();
-            let ended: Vec<(i32, String)> = diesel::delete(
+            let ended: Vec<(i32, String, i32)> = diesel::delete(
                 holds::table.filter(
                     holds::id
                         .eq_any(&due_ids)
                         .or(holds::order_id.eq_any(&order_ids)),
                 ),
             )
-            .returning((holds::item_id, holds::holder))
+            .returning((holds::item_id, holds::holder, holds::price_cents))
             .get_results(c)
             .await?;
+            // Each cart keeps its ended lines as warnings for a day at most.
+            diesel::delete(
+                ended_holds::table.filter(ended_holds::ended_at_ms.lt(now_ms - ENDED_KEPT_MS)),
+            )
+            .execute(c)
+            .await?;
+            for (item, holder, price_cents) in &ended {
+                diesel::insert_into(ended_holds::table)
+                    .values((
+                        ended_holds::holder.eq(holder),
+                        ended_holds::item_id.eq(item),
+                        ended_holds::price_cents.eq(price_cents),
+                        ended_holds::ended_at_ms.eq(now_ms),
+                    ))
+                    .on_conflict((ended_holds::holder, ended_holds::item_id))
+                    .do_nothing()
+                    .execute(c)
+                    .await?;
+            }
             let mut swept = Swept::default();
             let mut per_item: Vec<(i32, i32)> = Vec::new();
-            for (item, holder) in ended {
+            for (item, holder, _) in ended {
                 match per_item.iter_mut().find(|(i, _)| *i == item) {
                     Some(entry) => entry.1 += 1,
                     None => per_item.push((item, 1)),
@@ -405,6 +458,44 @@ pub async fn sweep(db: &Db, now_ms: i64) -> Result<Swept, StoreError> {
         })
         .await?
     }))
+}
+
+/// How long a cart shows a hold that ended unpaid.
+const ENDED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// The pairs whose holds ended unpaid while in `holder`'s cart, in the order they ended.
+pub async fn ended_of(db: &Db, holder: &str) -> Result<Vec<EndedHold>, StoreError> {
+    let mut conn = db.get().await?;
+    let rows: Vec<(i32, i32)> = with_conn!(conn, |c| {
+        ended_holds::table
+            .filter(ended_holds::holder.eq(holder))
+            .order((ended_holds::ended_at_ms, ended_holds::item_id))
+            .select((ended_holds::item_id, ended_holds::price_cents))
+            .load(c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(item, price_cents)| EndedHold {
+            item_id: ItemId(item),
+            price_cents,
+        })
+        .collect())
+}
+
+/// The shopper took an ended line out of the cart; `false` when there was none.
+pub async fn forget_ended(db: &Db, holder: &str, item_id: ItemId) -> Result<bool, StoreError> {
+    let mut conn = db.get().await?;
+    let deleted = with_conn!(conn, |c| {
+        diesel::delete(
+            ended_holds::table
+                .filter(ended_holds::holder.eq(holder))
+                .filter(ended_holds::item_id.eq(item_id.0)),
+        )
+        .execute(c)
+        .await?
+    });
+    Ok(deleted > 0)
 }
 
 /// A holder's holds, oldest first.

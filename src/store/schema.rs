@@ -119,6 +119,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    ended_holds (holder, item_id) {
+        holder -> Text,
+        item_id -> Integer,
+        price_cents -> Integer,
+        ended_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Integer,
         order_id -> Integer,
@@ -256,6 +265,7 @@ diesel::joinable!(image_variants -> product_images (image_id));
 diesel::joinable!(line_entries -> products (product_id));
 diesel::joinable!(line_starts -> products (product_id));
 diesel::joinable!(holds -> items (item_id));
+diesel::joinable!(ended_holds -> items (item_id));
 diesel::joinable!(holds -> orders (order_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(payments -> orders (order_id));
@@ -277,6 +287,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     line_starts,
     sessions,
     holds,
+    ended_holds,
     order_events,
     payments,
     test_gateway_charges,

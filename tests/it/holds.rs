@@ -1,6 +1,6 @@
 //! Holds as shoppers see them: a carted pair is held, so every other page counts it out at
 //! once; removing it, or its hold ending, puts it back on every page; the cart shows each
-//! hold's end. Real sockets, real HTTP, both databases.
+//! hold's end, and a hold that ended unpaid as a warning until the shopper removes it. Real sockets, real HTTP, both databases.
 
 use std::time::Duration;
 
@@ -128,8 +128,34 @@ async fn a_held_pair_counts_out_on_every_page_until_its_hold_ends(backend: Backe
         (pushed["count"].clone(), pushed["holds"].clone()),
         (json!(0), json!([]))
     );
+    // Nothing is held, but the line stays as a warning, said once.
+    let html = pushed["html"].as_str().unwrap_or_default();
+    assert!(
+        html.contains(&format!("data-item-id=\"{item}\" data-hold-ended")),
+        "the ended hold stays in the cart as a warning: {html}"
+    );
+    let said = pushed["announce"].as_str().unwrap_or_default();
+    assert!(
+        said.starts_with("Your hold on size ")
+            && said.ends_with("has ended: the pair is back on sale."),
+        "the cart says the hold ended: {pushed}"
+    );
     assert_eq!(app.item(item).await.available_count, EDGE);
     app.assert_cache_matches_db().await;
+
+    // The shopper dismisses the warning: the cart is empty.
+    let (status, reply) = send(&mut cart, &cart_topic, &join_ref, "remove_item", item).await;
+    assert_eq!(status, "ok", "{reply}");
+    let html = reply["html"].as_str().unwrap_or_default();
+    assert!(
+        !html.contains("data-item-id"),
+        "the warning is gone: {html}"
+    );
+    let (status, reply) = send(&mut cart, &cart_topic, &join_ref, "remove_item", item).await;
+    assert_eq!(
+        (status.as_str(), reply["error"].clone()),
+        ("error", json!("not_found"))
+    );
 }
 
 async fn removing_a_pair_gives_it_back_at_once(backend: Backend) {

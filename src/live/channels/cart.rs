@@ -4,7 +4,9 @@
 //! join. `add_item` takes a hold, `remove_item` gives it back; the database's part runs off the
 //! connection's task (`Ctx::spawn_work`) and the reply follows when it is done. Every change,
 //! from any tab or node, and a hold ending, makes the tabs read the holds again and push the
-//! panel with each hold's end.
+//! panel with each hold's end. A hold that ends unpaid stays in the panel as a warning, and the
+//! tab follows its pair (`item:<id>`) to mark it sold out or back; each such move is said once
+//! (`domain::cart_line`), in the words of `html::announce`.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -16,14 +18,17 @@ use crate::config::LimitedAction;
 use crate::domain::account::{Ordered, SignedIn};
 use crate::domain::cart::CartTokenError;
 use crate::domain::cart::MAX_ITEMS;
+use crate::domain::cart_line::{self, EndedHold, Standing};
 use crate::domain::hold::Hold;
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
 use crate::error_chain::ErrorChain;
 use crate::html::announce;
-use crate::html::fragments::cart::cart_of;
+use crate::html::fragments::cart::{CartLine, cart_of};
 use crate::html::fragments::line::queue_panel;
 use crate::inventory::holds::HoldError;
-use crate::live::fanout::{TOKEN_REFRESH_TOPIC, cart_payload, cart_updates_topic};
+use crate::live::fanout::{
+    TOKEN_REFRESH_TOPIC, cart_lines, cart_payload, cart_updates_topic, item_topic,
+};
 use crate::live::hub::Broadcast;
 use crate::live::{Identity, Live};
 
@@ -33,6 +38,10 @@ pub struct CartChannel {
     account: Option<Arc<SignedIn>>,
     /// What the shopper holds, oldest first, as last read from the database.
     holds: Vec<Hold>,
+    /// The holds that ended unpaid in the cart, as last read.
+    ended: Vec<EndedHold>,
+    /// How each line stood in the last panel this tab was sent: what a new one says moved.
+    shown: Vec<(ItemId, Standing)>,
     /// Numbers this channel's reads of the holds, so a read that answers after a newer one
     /// is dropped.
     reads: u64,
@@ -52,6 +61,8 @@ impl CartChannel {
                 cart_id: cart_id.clone(),
                 account: account.clone(),
                 holds: Vec::new(),
+                ended: Vec::new(),
+                shown: Vec::new(),
                 reads: 0,
                 presence_ref: None,
                 origin: rand::random(),
@@ -108,7 +119,10 @@ impl CartChannel {
 
     /// The join's pushes: the cart, the lines the shopper stands in, a fresh token.
     fn after_join(&mut self, ctx: &mut Ctx) {
-        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.holds));
+        let lines = cart_lines(ctx.live, &self.holds, &self.ended);
+        // The state as it is: nothing is news to a page that just joined.
+        self.shown = standings(&lines);
+        ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &lines));
         // The lines this shopper stands in; later moves come on the cart's own topic.
         let joined = ctx
             .live
@@ -135,7 +149,7 @@ impl CartChannel {
             self.cart_id.clone(),
         );
         ctx.spawn_work("holds_read", async move {
-            let holds = current(inventory.holds_of(&holder).await);
+            let holds = current(inventory.cart_of(&holder).await);
             json!({ "read": read, "then": then.as_str(), "holds": holds })
         });
     }
@@ -173,12 +187,18 @@ impl CartChannel {
                     Ok(_) => Ok(()),
                     Err(error) => Err(refused(&error)),
                 };
-                let holds = current(inventory.holds_of(&shopper.cart_id).await);
+                let holds = current(inventory.cart_of(&shopper.cart_id).await);
                 json!({ "msg_ref": msg_ref, "outcome": outcome.err(), "holds": holds })
             });
         } else {
             ctx.spawn_work("removed", async move {
-                let outcome = match inventory.release_hold(&shopper.cart_id, item).await {
+                let holder = &shopper.cart_id;
+                // A held pair goes back; an ended hold's warning is dismissed.
+                let removed = match inventory.release_hold(holder, item).await {
+                    Ok(false) => inventory.forget_ended(holder, item).await,
+                    done => done,
+                };
+                let outcome = match removed {
                     Ok(true) => None,
                     Ok(false) => Some(refusal(CartError::NotFound.code(), &CartError::NotFound)),
                     Err(error) => {
@@ -186,7 +206,7 @@ impl CartChannel {
                         Some(unavailable())
                     }
                 };
-                let holds = current(inventory.holds_of(&shopper.cart_id).await);
+                let holds = current(inventory.cart_of(holder).await);
                 json!({ "msg_ref": msg_ref, "outcome": outcome, "holds": holds })
             });
         }
@@ -215,11 +235,12 @@ impl CartChannel {
     /// A change's answer is back: the holds as they are now, and the reply.
     fn changed(&mut self, ctx: &mut Ctx, payload: &Value) {
         let msg_ref = payload["msg_ref"].as_str();
-        if let Some(holds) = holds_from(&payload["holds"]) {
+        if let Some((holds, ended)) = holds_from(&payload["holds"]) {
             self.reads += 1;
             self.holds = holds;
+            self.ended = ended;
         }
-        let reply = cart_payload(ctx.live, &self.cart_id, &self.holds);
+        let reply = self.panel(ctx);
         match &payload["outcome"] {
             Value::Null => {
                 self.follow_items(ctx);
@@ -266,6 +287,11 @@ impl CartChannel {
         match message.event.as_str() {
             // A draw entry's standing: rendered for this shopper already, passed on as it is.
             "draw" => ctx.push("draw", &message.payload),
+            // An ended hold's pair sold out or came back: the cache knows, no read needed.
+            "availability" => {
+                let panel = self.panel(ctx);
+                ctx.push("cart", &panel);
+            }
             "line_moved" => {
                 if let Some(product_id) = message.payload["product_id"]
                     .as_i64()
@@ -288,15 +314,48 @@ impl CartChannel {
     fn holds_read(&mut self, ctx: &mut Ctx, payload: &Value) {
         let fresh = payload["read"].as_u64() == Some(self.reads);
         let join = payload["then"] == Then::Join.as_str();
-        if fresh && let Some(holds) = holds_from(&payload["holds"]) {
+        if fresh && let Some((holds, ended)) = holds_from(&payload["holds"]) {
             self.holds = holds;
+            self.ended = ended;
             self.follow_items(ctx);
         }
         if join {
             self.after_join(ctx);
         } else if fresh {
-            ctx.push("cart", &cart_payload(ctx.live, &self.cart_id, &self.holds));
+            let panel = self.panel(ctx);
+            ctx.push("cart", &panel);
         }
+    }
+
+    /// The panel as it is now, with the words for each line that moved on its own since the
+    /// last one this tab was sent.
+    fn panel(&mut self, ctx: &Ctx) -> Value {
+        let lines = cart_lines(ctx.live, &self.holds, &self.ended);
+        let now = standings(&lines);
+        let news = cart_line::changes(&self.shown, &now);
+        self.shown = now;
+        let mut payload = cart_payload(ctx.live, &self.cart_id, &lines);
+        let said: Vec<(String, String)> = ctx.live.inventory.read(|catalog| {
+            news.iter()
+                .filter_map(|&(id, news)| {
+                    let (product, item) = catalog.item(id)?;
+                    Some((
+                        announce::cart_line(product, item, news),
+                        announce::item_key(item),
+                    ))
+                })
+                .collect()
+        });
+        if !said.is_empty() {
+            let words: Vec<&str> = said.iter().map(|(w, _)| w.as_str()).collect();
+            payload["announce"] = words.join(" ").into();
+            // One line's news is the same change as its size's push on the product page:
+            // both carry its key, and the page says this one.
+            if let [(_, key)] = said.as_slice() {
+                payload["announce_key"] = key.clone().into();
+            }
+        }
+        payload
     }
 
     /// Pushes `queue` with the shopper's place in a product's line (the inventory says when it
@@ -357,7 +416,8 @@ impl CartChannel {
         }
     }
 
-    /// Tells presence which pairs this cart holds.
+    /// Tells presence which pairs this cart holds, and follows the pairs of its ended holds
+    /// (`item:<id>`: sold out, back in stock).
     fn follow_items(&mut self, ctx: &mut Ctx) {
         if let Some(phx_ref) = &self.presence_ref {
             let items = self.holds.iter().map(|h| h.item_id).collect();
@@ -366,6 +426,19 @@ impl CartChannel {
                 .presence
                 .update_items(&self.cart_id, phx_ref, items);
             self.presence_ref = Some(updated);
+        }
+        let wanted: Vec<String> = self.ended.iter().map(|e| item_topic(e.item_id)).collect();
+        let stale: Vec<String> = ctx
+            .subscribed_topics()
+            .filter(|t| t.starts_with("item:") && !wanted.contains(t))
+            .collect();
+        for topic in stale {
+            ctx.unsubscribe(&topic);
+        }
+        for topic in wanted {
+            if !ctx.is_subscribed(&topic) {
+                ctx.subscribe_info(&topic);
+            }
         }
     }
 }
@@ -388,20 +461,26 @@ impl Then {
     }
 }
 
-/// Holds that have not ended (the sweep may trail their end by a moment), for the answer of
-/// spawned work; `null` when the database could not say (the tab keeps what it knew).
-fn current(holds: Result<Vec<Hold>, crate::inventory::InventoryError>) -> Value {
-    match holds {
-        Ok(holds) => {
-            let now = Utc::now().timestamp_millis();
-            Value::Array(
-                holds
-                    .iter()
-                    .filter(|h| !h.is_expired(now))
-                    .map(|h| json!([h.item_id.0, h.price_cents, h.expires_at_ms, h.extended]))
-                    .collect(),
-            )
-        }
+/// How each line stands.
+fn standings(lines: &[CartLine]) -> Vec<(ItemId, Standing)> {
+    lines.iter().map(|l| (l.item_id, l.standing())).collect()
+}
+
+/// What the cart shows (`Inventory::cart_of`: holds that have not ended, and ended ones), for
+/// the answer of spawned work; `null` when the database could not say (the tab keeps what it
+/// knew).
+fn current(cart: Result<(Vec<Hold>, Vec<EndedHold>), crate::inventory::InventoryError>) -> Value {
+    match cart {
+        Ok((holds, ended)) => json!({
+            "held": holds
+                .iter()
+                .map(|h| json!([h.item_id.0, h.price_cents, h.expires_at_ms, h.extended]))
+                .collect::<Vec<_>>(),
+            "ended": ended
+                .iter()
+                .map(|e| json!([e.item_id.0, e.price_cents]))
+                .collect::<Vec<_>>(),
+        }),
         Err(error) => {
             tracing::warn!(error = %ErrorChain(&error), "cannot read a cart's holds");
             Value::Null
@@ -409,19 +488,22 @@ fn current(holds: Result<Vec<Hold>, crate::inventory::InventoryError>) -> Value 
     }
 }
 
-fn holds_from(value: &Value) -> Option<Vec<Hold>> {
-    value.as_array().map(|rows| {
-        rows.iter()
-            .filter_map(|row| {
-                Some(Hold {
-                    item_id: ItemId(i32::try_from(row[0].as_i64()?).ok()?),
-                    price_cents: i32::try_from(row[1].as_i64()?).ok()?,
-                    expires_at_ms: row[2].as_i64()?,
-                    extended: row[3].as_bool()?,
-                })
-            })
-            .collect()
-    })
+fn holds_from(value: &Value) -> Option<(Vec<Hold>, Vec<EndedHold>)> {
+    let held = value["held"].as_array()?.iter().filter_map(|row| {
+        Some(Hold {
+            item_id: ItemId(i32::try_from(row[0].as_i64()?).ok()?),
+            price_cents: i32::try_from(row[1].as_i64()?).ok()?,
+            expires_at_ms: row[2].as_i64()?,
+            extended: row[3].as_bool()?,
+        })
+    });
+    let ended = value["ended"].as_array()?.iter().filter_map(|row| {
+        Some(EndedHold {
+            item_id: ItemId(i32::try_from(row[0].as_i64()?).ok()?),
+            price_cents: i32::try_from(row[1].as_i64()?).ok()?,
+        })
+    });
+    Some((held.collect(), ended.collect()))
 }
 
 /// The error reply of a refused change.

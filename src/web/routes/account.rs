@@ -12,12 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::cart::{CART_COOKIE, current_holds, save};
+use super::cart::{CART_COOKIE, current_copy, save};
 use crate::config::LimitedAction;
 use crate::domain::Shopper;
 use crate::domain::account::Email;
 use crate::domain::session::{SessionSecret, Subject};
-use crate::html::fragments::cart::cart_of;
 use crate::html::pages::account::{self as view, FormState};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::accounts::{AccountError, AccountRow, Confirmed};
@@ -331,7 +330,7 @@ async fn sign_in(
         .start_session(Subject::account(account.id), &account.cart_id)
         .await?;
     let signed_in = Shopper::signed_in(account.cart_id, account.id, session.id);
-    let cart = cart_of(&current_holds(state, &signed_in).await?);
+    let cart = current_copy(state, &signed_in).await?;
     let cart_cookie = save(state, &signed_in, &cart).await?;
     state
         .inventory

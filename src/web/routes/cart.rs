@@ -13,10 +13,11 @@ use serde::Deserialize;
 
 use crate::config::LimitedAction;
 use crate::domain::cart::MAX_ITEMS;
+use crate::domain::cart_line::EndedHold;
 use crate::domain::hold::Hold;
 use crate::domain::token::CART_TOKEN_MAX_AGE_MS;
 use crate::domain::{Cart, CartError, ItemId, Shopper};
-use crate::html::fragments::cart::cart_of;
+use crate::html::fragments::cart::{cart_of, copy_of};
 use crate::inventory::holds::HoldError;
 use crate::web::AppState;
 use crate::web::edge::client::ClientAddr;
@@ -61,17 +62,24 @@ pub async fn read_cart(
     Ok(cart)
 }
 
-/// What the shopper holds now, oldest first. The cart's signed copy says whether to ask the
-/// database at all: an empty one (most visitors) costs no query.
-pub async fn read_holds(
+/// What the shopper's cart shows now: the pairs held (oldest first) and the holds that ended
+/// unpaid in it. The cart's signed copy says whether to ask the database at all: an empty one
+/// (most visitors) costs no query.
+pub async fn read_lines(
     state: &AppState,
     shopper: &Shopper,
     headers: &HeaderMap,
-) -> Result<Vec<Hold>, PageError> {
+) -> Result<(Vec<Hold>, Vec<EndedHold>), PageError> {
     if read_cart(state, shopper, headers).await?.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    current_holds(state, shopper).await
+    Ok(state.inventory.cart_of(&shopper.cart_id).await?)
+}
+
+/// The signed copy of what the shopper's cart shows now, as the database says.
+pub async fn current_copy(state: &AppState, shopper: &Shopper) -> Result<Cart, PageError> {
+    let (holds, ended) = state.inventory.cart_of(&shopper.cart_id).await?;
+    Ok(copy_of(&holds, &ended))
 }
 
 /// What the shopper holds now, as the database says (a hold past its end that the sweep has
@@ -217,17 +225,16 @@ async fn change(
             }
         }
         Change::Remove => {
-            if !state
-                .inventory
-                .release_hold(&shopper.cart_id, item_id)
-                .await?
+            // A held pair goes back; an ended hold's warning is dismissed.
+            let holder = &shopper.cart_id;
+            if !state.inventory.release_hold(holder, item_id).await?
+                && !state.inventory.forget_ended(holder, item_id).await?
             {
                 return Ok(refused(CartError::NotFound));
             }
         }
     }
-    let holds = current_holds(state, shopper).await?;
-    let cookie = save(state, shopper, &cart_of(&holds)).await?;
+    let cookie = save(state, shopper, &current_copy(state, shopper).await?).await?;
     Ok(redirect_with_cart(&back(headers, None), Some(cookie)))
 }
 

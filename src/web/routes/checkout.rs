@@ -13,12 +13,12 @@ use chrono::Utc;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::cart::{current_holds, save};
+use super::cart::{current_copy, current_holds, save};
 use crate::config::LimitedAction;
 use crate::domain::address::{ShippingForm, parse_shipping};
 use crate::domain::payment::TestCard;
 use crate::domain::{Cart, CartError, ProductId, Shopper};
-use crate::html::fragments::cart::{cart_of, held_lines};
+use crate::html::fragments::cart::held_lines;
 use crate::html::pages::checkout::{self as view, Filled, Gateway, Review};
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::draws::CardFields;
@@ -300,7 +300,7 @@ async fn purchase(
             }
             let code = CartError::NotAdmitted.code();
             let mut response = see_other(format!("/products/{product_id}?cart_error={code}"));
-            let cart = cart_of(&current_holds(&state, &shopper).await?);
+            let cart = current_copy(&state, &shopper).await?;
             let cookie = save(&state, &shopper, &cart).await?;
             response.headers_mut().append(header::SET_COOKIE, cookie);
             return Ok(response);

@@ -58,7 +58,9 @@ async fn s03_cart_follows_the_shopper_across_tabs() {
 }
 
 /// Scenario 4: a carted pair is held: its line counts down to the hold's end, and when the
-/// hold ends unpaid the line leaves the cart and the pair is back on the page, without a reload.
+/// hold ends unpaid the line stays as a warning (nothing held, the pair back on sale) and the
+/// pair is back on the page, without a reload; the shopper holds it again from the line, then
+/// removes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s04_the_cart_counts_a_hold_down_and_lets_it_go() {
     run("s04_the_cart_counts_a_hold_down_and_lets_it_go", 1, |ctx| async move {
@@ -88,10 +90,16 @@ async fn s04_the_cart_counts_a_hold_down_and_lets_it_go() {
                 &format!("document.querySelector('#item-{item}[data-level=\"out\"]')"),
             )
             .await;
+        let ended = format!(
+            "aside#cart[data-count=\"0\"] li.cart-line[data-item-id=\"{item}\"][data-hold-ended]:not([data-sold-out])"
+        );
         browser
             .wait_for(
-                "the hold ends: the line leaves the cart",
-                "document.querySelector('aside#cart[data-count=\"0\"]')",
+                "the hold ends: the line says so and nothing is held",
+                &format!(
+                    "(function () {{ var l = document.querySelector('{ended}'); \
+                     return !!l && l.textContent.indexOf('Your hold ended') >= 0; }})()"
+                ),
             )
             .await;
         browser
@@ -101,6 +109,14 @@ async fn s04_the_cart_counts_a_hold_down_and_lets_it_go() {
             )
             .await;
         browser.assert_not_reloaded("hold ending").await;
+
+        browser.click(&format!("{line} form.cart-line__again button")).await;
+        wait_cart(&browser, item, 1).await;
+        browser
+            .click(&format!("{line} form.cart-line__remove button"))
+            .await;
+        browser.wait_for("the line is gone", EMPTY_CART).await;
+        browser.assert_not_reloaded("holding again and removing").await;
     })
     .await
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use maud::PreEscaped;
 use serde::Deserialize;
 
-use super::cart::read_holds;
+use super::cart::read_lines;
 use crate::web::AppState;
 use crate::web::edge::error::PageError;
 use crate::web::edge::extract::{Path, Query};
@@ -22,7 +22,7 @@ use self::cache::{PageKey, Rendered};
 use self::template::{Fill, Slot, Template, accepts_gzip, marker};
 use crate::domain::Shopper;
 use crate::domain::{CartError, Catalog, Product, ProductId};
-use crate::html::fragments::cart::{cart_panel, held_lines};
+use crate::html::fragments::cart::{cart_lines, cart_panel, held_count};
 use crate::html::pages::layout::PageMeta;
 use crate::html::pages::shop;
 
@@ -143,10 +143,12 @@ async fn answer(
     template: &Template,
     product: Option<ProductId>,
 ) -> Result<Response, PageError> {
-    let holds = read_holds(state, shopper, headers).await?;
+    let (holds, ended) = read_lines(state, shopper, headers).await?;
     let meta = PageMeta::new(&state.tokens, shopper);
-    let cart_lines = state.inventory.read(|catalog| held_lines(catalog, &holds));
-    let panel = cart_panel(&cart_lines, Some(&meta.csrf_token)).into_string();
+    let lines = state
+        .inventory
+        .read(|catalog| cart_lines(catalog, &holds, &ended));
+    let panel = cart_panel(&lines, Some(&meta.csrf_token)).into_string();
     let mut flash = shop::flash(flash.error()).into_string();
     // A lined drop's panel is this shopper's own place: it rides in the flash slot.
     if let Some(panel) = product.and_then(|id| super::line::panel(state, shopper, id)) {
@@ -158,7 +160,7 @@ async fn answer(
     {
         flash.push_str(&panel.into_string());
     }
-    let count = cart_lines.len().to_string();
+    let count = held_count(&lines).to_string();
     let fill = Fill {
         socket_token: &meta.socket_token,
         cart_id: &meta.cart_id,
