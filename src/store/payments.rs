@@ -212,6 +212,12 @@ async fn begin_once(db: &Db, begin: &Begin<'_>) -> Result<Result<Begun, StoreErr
                 ))
                 .load(c)
                 .await?;
+            if held.is_empty() {
+                // Counted free above, taken by a checkout that committed since (PostgreSQL
+                // reads each statement afresh): an order of nothing would be no order. Again,
+                // to find that checkout's order.
+                return Err(TxError::Raced);
+            }
             // The line again, in this transaction: the admission window may be over.
             let lined: Vec<i32> = holds::table
                 .inner_join(items::table)
