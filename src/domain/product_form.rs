@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::catalog::parse_limit;
+use super::draw::Window;
 use super::product_fields::{
     FieldError, MAX_DESCRIPTION, MAX_NAME, Release, derived_item_sku, format_local_time,
-    format_offset, parse_description, parse_price, parse_release, parse_size_label, parse_sku,
-    parse_stock, parse_text, same_size,
+    format_offset, parse_description, parse_local_time, parse_price, parse_release,
+    parse_size_label, parse_sku, parse_stock, parse_text, same_size,
 };
 use super::{ItemId, Product};
 
@@ -64,6 +65,26 @@ pub struct ProductForm {
     pub release_at: String,
     pub release_offset: String,
     pub sizes: Vec<SizeRow>,
+    /// Sold by draw: entries taken from `draw_opens` to `draw_closes` (UTC), winners drawn
+    /// at close.
+    pub draw: bool,
+    pub draw_opens: String,
+    pub draw_closes: String,
+    /// What the form showed of the draw: `open` (its fields could be changed), `closed` (its
+    /// window is past: shown, not changed), empty (a post without the draw's fields leaves
+    /// the draw as it is).
+    pub draw_state: String,
+}
+
+/// What a save does to the product's draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawChoice {
+    /// Left as it is (the form did not show it, or its window is past).
+    Keep,
+    /// Not sold by draw (any draw not yet closed is removed with its entries).
+    Off,
+    /// Sold by draw in this window.
+    Window(Window),
 }
 
 /// Field name -> what is wrong with it, in the admin's words.
@@ -96,6 +117,7 @@ pub struct ProductSpec {
     pub sizes: Vec<SizeSpec>,
     /// Existing sizes the form removes.
     pub removed: Vec<ItemId>,
+    pub draw: DrawChoice,
 }
 
 /// What the form is asked to do besides checking (buttons that re-render it, JS or not).
@@ -143,7 +165,26 @@ impl ProductForm {
             release_at: String::new(),
             release_offset: format_offset(offset),
             sizes: vec![SizeRow::default()],
+            draw: false,
+            draw_opens: String::new(),
+            draw_closes: String::new(),
+            draw_state: "open".into(),
         }
+    }
+
+    /// The form's draw fields for the product's current draw (`None`: none), times in UTC;
+    /// a window already closed is shown, not offered for change.
+    pub fn with_draw(mut self, window: Option<Window>, now: DateTime<Utc>) -> ProductForm {
+        self.draw = window.is_some();
+        let offset = FixedOffset::east_opt(0).expect("zero is an offset");
+        if let Some(window) = window {
+            self.draw_opens = format_local_time(window.opens, offset);
+            self.draw_closes = format_local_time(window.closes, offset);
+            if window.closes <= now {
+                self.draw_state = "closed".into();
+            }
+        }
+        self
     }
 
     /// The form of an existing product, as the cache holds it, plus one blank size.
@@ -196,6 +237,10 @@ impl ProductForm {
                 .unwrap_or_default(),
             release_offset: format_offset(offset),
             sizes,
+            draw: false,
+            draw_opens: String::new(),
+            draw_closes: String::new(),
+            draw_state: "open".into(),
         }
     }
 
@@ -204,6 +249,7 @@ impl ProductForm {
         let mut form = ProductForm::blank(FixedOffset::east_opt(0).expect("zero is an offset"));
         form.release = String::new();
         form.admit_per_minute = String::new();
+        form.draw_state = String::new();
         let mut rows: BTreeMap<usize, SizeRow> = BTreeMap::new();
         for (name, value) in fields {
             let value = value.to_string();
@@ -221,6 +267,10 @@ impl ProductForm {
                 "release" => form.release = value,
                 "release_at" => form.release_at = value,
                 "release_offset" => form.release_offset = value,
+                "draw" => form.draw = !value.is_empty() && value != "0",
+                "draw_opens" => form.draw_opens = value,
+                "draw_closes" => form.draw_closes = value,
+                "draw_state" => form.draw_state = value,
                 other => {
                     let Some((n, field)) = other
                         .strip_prefix("size-")
@@ -271,6 +321,8 @@ impl ProductForm {
             "max_per_customer" => &self.max_per_customer,
             "admit_per_minute" => &self.admit_per_minute,
             "release_at" => &self.release_at,
+            "draw_opens" => &self.draw_opens,
+            "draw_closes" => &self.draw_closes,
             other => {
                 let row = other
                     .strip_prefix("size-")
@@ -370,6 +422,7 @@ impl ProductForm {
                     Release::Draft
                 }
             };
+        let draw = self.draw_choice(now, &mut errors);
         let (sizes, removed) = self.sizes_spec(&sku, sold, &mut errors);
         if sizes.is_empty() && release != Release::Draft {
             errors.insert(
@@ -392,7 +445,57 @@ impl ProductForm {
             release,
             sizes,
             removed,
+            draw,
         })
+    }
+
+    /// The draw's window, checked: both times in UTC (the release's time zone follows the
+    /// browser, the window stays as typed), closing after opening and in the future; no
+    /// waiting line beside it.
+    fn draw_choice(&self, now: DateTime<Utc>, errors: &mut FieldErrors) -> DrawChoice {
+        if self.draw_state != "open" {
+            return DrawChoice::Keep;
+        }
+        if !self.draw {
+            return DrawChoice::Off;
+        }
+        if self.line {
+            errors.insert(
+                "line".into(),
+                "A draw takes entries, not a waiting line: untick one of them.".into(),
+            );
+        }
+        let utc = FixedOffset::east_opt(0).expect("zero is an offset");
+        let mut time = |field: &str, raw: &str| match parse_local_time(raw, utc) {
+            Ok(at) => Some(at),
+            Err(error) => {
+                errors.insert(field.into(), error.to_string());
+                None
+            }
+        };
+        let (Some(opens), Some(closes)) = (
+            time("draw_opens", &self.draw_opens),
+            time("draw_closes", &self.draw_closes),
+        ) else {
+            return DrawChoice::Keep;
+        };
+        if closes <= now {
+            errors.insert(
+                "draw_closes".into(),
+                "That time has passed: entries must close in the future.".into(),
+            );
+            return DrawChoice::Keep;
+        }
+        match Window::new(opens, closes) {
+            Ok(window) => DrawChoice::Window(window),
+            Err(_) => {
+                errors.insert(
+                    "draw_closes".into(),
+                    "Entries must close after they open.".into(),
+                );
+                DrawChoice::Keep
+            }
+        }
     }
 
     fn sizes_spec(
@@ -613,6 +716,95 @@ mod tests {
         assert!(
             form.apply(FormOp::parse(Some("up-0"))),
             "nothing above: no move"
+        );
+    }
+
+    #[test]
+    fn a_draw_is_a_window_closing_in_the_future_without_a_line() {
+        let draw = |extra: &[(&str, &str)]| {
+            let mut fields = vec![
+                ("draw_state", "open"),
+                ("draw", "1"),
+                ("release_offset", "+01:00"),
+            ];
+            // The release's offset does not move the window: it is typed in UTC.
+            fields.extend_from_slice(extra);
+            filled(&fields).validate(now(), false, &HashSet::new())
+        };
+        let spec = draw(&[
+            ("draw_opens", "2026-12-07T11:30"),
+            ("draw_closes", "2026-12-08T12:00"),
+        ])
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let expected = Window::new(
+            Utc.with_ymd_and_hms(2026, 12, 7, 11, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 8, 12, 0, 0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            spec.draw,
+            DrawChoice::Window(expected),
+            "in the admin's +01:00"
+        );
+        let errors = |extra: &[(&str, &str)]| {
+            let errors = draw(extra).err().unwrap_or_default();
+            errors.into_keys().collect::<Vec<_>>()
+        };
+        assert_eq!(
+            errors(&[("draw_closes", "2026-12-08T13:00")]),
+            ["draw_opens"]
+        );
+        // Half an hour ago.
+        assert_eq!(
+            errors(&[
+                ("draw_opens", "2026-12-07T10:00"),
+                ("draw_closes", "2026-12-07T11:30")
+            ]),
+            ["draw_closes"]
+        );
+        assert_eq!(
+            errors(&[
+                ("draw_opens", "2026-12-09T10:00"),
+                ("draw_closes", "2026-12-08T13:00")
+            ]),
+            ["draw_closes"]
+        );
+        assert_eq!(
+            errors(&[
+                ("draw_opens", "2026-12-07T11:30"),
+                ("draw_closes", "2026-12-08T12:00"),
+                ("line", "1"),
+                ("admit_per_minute", "60")
+            ]),
+            ["line"]
+        );
+    }
+
+    #[test]
+    fn a_draw_left_alone_unless_its_fields_were_on_the_form() {
+        let spec = |form: ProductForm| {
+            form.validate(now(), false, &HashSet::new())
+                .unwrap_or_else(|e| panic!("{e:?}"))
+                .draw
+        };
+        assert_eq!(spec(filled(&[])), DrawChoice::Keep, "a post without them");
+        assert_eq!(spec(filled(&[("draw_state", "open")])), DrawChoice::Off);
+        let closed = filled(&[("draw_state", "closed"), ("draw", "1")]);
+        assert_eq!(
+            spec(closed),
+            DrawChoice::Keep,
+            "a closed draw is not changed"
+        );
+        // A product's form shows its draw; one already closed is shown as closed.
+        let window = Window::new(now() - chrono::Duration::hours(2), now()).unwrap();
+        let shown = filled(&[]).with_draw(Some(window), now());
+        assert_eq!(
+            (
+                shown.draw,
+                shown.draw_opens.as_str(),
+                shown.draw_state.as_str()
+            ),
+            (true, "2026-12-07T10:00", "closed")
         );
     }
 }

@@ -79,12 +79,14 @@ async fn run(live: Arc<Live>) {
     // Presence diffs are coalesced: after a flush the next waits until `flush_at`.
     let mut flush_at = Instant::now();
     let mut flush_due = true;
+    let draw_panels = super::draw_admin::Pushes::default();
     loop {
         tokio::select! {
             received = events.recv() => match received {
                 Ok(Published { event, .. }) => {
                     sales_dirty |= record_sales(&live, &event);
                     on_event(&live, &event);
+                    draw_panels.on_event(&live, &event);
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "fan-out fell behind; re-pushing every product");

@@ -4,6 +4,7 @@
 
 pub mod channels;
 pub mod cluster;
+pub mod draw_admin;
 pub mod fanout;
 pub mod flood;
 pub mod hub;

@@ -18,6 +18,7 @@ use sneakers::store::schema::{orders, test_gateway_charges};
 use sneakers::with_conn;
 
 use crate::accounts::signup;
+use crate::admin_catalog::{form_fields, new_product, set};
 use crate::helpers::{Backend, TestApp, pairs_left};
 use crate::on_both_backends;
 use crate::visitor::Visitor;
@@ -25,7 +26,8 @@ use crate::ws::Client;
 
 on_both_backends!(
     a_draw_takes_entries_then_tells_each_entrant_the_result,
-    bad_entries_are_refused_and_leave_nothing
+    bad_entries_are_refused_and_leave_nothing,
+    the_admin_sets_a_draw_in_the_product_form_and_watches_it
 );
 
 static ENTRANTS: AtomicUsize = AtomicUsize::new(0);
@@ -423,4 +425,165 @@ async fn bad_entries_are_refused_and_leave_nothing(backend: Backend) {
     let (status, location) = ada.add(items[0]).await;
     assert_eq!(status, 303);
     assert!(location.contains("cart_error"), "{location}");
+}
+
+/// The next `draw_entries` push for the product's admin panel, as its html.
+async fn next_admin_panel(admin: &mut Client, product: ProductId) -> String {
+    loop {
+        let frame = admin.frame().await;
+        if frame.event == "draw_entries" && frame.payload["product_id"] == json!(product.0) {
+            return frame.payload["html"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+    }
+}
+
+/// The entries the admin panel shows for a size.
+fn entries_shown(panel: &str, size: &str) -> String {
+    let row = panel
+        .find(&format!("data-size=\"{size}\""))
+        .unwrap_or_else(|| panic!("no row for {size}: {panel}"));
+    let cell = row
+        + panel[row..]
+            .find("data-entries>")
+            .unwrap_or_else(|| panic!("no count: {panel}"))
+        + "data-entries>".len();
+    panel[cell..cell + panel[cell..].find('<').unwrap_or(0)].to_string()
+}
+
+async fn the_admin_sets_a_draw_in_the_product_form_and_watches_it(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let minute = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%dT%H:%M").to_string();
+    let now = Utc::now();
+    // A window closing in the past is refused beside its field, and nothing is made.
+    let mut fields = new_product("DRAW-FORM-1", "soon");
+    set(&mut fields, "draw_state", "open");
+    set(&mut fields, "draw", "1");
+    set(&mut fields, "draw_opens", &minute(now - Duration::hours(2)));
+    set(
+        &mut fields,
+        "draw_closes",
+        &minute(now - Duration::hours(1)),
+    );
+    let (status, _, body) = app.admin_post("/admin/products", &fields).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("entries must close in the future"), "{body}");
+    // Open from a minute ago for an hour, in the admin's time zone (here UTC).
+    set(
+        &mut fields,
+        "draw_opens",
+        &minute(now - Duration::minutes(1)),
+    );
+    set(
+        &mut fields,
+        "draw_closes",
+        &minute(now + Duration::hours(1)),
+    );
+    let (status, location, body) = app.admin_post("/admin/products", &fields).await;
+    assert_eq!(status, 303, "{body}");
+    let product = ProductId(
+        location
+            .strip_prefix("/admin/products/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("created: {location}")),
+    );
+    let (_, edit) = app.admin_get(&location).await;
+    let shown = form_fields(&edit, "product-form");
+    let value = |name: &str| {
+        shown
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("draw"), "1", "the form shows draw mode on");
+    assert_eq!(value("draw_closes"), minute(now + Duration::hours(1)));
+    assert!(
+        edit.contains(&format!("id=\"draw-admin-{product}\"")),
+        "{edit}"
+    );
+    assert_eq!(entries_shown(&edit, "US 9"), "0");
+    // Saving the form unchanged keeps the draw; the shop page offers entries.
+    let (status, _, body) = app
+        .admin_post(&format!("/admin/products/{product}"), &shown)
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let page = format!("/products/{product}");
+    let items = app
+        .inventory()
+        .read(|c| {
+            c.product(product)
+                .map(|p| p.items.iter().map(|i| i.id).collect::<Vec<_>>())
+        })
+        .unwrap_or_default();
+    stock(&app, items[0], 1).await;
+
+    // The admin's page hears each entry and withdrawal, counted per size.
+    let (mut admin, _) = app.admin_watching().await;
+    let mut ada = entrant(&app).await;
+    ada.visit(&page).await;
+    assert_eq!(
+        enter(&ada, product, items[0], "4242424242424242", "1 Ada Street").await,
+        (303, page.clone())
+    );
+    assert_eq!(
+        entries_shown(&next_admin_panel(&mut admin, product).await, "US 9"),
+        "1"
+    );
+    assert_eq!(
+        ada.post(&format!("/products/{product}/entries/withdraw"), &[])
+            .await,
+        (303, page.clone())
+    );
+    assert_eq!(
+        entries_shown(&next_admin_panel(&mut admin, product).await, "US 9"),
+        "0"
+    );
+    let mut grace = entrant(&app).await;
+    grace.visit(&page).await;
+    assert_eq!(
+        enter(
+            &grace,
+            product,
+            items[0],
+            "5555555555554444",
+            "2 Grace Road"
+        )
+        .await
+        .0,
+        303
+    );
+    assert_eq!(
+        entries_shown(&next_admin_panel(&mut admin, product).await, "US 9"),
+        "1"
+    );
+
+    // After the draw: the winner with the order, and the published secret.
+    close(&app, product).await;
+    let panel = loop {
+        let panel = next_admin_panel(&mut admin, product).await;
+        if panel.contains("data-secret") {
+            break panel;
+        }
+    };
+    assert!(panel.contains("Winners (1)"), "{panel}");
+    assert!(panel.contains("entrant@example.com"), "{panel}");
+    assert!(
+        panel.contains("Passed over: the capture failed (0)"),
+        "{panel}"
+    );
+    let (_, published) = app.get(&format!("/products/{product}/draw.json")).await;
+    let published: Value = serde_json::from_str(&published).unwrap_or_else(|e| panic!("{e}"));
+    let secret = published["secret"].as_str().unwrap_or_default();
+    assert!(!secret.is_empty() && panel.contains(secret), "{panel}");
+    // The page says the same after a reload, and the form no longer offers the window.
+    let (_, edit) = app.admin_get(&location).await;
+    assert!(
+        edit.contains(secret) && edit.contains("Winners (1)"),
+        "{edit}"
+    );
+    assert!(edit.contains("the window is past"), "{edit}");
 }

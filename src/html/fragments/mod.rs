@@ -2,6 +2,7 @@
 //! from here, so a pushed fragment is exactly what a reload would show.
 
 pub mod admin;
+pub mod admin_draw;
 pub mod admin_orders;
 pub mod admin_pictures;
 pub mod admin_sales;

@@ -209,7 +209,9 @@ pub fn product_form(form: &ProductForm, errors: &FieldErrors, ctx: &FormContext)
                         value=(form.admit_per_minute) aria-invalid=[error.map(|_| "true")]
                         aria-describedby=[error.map(|_| error_id("admit_per_minute"))];
                     (field_error("admit_per_minute", error))
+                    (field_error("line", errors.get("line")))
                 }
+                (draw_fields(form, errors))
             }
             fieldset {
                 legend { "Release" }
@@ -246,6 +248,35 @@ pub fn product_form(form: &ProductForm, errors: &FieldErrors, ctx: &FormContext)
                 }
             }
             button.button.button--primary type="submit" name="op" value="save" { "Save" }
+        }
+    }
+}
+
+/// Draw mode and its entry window, in UTC; a window already past is shown as it was, not
+/// offered for change (its entries were decided by it).
+fn draw_fields(form: &ProductForm, errors: &FieldErrors) -> Markup {
+    html! {
+        div.field id="f-draw" {
+            input type="hidden" name="draw_state" value=(form.draw_state);
+            @if form.draw_state == "closed" {
+                input type="hidden" name="draw" value="1";
+                input type="hidden" name="draw_opens" value=(form.draw_opens);
+                input type="hidden" name="draw_closes" value=(form.draw_closes);
+                p { "Sold by draw: entries were taken from " (form.draw_opens.replace('T', " "))
+                    " to " (form.draw_closes.replace('T', " ")) " UTC; the window is past." }
+            } @else {
+                label { input type="checkbox" name="draw" value="1" checked[form.draw];
+                    " Draw: shoppers enter during a window, winners are drawn at its close" }
+                @for (name, label) in [("draw_opens", "Entries open (UTC)"), ("draw_closes", "Entries close (UTC)")] {
+                    @let error = errors.get(name);
+                    label for=(format!("f-{name}")) { (label) }
+                    input id=(format!("f-{name}")) type="datetime-local" name=(name)
+                        value=(if name == "draw_opens" { &form.draw_opens } else { &form.draw_closes })
+                        aria-invalid=[error.map(|_| "true")]
+                        aria-describedby=[error.map(|_| error_id(name))];
+                    (field_error(name, error))
+                }
+            }
         }
     }
 }

@@ -9,17 +9,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{FixedOffset, Utc};
-use maud::Markup;
+use maud::{Markup, html};
 use serde::Deserialize;
 
+use crate::domain::draw::Window;
 use crate::domain::product_fields::{ProductState, parse_offset};
-use crate::domain::product_form::{FieldErrors, FormOp, ProductForm};
+use crate::domain::product_form::{DrawChoice, FieldErrors, FormOp, ProductForm};
 use crate::domain::{ItemId, ProductId};
 use crate::html::fragments::product_form::{FormContext, Notice, product_form};
 use crate::html::pages::admin_products::{ListQuery, product_page, products_list};
 use crate::html::pages::errors::error_page;
 use crate::inventory::InventoryError;
 use crate::inventory::catalog_edits::Refusal;
+use crate::live::draw_admin;
 use crate::web::AppState;
 use crate::web::edge::auth::Admin;
 use crate::web::edge::extract::{Body, Path, Query};
@@ -132,11 +134,12 @@ pub async fn edit_page(
     picture_error: Option<&str>,
 ) -> Result<Markup, CatalogPageError> {
     let sold = state.inventory.sold_items(id).await?;
+    let draw = draw_admin::panel(&state.inventory, id).await?;
     state
         .inventory
         .read(|c| {
             let product = c.product(id)?;
-            let form = ProductForm::of(product, default_offset());
+            let form = form_of(state, product);
             let ctx = FormContext {
                 product_id: Some(id),
                 released: product.released,
@@ -144,14 +147,50 @@ pub async fn edit_page(
                 notice,
                 live: true,
             };
+            let form = html! { (product_form(&form, &FieldErrors::new(), &ctx)) @if let Some(draw) = draw { (draw) } };
             Some(product_page(
                 Some(product),
-                product_form(&form, &FieldErrors::new(), &ctx),
+                form,
                 picture_error,
                 &admin_token(state),
             ))
         })
         .ok_or(CatalogPageError::NotFound)
+}
+
+/// A saved product's form, its draw's window included.
+fn form_of(state: &AppState, product: &crate::domain::Product) -> ProductForm {
+    ProductForm::of(product, default_offset()).with_draw(
+        state.inventory.draw(product.id).map(|d| d.window),
+        Utc::now(),
+    )
+}
+
+/// Puts the saved product in or out of draw mode as the form says (nothing when it says what
+/// is already so, to the minute the form shows); what went wrong, for the admin, when the
+/// window closed meanwhile.
+async fn apply_draw(
+    state: &AppState,
+    id: ProductId,
+    choice: DrawChoice,
+) -> Result<Result<(), &'static str>, CatalogPageError> {
+    let minutes = |w: Window| (w.opens.timestamp() / 60, w.closes.timestamp() / 60);
+    let current = state.inventory.draw(id).map(|d| d.window);
+    let window = match choice {
+        DrawChoice::Keep => return Ok(Ok(())),
+        DrawChoice::Off if current.is_none() => return Ok(Ok(())),
+        DrawChoice::Window(w) if current.map(minutes) == Some(minutes(w)) => return Ok(Ok(())),
+        DrawChoice::Off => None,
+        DrawChoice::Window(w) => Some(w),
+    };
+    match state.inventory.configure_draw(id, window).await {
+        Ok(()) => Ok(Ok(())),
+        // The product exists: its draw's window closed since the form was opened.
+        Err(InventoryError::ProductNotFound(_)) => Ok(Err(
+            "Saved, but the draw's window closed meanwhile: its entries are decided by it, so the draw was not changed.",
+        )),
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn admin_token(state: &AppState) -> String {
@@ -270,7 +309,12 @@ async fn create(
         }
     };
     match state.inventory.create_product(&spec).await? {
-        Ok(id) => Ok(see_other(format!("/admin/products/{id}/edit?saved=1"))),
+        Ok(id) => {
+            if let Err(problem) = apply_draw(&state, id, spec.draw).await? {
+                tracing::warn!(%id, problem, "a new product's draw was not set");
+            }
+            Ok(see_other(format!("/admin/products/{id}/edit?saved=1")))
+        }
         Err(refusal) => {
             let (errors, notice) = refusal_errors(&refusal, &form);
             let notice = notice.as_deref().map(Notice::Problem);
@@ -327,7 +371,25 @@ async fn update(
         return Err(CatalogPageError::BadForm);
     };
     match state.inventory.update_product(id, revision, &spec).await? {
-        Ok(()) => Ok(see_other(format!("/admin/products/{id}/edit?saved=1"))),
+        Ok(()) => match apply_draw(&state, id, spec.draw).await? {
+            Ok(()) => Ok(see_other(format!("/admin/products/{id}/edit?saved=1"))),
+            Err(problem) => {
+                let page = state.inventory.read(|c| {
+                    let product = c.product(id)?;
+                    Some(render(
+                        &state,
+                        Some(product),
+                        product.released,
+                        &form_of(&state, product),
+                        &FieldErrors::new(),
+                        &sold,
+                        Some(Notice::Problem(problem)),
+                    ))
+                });
+                page.map(|p| (StatusCode::CONFLICT, p).into_response())
+                    .ok_or(CatalogPageError::NotFound)
+            }
+        },
         Err(refusal) => {
             let (errors, notice) = refusal_errors(&refusal, &form);
             // A stale edit shows the current values (the admin's are lost only on screen: the
@@ -338,7 +400,7 @@ async fn update(
                 return Err(CatalogPageError::NotFound);
             };
             let shown = match refusal {
-                Refusal::Stale { .. } => ProductForm::of(&current, default_offset()),
+                Refusal::Stale { .. } => form_of(&state, &current),
                 _ => form,
             };
             let notice = notice.as_deref().map(Notice::Problem);
@@ -382,7 +444,7 @@ async fn delete(
             let sold = state.inventory.sold_items(id).await?;
             let page = state.inventory.read(|c| {
                 let product = c.product(id)?;
-                let form = ProductForm::of(product, default_offset());
+                let form = form_of(&state, product);
                 Some(render(
                     &state,
                     Some(product),
