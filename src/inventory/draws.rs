@@ -87,8 +87,8 @@ pub struct CardFields<'a> {
 /// A card that can be authorised with this node's provider.
 pub struct Card {
     method: Method,
-    /// One card, one fingerprint (see `TestCard::fingerprint`; with Stripe, its payment
-    /// method).
+    /// One card, one fingerprint (see `TestCard::fingerprint`; with Stripe, Stripe's card
+    /// fingerprint, the same for every payment method made from that card number).
     fingerprint: String,
     last4: Option<String>,
 }
@@ -123,9 +123,10 @@ impl Inventory {
     }
 
     /// Checks an entry form's card for this node's provider; what to fix, in the shopper's
-    /// words, otherwise.
-    pub fn entry_card(&self, fields: CardFields<'_>) -> Result<Card, Vec<String>> {
-        match self.payments {
+    /// words, otherwise. With Stripe the card's fingerprint is Stripe's (asked of the payment
+    /// method), so one card entered through two payment methods is still one card.
+    pub async fn entry_card(&self, fields: CardFields<'_>) -> Result<Card, Vec<String>> {
+        match &self.payments {
             Payments::Test(_) => TestCard::parse(
                 fields.number,
                 fields.exp,
@@ -138,21 +139,32 @@ impl Inventory {
                 method: Method::Test(card),
             })
             .map_err(|errors| errors.iter().map(|e| e.message.to_string()).collect()),
-            Payments::Stripe(_) => {
+            Payments::Stripe(stripe) => {
                 let method = fields.payment_method.trim();
                 let well_formed = !method.is_empty()
                     && method.len() <= 255
                     && method
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                if well_formed {
-                    Ok(Card {
-                        fingerprint: method.to_string(),
-                        last4: None,
+                if !well_formed {
+                    return Err(vec!["Enter your card.".to_string()]);
+                }
+                match stripe.card(method).await {
+                    Ok(facts) => Ok(Card {
+                        fingerprint: format!("stripe:{}", facts.fingerprint),
+                        last4: facts.last4,
                         method: Method::Stripe(method.to_string()),
-                    })
-                } else {
-                    Err(vec!["Enter your card.".to_string()])
+                    }),
+                    Err(PaymentError::NotFound(_)) => {
+                        Err(vec!["That card was not found: enter it again.".to_string()])
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %ErrorChain(&error), "cannot read an entry's card from Stripe");
+                        Err(vec![
+                            "The payment provider could not read your card: try again in a moment."
+                                .to_string(),
+                        ])
+                    }
                 }
             }
         }

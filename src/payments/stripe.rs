@@ -149,6 +149,30 @@ impl Stripe {
             .ok_or_else(|| PaymentError::Unreadable("a payment intent without an id".into()))
     }
 
+    /// The card behind a payment method Stripe.js made: its fingerprint (the same for one card
+    /// number whichever payment method or token carries it) and its last four digits. A
+    /// PaymentMethod holds them under `card`; a Card object (`card_…`, which the Payment
+    /// Methods API also answers for) holds them itself.
+    pub async fn card(&self, method: &str) -> Result<CardFacts, PaymentError> {
+        let path = format!("/v1/payment_methods/{}", path_part(method)?);
+        let found = self.call(reqwest::Method::GET, &path, &[], None).await?;
+        let card = if found["card"].is_object() {
+            &found["card"]
+        } else {
+            &found
+        };
+        let fingerprint = card["fingerprint"]
+            .as_str()
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| {
+                PaymentError::Unreadable(format!("payment method {method} has no card fingerprint"))
+            })?;
+        Ok(CardFacts {
+            fingerprint: fingerprint.to_string(),
+            last4: card["last4"].as_str().map(str::to_string),
+        })
+    }
+
     pub async fn confirm(&self, reference: &str, key: &str) -> Result<Status, PaymentError> {
         let path = format!("/v1/payment_intents/{}/confirm", path_part(reference)?);
         match self
@@ -208,6 +232,13 @@ impl Stripe {
 }
 
 /// A reference goes into a path: Stripe's ids are letters, digits and underscores.
+/// What Stripe says of a card, without its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardFacts {
+    pub fingerprint: String,
+    pub last4: Option<String>,
+}
+
 fn path_part(reference: &str) -> Result<&str, PaymentError> {
     if !reference.is_empty()
         && reference

@@ -33,7 +33,7 @@ on_both_backends!(
 static ENTRANTS: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh shopper signed in to a verified account of its own.
-async fn entrant(app: &TestApp) -> Visitor {
+pub(crate) async fn entrant(app: &TestApp) -> Visitor {
     let email = format!(
         "entrant{}@example.com",
         ENTRANTS.fetch_add(1, Ordering::Relaxed)
@@ -44,7 +44,7 @@ async fn entrant(app: &TestApp) -> Visitor {
 }
 
 /// An unreleased product in draw mode, open from a minute ago for an hour.
-async fn drawn_product(app: &TestApp) -> (ProductId, Vec<ItemId>) {
+pub(crate) async fn drawn_product(app: &TestApp) -> (ProductId, Vec<ItemId>) {
     let product = app.product(false).await;
     open_window(app, product.id, Duration::hours(1)).await;
     let items = product.items.iter().map(|i| i.id).collect();
@@ -52,7 +52,7 @@ async fn drawn_product(app: &TestApp) -> (ProductId, Vec<ItemId>) {
 }
 
 /// Sets an unreleased item's pairs (sales are refused before a release) in the database.
-async fn stock(app: &TestApp, item: ItemId, count: i32) {
+pub(crate) async fn stock(app: &TestApp, item: ItemId, count: i32) {
     let now = pairs_left(&app.db, item).await;
     sneakers::store::catalog::adjust_stock(&app.db, item, count - now)
         .await
@@ -64,7 +64,7 @@ async fn stock(app: &TestApp, item: ItemId, count: i32) {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn open_window(app: &TestApp, product: ProductId, closes_in: Duration) {
+pub(crate) async fn open_window(app: &TestApp, product: ProductId, closes_in: Duration) {
     let now = Utc::now();
     let window =
         Window::new(now - Duration::minutes(1), now + closes_in).unwrap_or_else(|e| panic!("{e}"));
@@ -75,7 +75,7 @@ async fn open_window(app: &TestApp, product: ProductId, closes_in: Duration) {
 }
 
 /// Closes the window now: every node's ticker makes the draw within a second.
-async fn close(app: &TestApp, product: ProductId) {
+pub(crate) async fn close(app: &TestApp, product: ProductId) {
     open_window(app, product, Duration::milliseconds(1)).await;
 }
 
@@ -112,7 +112,7 @@ async fn enter(
 }
 
 /// A socket on the visitor's cart channel.
-async fn cart_socket(app: &TestApp, visitor: &Visitor) -> Client {
+pub(crate) async fn cart_socket(app: &TestApp, visitor: &Visitor) -> Client {
     let (token, cart_id) = crate::ws::socket_token(&visitor.http, &app.url).await;
     let mut socket = Client::connect(&app.socket_url(&token))
         .await
@@ -122,7 +122,7 @@ async fn cart_socket(app: &TestApp, visitor: &Visitor) -> Client {
 }
 
 /// The next `draw` push (other pushes skipped).
-async fn next_result(socket: &mut Client, product: ProductId) -> Value {
+pub(crate) async fn next_result(socket: &mut Client, product: ProductId) -> Value {
     loop {
         let frame = socket.frame().await;
         if frame.event == "draw" && frame.payload["product_id"] == json!(product.0) {

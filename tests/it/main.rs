@@ -29,6 +29,7 @@ mod cli;
 mod cluster;
 mod cookies;
 mod copied_carts;
+mod draw_stripe;
 mod draws;
 mod faults;
 mod fuzz;

@@ -204,7 +204,7 @@ async fn enter(
             None
         }
     };
-    let card = state.inventory.entry_card(form.payment.card());
+    let card = state.inventory.entry_card(form.payment.card()).await;
     let card = match card {
         Ok(card) => Some(card),
         Err(errors) => {
