@@ -233,6 +233,9 @@ pub enum LimitedAction {
     SocketEvents,
     /// Card submissions (each may reach the payment provider).
     Payment,
+    /// Draw entries and withdrawals: per account (the "session" key is the account's cart
+    /// id) and per address (one address cannot enter a crowd of accounts in a draw).
+    Entry,
     /// Deliveries to the payment provider's webhook, per address (a flood is refused before
     /// any signature is checked).
     Webhook,
@@ -261,7 +264,7 @@ pub struct Budget {
 }
 
 impl LimitedAction {
-    pub const ALL: [LimitedAction; 11] = [
+    pub const ALL: [LimitedAction; 12] = [
         LimitedAction::Cart,
         LimitedAction::Checkout,
         LimitedAction::Token,
@@ -272,6 +275,7 @@ impl LimitedAction {
         LimitedAction::AdminFailures,
         LimitedAction::SocketEvents,
         LimitedAction::Payment,
+        LimitedAction::Entry,
         LimitedAction::Webhook,
     ];
 
@@ -289,6 +293,7 @@ impl LimitedAction {
             LimitedAction::AdminFailures => "admin_failures",
             LimitedAction::SocketEvents => "socket_events",
             LimitedAction::Payment => "payment",
+            LimitedAction::Entry => "entry",
             LimitedAction::Webhook => "webhook",
         }
     }
@@ -417,6 +422,20 @@ impl LimitedAction {
                     per: Address,
                     suffix: "ADDRESS",
                     default: "300/min",
+                },
+            ],
+            // A person enters a draw once, and withdraws and enters again a few times at most;
+            // a campus NAT holds a few dozen entrants in a minute.
+            LimitedAction::Entry => &[
+                Budget {
+                    per: Session,
+                    suffix: "ACCOUNT",
+                    default: "5/min",
+                },
+                Budget {
+                    per: Address,
+                    suffix: "ADDRESS",
+                    default: "60/min",
                 },
             ],
             // Stripe delivers from a few addresses, in bursts after an outage.

@@ -27,7 +27,8 @@ use crate::ws::Client;
 on_both_backends!(
     a_draw_takes_entries_then_tells_each_entrant_the_result,
     bad_entries_are_refused_and_leave_nothing,
-    the_admin_sets_a_draw_in_the_product_form_and_watches_it
+    the_admin_sets_a_draw_in_the_product_form_and_watches_it,
+    a_thousand_entries_from_one_address_are_refused
 );
 
 static ENTRANTS: AtomicUsize = AtomicUsize::new(0);
@@ -586,4 +587,124 @@ async fn the_admin_sets_a_draw_in_the_product_form_and_watches_it(backend: Backe
         "{edit}"
     );
     assert!(edit.contains("the window is past"), "{edit}");
+}
+
+fn rate(text: &str) -> sneakers::config::Rate {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One entry post as a bot sends it: `(status, Retry-After, body)`.
+async fn entry_post(
+    visitor: &Visitor,
+    product: ProductId,
+    item: ItemId,
+) -> (u16, Option<u64>, String) {
+    let item = item.to_string();
+    let mut form = entry_form(&item, "4242424242424242", "1 Bot Street");
+    form.push(("_csrf_token", visitor.csrf.as_str()));
+    let response = visitor
+        .http
+        .post(format!("{}/products/{product}/entries", visitor.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let status = response.status().as_u16();
+    (
+        status,
+        retry_after,
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+/// Rate limits on, the entry budgets at their default sizes per account (5) and lowered per
+/// address (8, from 60, so a handful of accounts spend it), per hour instead of per minute so
+/// the test's own pace on a loaded machine refills neither.
+async fn a_thousand_entries_from_one_address_are_refused(backend: Backend) {
+    let app = TestApp::start_with(backend, |config| {
+        config.rates.enabled = true;
+        let entry = sneakers::config::LimitedAction::Entry;
+        config
+            .rates
+            .set(entry, sneakers::config::Per::Session, rate("5/h"));
+        config
+            .rates
+            .set(entry, sneakers::config::Per::Address, rate("8/h"));
+    })
+    .await;
+    let (product, items) = drawn_product(&app).await;
+    let page = format!("/products/{product}");
+    let mut bot = entrant(&app).await;
+    bot.visit(&page).await;
+    // One account posts a thousand entries: one is made, four are told it entered already,
+    // the rest are refused by the account's budget before anything is written
+    // or sent to the payment provider.
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    let mut refused = None;
+    for _ in 0..1000 {
+        let (status, retry_after, body) = entry_post(&bot, product, items[0]).await;
+        *statuses.entry(status).or_default() += 1;
+        if status == 429 && refused.is_none() {
+            refused = Some((retry_after, body));
+        }
+    }
+    assert_eq!(
+        statuses,
+        HashMap::from([(303, 1), (409, 4), (429, 995)]),
+        "{statuses:?}"
+    );
+    let (retry_after, body) = refused.unwrap_or_default();
+    assert!(
+        retry_after.is_some_and(|s| s >= 1),
+        "Retry-After: {retry_after:?}"
+    );
+    assert!(
+        body.contains("Too many draw entries for your account in a short time")
+            && body.contains("An entry you already made stands"),
+        "{body}"
+    );
+    assert_eq!(standing(&bot.visit(&page).await, product), "entered");
+    // A withdrawal spends the same budget: refused too, and the entry stands.
+    let (status, _) = bot
+        .post(&format!("/products/{product}/entries/withdraw"), &[])
+        .await;
+    assert_eq!(status, 429);
+    assert_eq!(standing(&bot.visit(&page).await, product), "entered");
+    // Fresh accounts from the same address: the address's budget (8, 5 spent by the
+    // bot's allowed posts) lets three more in, then refuses the rest, whichever account.
+    let mut made = 0;
+    let mut by_address = None;
+    for _ in 0..5 {
+        let mut other = entrant(&app).await;
+        other.visit(&page).await;
+        let (status, _, body) = entry_post(&other, product, items[0]).await;
+        match status {
+            303 => made += 1,
+            429 => by_address = Some(body),
+            other => panic!("status {other}"),
+        }
+    }
+    assert_eq!(made, 3);
+    let body = by_address.unwrap_or_default();
+    assert!(
+        body.contains("Too many draw entries from your network"),
+        "{body}"
+    );
+    // From another address an account enters at once.
+    let mut elsewhere = Visitor::open_from(&app.url, std::net::IpAddr::from([127, 0, 0, 2])).await;
+    signup(&app.db, &mut elsewhere, "elsewhere@example.com").await;
+    elsewhere.visit(&page).await;
+    assert_eq!(entry_post(&elsewhere, product, items[0]).await.0, 303);
+    // Only the entries let through were written: 1 + 3 + 1.
+    let entries = app
+        .inventory()
+        .draw_entries(product)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(entries.len(), 5);
 }

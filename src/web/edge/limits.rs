@@ -40,6 +40,17 @@ impl Limits {
             .map_err(|limited| refusal(limited, audience))
     }
 
+    /// [`Limits::check`] answering the budget that ran out, for a route that says so in its
+    /// own words (and answers 429 with `Retry-After` itself).
+    pub fn spend(
+        &self,
+        action: LimitedAction,
+        address: IpAddr,
+        session: Option<&str>,
+    ) -> Result<(), Limited> {
+        self.limiter.check(action, address, session)
+    }
+
     /// One more login for `mailbox` from this address, by a browser whose device cookie for
     /// that mailbox has this nonce, if any (see [`Limiter::check_login`]).
     pub fn check_login(

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -14,7 +14,7 @@ use maud::Markup;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::LimitedAction;
+use crate::config::{LimitedAction, Per};
 use crate::domain::address::parse_shipping;
 use crate::domain::{ItemId, ProductId, Shopper};
 use crate::html::fragments::draw::{
@@ -23,6 +23,7 @@ use crate::html::fragments::draw::{
 use crate::html::pages::draw::refused;
 use crate::html::pages::layout::PageMeta;
 use crate::inventory::draws::{DrawError, EntryForm};
+use crate::rate_limit::Limited;
 use crate::web::edge::client::ClientAddr;
 use crate::web::edge::csrf::check_csrf;
 use crate::web::edge::error::{Audience, PageError};
@@ -135,6 +136,36 @@ fn refusal(
     Ok((status, page).into_response())
 }
 
+/// Over an entry budget: the product page saying which and when to try again, 429 with
+/// `Retry-After`. Nothing was entered, withdrawn or sent to the payment provider.
+fn too_many(
+    state: &AppState,
+    shopper: &Shopper,
+    product_id: ProductId,
+    over: &Limited,
+) -> Result<Response, PageError> {
+    let wait = over.retry_after_secs();
+    let whose = match over.per {
+        Per::Address => "from your network (your address)",
+        _ => "for your account",
+    };
+    let message = format!(
+        "Too many draw entries {whose} in a short time: wait {wait} s and try again. An entry you already made stands; nothing was entered or withdrawn now."
+    );
+    let mut response = refusal(
+        state,
+        shopper,
+        product_id,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many entries",
+        vec![message],
+    )?;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    Ok(response)
+}
+
 /// What a draw refusal answers: guests and unverified accounts are sent to fix that; the
 /// rest is a page saying why, with a status that fits.
 fn answer_error(
@@ -186,8 +217,11 @@ async fn enter(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, form.payment.csrf_token())?;
     let product_id = drawn_product(&state, &id)?;
-    // An entry is a card submission: the same budgets, per session and per address.
     let limited = Some(shopper.cart_id.as_str());
+    if let Err(over) = state.limits.spend(LimitedAction::Entry, client, limited) {
+        return too_many(&state, &shopper, product_id, &over);
+    }
+    // An entry is also a card submission: the same budgets, per session and per address.
     state
         .limits
         .check(LimitedAction::Payment, client, limited, Audience::Page)?;
@@ -243,12 +277,20 @@ async fn enter(
 async fn withdraw(
     State(state): State<AppState>,
     shopper: Shopper,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<WithdrawFields>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
     let product_id = drawn_product(&state, &id)?;
+    if let Err(over) =
+        state
+            .limits
+            .spend(LimitedAction::Entry, client, Some(shopper.cart_id.as_str()))
+    {
+        return too_many(&state, &shopper, product_id, &over);
+    }
     match state.inventory.withdraw_entry(&shopper, product_id).await {
         Ok(()) => Ok(see_other(format!("/products/{product_id}"))),
         Err(error) => answer_error(&state, &shopper, product_id, error),
