@@ -13,6 +13,7 @@ mod catalog;
 mod checkout;
 mod chrome;
 mod console;
+mod draw;
 mod fair;
 mod harness;
 mod live;
