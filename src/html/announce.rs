@@ -4,6 +4,7 @@
 
 use crate::domain::cart_line::News;
 use crate::domain::draw::{Outcome, Standing};
+use crate::domain::order::OrderState;
 use crate::domain::{Item, Level, Product};
 
 /// A size's level changed (or it is out): "Size 10 of the Nike Air Max 90 is now low on stock."
@@ -54,6 +55,17 @@ pub fn cart_line(product: &Product, item: &Item, news: News) -> String {
         News::BackInStock => {
             format!("Size {size} of the {brand} {name} in your cart is back in stock.")
         }
+    }
+}
+
+/// One of the shopper's orders moved on.
+pub fn order_state(order_id: i32, state: OrderState) -> String {
+    match state {
+        OrderState::PendingPayment => format!("Order #{order_id} is waiting for payment."),
+        OrderState::Paid => format!("Order #{order_id} is paid."),
+        OrderState::Fulfilled => format!("Order #{order_id} has shipped."),
+        OrderState::Cancelled => format!("Order #{order_id} was cancelled."),
+        OrderState::Refunded => format!("Order #{order_id} was refunded."),
     }
 }
 

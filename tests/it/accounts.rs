@@ -203,6 +203,66 @@ async fn an_order_placed_signed_in_shows_on_the_account(backend: Backend) {
         "{page}"
     );
     assert!(page.contains(&product.name), "{page}");
+    assert!(
+        page.contains(&format!(
+            "id=\"order-{order_id}-state\" data-order-state=\"paid\""
+        )),
+        "the account shows the order paid: {page}"
+    );
+
+    // With /account open, admins ship the order, then refund it: the page follows, live.
+    let token = crate::visitor::meta(&page, "socket-token")
+        .unwrap_or_else(|| panic!("no socket token on /account"));
+    let mut tab = Client::connect(&app.socket_url(&token))
+        .await
+        .unwrap_or_else(|s| panic!("refused {s}"));
+    let topic = format!("cart:{}", shopper.cart_id);
+    tab.join_ok(&topic, json!({ "serialized": null, "page": "/account" }))
+        .await;
+    tab.expect(&topic, "cart").await;
+    tab.expect(&topic, "new_token").await;
+    let admin = reqwest::Client::new();
+    for (action, state, words) in [
+        ("fulfil", "fulfilled", "has shipped."),
+        ("refund", "refunded", "was refunded."),
+    ] {
+        let moved = admin
+            .post(format!("{}/admin/orders/{order_id}/{action}", app.url))
+            .basic_auth(ADMIN_USER, Some(ADMIN_PASSWORD))
+            .form(&[("tracking", "1Z999AA1"), ("restock", "0")])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(moved.status(), 200, "{action}");
+        // The cart is read again too (a paid order's holds are gone): skip its push.
+        let pushed = loop {
+            let frame = tab.frame().await;
+            if frame.topic == topic && frame.event == "order" {
+                break frame.payload;
+            }
+        };
+        assert_eq!(pushed["state"], json!(state), "{pushed}");
+        let html = pushed["html"].as_str().unwrap_or_default();
+        assert!(
+            html.contains(&format!(
+                "id=\"order-{order_id}-state\" data-order-state=\"{state}\""
+            )),
+            "{html}"
+        );
+        assert_eq!(
+            pushed["announce"],
+            json!(format!("Order #{order_id} {words}")),
+            "{pushed}"
+        );
+    }
+    let page = shopper.visit("/account").await;
+    assert!(
+        page.contains(&format!(
+            "id=\"order-{order_id}-state\" data-order-state=\"refunded\""
+        )),
+        "a reload shows what was pushed: {page}"
+    );
+
     // Another shopper sees neither the order page nor the account.
     let stranger = app.visitor().await;
     let (status, _) = head(&stranger, &format!("/checkout/complete?order={order_id}")).await;

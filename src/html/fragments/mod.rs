@@ -10,5 +10,6 @@ pub mod cart;
 pub mod countdown;
 pub mod draw;
 pub mod line;
+pub mod order_state;
 pub mod product;
 pub mod product_form;

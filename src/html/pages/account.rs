@@ -6,6 +6,7 @@ use maud::{Markup, html};
 use super::layout::{Meta, PageMeta, page};
 use crate::domain::money::format_cents;
 use crate::domain::order::Order;
+use crate::html::fragments::order_state::order_state;
 
 /// Which form, and where it posts.
 #[derive(Clone, Copy)]
@@ -197,6 +198,7 @@ pub fn show(
                             "Order #" (order.id) " · "
                             time datetime=(order.placed_at.to_rfc3339()) { (order.placed_at.format("%Y-%m-%d %H:%M UTC")) }
                         }
+                        (order_state(order.id, order.state))
                         table.table {
                             thead { tr { th { "Pair" } th { "Size" } th { "Price" } } }
                             tbody {

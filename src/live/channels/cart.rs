@@ -20,11 +20,13 @@ use crate::domain::cart::CartTokenError;
 use crate::domain::cart::MAX_ITEMS;
 use crate::domain::cart_line::{self, EndedHold, Standing};
 use crate::domain::hold::Hold;
+use crate::domain::order::OrderState;
 use crate::domain::{Cart, CartError, ItemId, ProductId, Shopper};
 use crate::error_chain::ErrorChain;
 use crate::html::announce;
 use crate::html::fragments::cart::{CartLine, cart_of};
 use crate::html::fragments::line::queue_panel;
+use crate::html::fragments::order_state::order_state;
 use crate::inventory::holds::HoldError;
 use crate::live::fanout::{
     TOKEN_REFRESH_TOPIC, cart_lines, cart_payload, cart_updates_topic, item_topic,
@@ -268,6 +270,7 @@ impl CartChannel {
         if message.topic == WORK_TOPIC {
             match message.event.as_str() {
                 "holds_read" => self.holds_read(ctx, &message.payload),
+                "order_read" => push_order(ctx, &message.payload),
                 _ => self.changed(ctx, &message.payload),
             }
             return;
@@ -302,12 +305,39 @@ impl CartChannel {
             }
             // This tab's own change came back: it already knows.
             "cart_updated" if message.payload["origin"].as_u64() == Some(self.origin) => {}
-            // Another tab's change, a hold ended or extended, an order paid: read them again.
-            "cart_updated" | "holds_changed" | "order_changed" => {
+            // An order moved: the holds (paid ones are gone), and its state for the pages
+            // that show it.
+            "order_changed" => {
+                self.read_holds(ctx, Then::Push);
+                if let Some(order_id) = message.payload["order_id"]
+                    .as_i64()
+                    .and_then(|id| i32::try_from(id).ok())
+                {
+                    self.read_order(ctx, order_id);
+                }
+            }
+            // Another tab's change, a hold ended or extended: read them again.
+            "cart_updated" | "holds_changed" => {
                 self.read_holds(ctx, Then::Push);
             }
             _ => {}
         }
+    }
+
+    /// Reads the state of this cart's order `order_id` off the connection's task;
+    /// [`push_order`] takes the answer.
+    fn read_order(&self, ctx: &mut Ctx, order_id: i32) {
+        let (inventory, holder) = (Arc::clone(&ctx.live.inventory), self.cart_id.clone());
+        ctx.spawn_work("order_read", async move {
+            match inventory.order(order_id, &holder).await {
+                Ok(Some(order)) => json!({ "order_id": order_id, "state": order.state.as_str() }),
+                Ok(None) => Value::Null,
+                Err(error) => {
+                    tracing::warn!(error = %ErrorChain(&error), "cannot read an order's state");
+                    Value::Null
+                }
+            }
+        });
     }
 
     /// The holds are read: the join's pushes, or the panel again.
@@ -459,6 +489,32 @@ impl Then {
             Then::Push => "push",
         }
     }
+}
+
+/// `order` `{order_id, state, html, announce}`: the order's state as `/account` shows it; a
+/// page that does not show the order swaps nothing and says nothing.
+fn push_order(ctx: &mut Ctx, read: &Value) {
+    let Some(order_id) = read["order_id"]
+        .as_i64()
+        .and_then(|id| i32::try_from(id).ok())
+    else {
+        return;
+    };
+    let Some(state) = read["state"]
+        .as_str()
+        .and_then(|s| s.parse::<OrderState>().ok())
+    else {
+        return;
+    };
+    ctx.push(
+        "order",
+        &json!({
+            "order_id": order_id,
+            "state": state.as_str(),
+            "html": order_state(order_id, state).into_string(),
+            "announce": announce::order_state(order_id, state),
+        }),
+    );
 }
 
 /// How each line stands.
