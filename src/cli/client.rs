@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, DEFAULT_PORT};
+use crate::domain::product_file::ProductFile;
 use crate::domain::{ItemId, ProductId};
-use crate::web::wire::InventoryJson;
+use crate::web::wire::{ImportRefused, ImportReply, InventoryJson};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -122,6 +123,15 @@ impl AdminClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
+        let (status, body) = self.exchange(request).await?;
+        self.decode(status, &body)
+    }
+
+    /// The answer's status and body.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), ClientError> {
         let response = request
             .basic_auth(&self.username, Some(&self.password))
             .header(reqwest::header::ACCEPT, "application/json")
@@ -149,13 +159,26 @@ impl AdminClient {
             .bytes()
             .await
             .map_err(|e| protocol(e.to_string()))?;
+        Ok((status, body))
+    }
+
+    /// A success's JSON as `T`, or the refusal the server said.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        status: reqwest::StatusCode,
+        body: &[u8],
+    ) -> Result<T, ClientError> {
+        let protocol = |reason: String| ClientError::Protocol {
+            url: self.base.clone(),
+            reason,
+        };
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthorized {
                 url: self.base.clone(),
             });
         }
         if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorReply>(&body) {
+            return Err(match serde_json::from_slice::<ErrorReply>(body) {
                 Ok(reply) => ClientError::Refused {
                     status: status.as_u16(),
                     code: reply.error,
@@ -164,7 +187,31 @@ impl AdminClient {
                 Err(_) => protocol(format!("HTTP {status}")),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))
+        serde_json::from_slice(body).map_err(|e| protocol(e.to_string()))
+    }
+
+    /// Posts a product file: what was written, or every problem (422, nothing written).
+    pub async fn import_products(
+        &self,
+        file: &ProductFile,
+    ) -> Result<Result<ImportReply, ImportRefused>, ClientError> {
+        let url = format!("{}/admin/products/import", self.base);
+        let (status, body) = self.exchange(self.http.post(url).json(file)).await?;
+        if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY
+            && let Ok(refused) = serde_json::from_slice::<ImportRefused>(&body)
+        {
+            return Ok(Err(refused));
+        }
+        self.decode(status, &body).map(Ok)
+    }
+
+    /// Every product as a product file.
+    pub async fn export_products(&self) -> Result<ProductFile, ClientError> {
+        self.send(
+            self.http
+                .get(format!("{}/admin/products/export", self.base)),
+        )
+        .await
     }
 
     pub async fn inventory(&self) -> Result<InventoryJson, ClientError> {

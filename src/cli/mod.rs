@@ -1,9 +1,10 @@
-//! The command line: `sneakers serve | migrate | seed | release | sell | restock | sell-random`,
-//! and `bench`, which hands over to the load tools' own binary.
+//! The command line: `sneakers serve | migrate | seed | release | sell | restock | product |
+//! sell-random`, and `bench`, which hands over to the load tools' own binary.
 //! Commands that move inventory go through a running server's admin API, so open pages see them.
 
 mod bench;
 mod client;
+mod products;
 mod sell_random;
 
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +59,11 @@ pub enum Command {
         count: i32,
         #[command(flatten)]
         server: ServerArgs,
+    },
+    /// Import products from a file or export them to one (JSON, or CSV one size a row).
+    Product {
+        #[command(subcommand)]
+        command: products::ProductCommand,
     },
     /// The mock buyer: sells random in-stock pairs of released products.
     SellRandom(sell_random::SellRandomArgs),
@@ -172,6 +178,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Product { command } => products::run(command).await,
         Command::SellRandom(args) => sell_random::run(args).await,
         Command::Bench(args) => bench::run(args),
     }

@@ -23,6 +23,7 @@ pub mod payment;
 pub mod picture;
 pub mod presence;
 pub mod product_fields;
+pub mod product_file;
 pub mod product_form;
 pub mod sales;
 pub mod session;

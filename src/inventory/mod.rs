@@ -9,6 +9,7 @@ pub mod draws;
 pub mod events;
 pub mod heal;
 pub mod holds;
+pub mod import;
 pub mod line;
 pub mod payments;
 pub mod pictures;

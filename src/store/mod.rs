@@ -6,6 +6,7 @@ pub mod backend;
 pub mod catalog;
 pub mod draws;
 pub mod holds;
+pub mod import;
 pub mod lines;
 pub mod migrate;
 pub mod notify;

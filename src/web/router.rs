@@ -10,9 +10,9 @@ use tower_http::trace::TraceLayer;
 use super::AppState;
 use super::edge::{extract, secure_cookies, session};
 use super::routes::{
-    account, admin, admin_draws, admin_order_actions, admin_pictures, admin_products, assets, cart,
-    checkout, draws, health, line, longpoll, metrics, payments, pictures, shop, socket,
-    socket_token,
+    account, admin, admin_draws, admin_import, admin_order_actions, admin_pictures, admin_products,
+    assets, cart, checkout, draws, health, line, longpoll, metrics, payments, pictures, shop,
+    socket, socket_token,
 };
 
 /// No inline script or style anywhere: the shim and the CSS are files of our own.
@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin_order_actions::router())
         .merge(admin_products::router())
         .merge(admin_pictures::router())
+        .merge(admin_import::router())
         .merge(pictures::router())
         .merge(admin_draws::router())
         .merge(metrics::router())

@@ -52,3 +52,30 @@ pub struct ItemJson {
     #[serde(default)]
     pub held_count: i64,
 }
+
+/// `POST /admin/products/import` (a product file, JSON): what was written.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportReply {
+    /// SKUs of the products created, in the file's order.
+    pub created: Vec<String>,
+    /// SKUs of the products updated.
+    pub updated: Vec<String>,
+}
+
+/// `POST /admin/products/import` refused (422, nothing written): every problem found.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportRefused {
+    pub error: String,
+    pub message: String,
+    pub problems: Vec<ImportProblem>,
+}
+
+/// One problem of a file: its product (index in `products`), size (index in its `sizes`) and
+/// field, in the product form's words.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportProblem {
+    pub product: usize,
+    pub size: Option<usize>,
+    pub field: String,
+    pub message: String,
+}

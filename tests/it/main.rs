@@ -46,6 +46,7 @@ mod order_moves;
 mod payments;
 mod pictures;
 mod pool;
+mod product_file;
 mod redis_faults;
 mod sales;
 mod sessions;

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_draws;
+pub mod admin_import;
 pub mod admin_order_actions;
 pub mod admin_pictures;
 pub mod admin_products;
