@@ -2,6 +2,7 @@
 //! CSV export, streamed.
 
 use sneakers::domain::ItemId;
+use sneakers::store::orders;
 
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USER, Backend, TestApp};
 use crate::on_both_backends;
@@ -97,7 +98,10 @@ async fn orders_are_listed_searched_and_exported(backend: Backend) {
     assert_eq!(status, 200);
     assert!(kind.starts_with("text/csv"), "{kind}");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "order_id,placed_at,email,items,total_cents,node");
+    assert_eq!(
+        lines[0],
+        "order_id,placed_at,email,items,total_cents,node,state,payment_ref"
+    );
     assert_eq!(lines.len(), 3, "{csv}");
     let guest_row: Vec<&str> = lines[1].splitn(4, ',').collect();
     assert_eq!(guest_row[0], guest_order.to_string());
@@ -108,7 +112,16 @@ async fn orders_are_listed_searched_and_exported(backend: Backend) {
     assert!(lines[2].starts_with(&format!("{member_order},")), "{csv}");
     assert!(lines[2].contains(",buyer@example.com,"), "{csv}");
     assert!(lines[2].contains(&product.name), "{csv}");
-    assert!(lines[2].ends_with(",test-node"), "{csv}");
+    // Paid, with the provider's reference of the payment that paid it.
+    let member_row = &csv_cells(&csv)[2];
+    assert_eq!(member_row[5..7], ["test-node", "paid"], "{csv}");
+    let paid_by = orders::list(&app.db, orders::OrderFilter::Id(member_order), 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .pop()
+        .and_then(|o| o.payment_ref)
+        .unwrap_or_else(|| panic!("order {member_order} has no payment reference"));
+    assert_eq!(member_row[7], paid_by, "{csv}");
 
     // Admins only.
     let response = app
@@ -171,7 +184,7 @@ async fn the_export_opens_as_text_in_a_spreadsheet(backend: Backend) {
     let rows = csv_cells(&csv);
     assert_eq!(rows.len(), 3, "{csv}");
     for row in &rows {
-        assert_eq!(row.len(), 6, "one cell per column: {row:?}");
+        assert_eq!(row.len(), 8, "one cell per column: {row:?}");
         for cell in row {
             assert!(
                 !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),

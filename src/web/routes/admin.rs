@@ -271,6 +271,8 @@ fn csv_rows(orders: &[PlacedOrder]) -> String {
             &items_text(&o.lines),
             &o.total_cents.to_string(),
             o.node.as_deref().unwrap_or_default(),
+            o.state.as_str(),
+            o.payment_ref.as_deref().unwrap_or_default(),
         ]));
     }
     out
@@ -289,6 +291,8 @@ async fn orders_csv(_: Admin, State(state): State<AppState>) -> Response {
             "items",
             "total_cents",
             "node",
+            "state",
+            "payment_ref",
         ]))
     });
     let pages = futures_util::stream::try_unfold(Some(0), move |after| {
