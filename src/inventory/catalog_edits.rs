@@ -103,6 +103,10 @@ impl Inventory {
         id: ProductId,
         local: bool,
     ) -> Result<(), InventoryError> {
+        // Not between a full reload's read and its write: a reload that read the catalog
+        // before this product's change and took it whole afterwards would bring the old
+        // product back (an archived one selling again until the next check).
+        let _one_at_a_time = self.reloading.lock().await;
         let fresh = store::catalog::load_product(&self.db, id).await?;
         let changes = self.write(|catalog| {
             let old = match fresh {

@@ -95,8 +95,8 @@ pub struct Inventory {
     /// How long an admitted shopper may cart a lined drop's pairs, and how long a waiting
     /// shopper who left keeps the place.
     line_times: line::LineTimes,
-    /// One reload at a time: a reload that read the database before a change must not apply
-    /// its older details after the reload that read the change.
+    /// One reload at a time, and no product's refresh inside one: a reload that read the
+    /// database before a change must not apply its older details after the change's own read.
     reloading: tokio::sync::Mutex<()>,
     /// The sessions this node has seen lately (see `sessions`).
     sessions: sessions::SessionCache,
