@@ -117,38 +117,65 @@ impl Limiter {
         address: IpAddr,
         key: Option<(Per, &str)>,
     ) -> Result<(), Limited> {
+        self.charge(&[action], address, key)
+    }
+
+    /// One request that is several actions at once (a checkout is also a card submission):
+    /// charged to every budget of each of them or, if any is spent, to none.
+    pub fn check_all(
+        &self,
+        actions: &[LimitedAction],
+        address: IpAddr,
+        session: Option<&str>,
+    ) -> Result<(), Limited> {
+        self.charge(actions, address, session.map(|key| (Per::Session, key)))
+    }
+
+    fn charge(
+        &self,
+        actions: &[LimitedAction],
+        address: IpAddr,
+        key: Option<(Per, &str)>,
+    ) -> Result<(), Limited> {
         if !self.enabled {
             return Ok(());
         }
         let now = Instant::now();
         let network = client_network(address, self.ipv6_prefix);
-        let session = key.and_then(|(per, key)| Some((key, per, self.keyed.get(&(action, per))?)));
-        let address = self.address.get(&action);
-        // Always the session's keys before the address's: no two checks wait on each other.
-        let mut session_keys = session.map(|(key, per, budget)| (key, per, budget, budget.lock()));
-        let mut address_keys = address.map(|budget| (budget, budget.lock()));
-        let session_next = match &session_keys {
-            Some((key, per, budget, keys)) => Some(
-                budget
+        // Budgets are locked in one order everywhere (actions in their declared order, each
+        // one's keyed budget before its address's), so no two checks wait on each other, and
+        // all stay locked until every one has said yes.
+        let mut ordered = actions.to_vec();
+        ordered.sort_unstable();
+        ordered.dedup();
+        let mut keyed = Vec::with_capacity(ordered.len());
+        let mut addressed = Vec::with_capacity(ordered.len());
+        for action in ordered {
+            if let Some((per, key)) = key
+                && let Some(budget) = self.keyed.get(&(action, per))
+            {
+                let keys = budget.lock();
+                let next = budget
                     .gcra
-                    .next(keys.get(*key).copied(), now)
-                    .map_err(|wait| Limited::new(action, *per, wait))?,
-            ),
-            None => None,
-        };
-        let address_next = match &address_keys {
-            Some((budget, keys)) => Some(
-                budget
+                    .next(keys.get(key).copied(), now)
+                    .map_err(|wait| Limited::new(action, per, wait))?;
+                keyed.push((keys, next));
+            }
+            if let Some(budget) = self.address.get(&action) {
+                let keys = budget.lock();
+                let next = budget
                     .gcra
                     .next(keys.get(&network).copied(), now)
-                    .map_err(|wait| Limited::new(action, Per::Address, wait))?,
-            ),
-            None => None,
-        };
-        if let (Some((key, _, _, keys)), Some(next)) = (&mut session_keys, session_next) {
-            keys.insert(key.to_string(), next);
+                    .map_err(|wait| Limited::new(action, Per::Address, wait))?;
+                addressed.push((keys, next));
+            }
         }
-        if let (Some((_, keys)), Some(next)) = (&mut address_keys, address_next) {
+        if let Some((_, key)) = key {
+            for (mut keys, next) in keyed {
+                keys.insert(key.to_string(), next);
+            }
+        }
+        for (mut keys, next) in addressed {
             keys.insert(network, next);
         }
         Ok(())
@@ -317,6 +344,57 @@ mod tests {
         }
         // Five sessions and the address: the 995 refused left nothing behind.
         assert_eq!(limits.keys(), 6);
+    }
+
+    #[test]
+    fn a_request_refused_by_one_of_its_actions_spends_none_of_the_others() {
+        let rates = Rates::default()
+            .with(
+                LimitedAction::Checkout,
+                Per::Session,
+                Rate::default_of("3/min"),
+            )
+            .with(
+                LimitedAction::Payment,
+                Per::Session,
+                Rate::default_of("1/min"),
+            )
+            .with(
+                LimitedAction::Payment,
+                Per::Address,
+                Rate::default_of("100/min"),
+            );
+        let limits = Limiter::new(&rates, 64);
+        let here = ip("192.0.2.1");
+        // A draw entry spent the session's card submission.
+        assert!(
+            limits
+                .check(LimitedAction::Payment, here, Some("a"))
+                .is_ok()
+        );
+        let keys = limits.keys();
+        let checkout = [LimitedAction::Checkout, LimitedAction::Payment];
+        for _ in 0..5 {
+            let refused = limits.check_all(&checkout, here, Some("a")).err();
+            assert_eq!(
+                refused.map(|l| (l.action, l.per)),
+                Some((LimitedAction::Payment, Per::Session))
+            );
+        }
+        assert_eq!(limits.keys(), keys, "the refused checkouts kept nothing");
+        // The checkout budget is whole: three checkouts fit, the fourth does not.
+        for _ in 0..3 {
+            assert!(
+                limits
+                    .check(LimitedAction::Checkout, here, Some("a"))
+                    .is_ok()
+            );
+        }
+        assert!(
+            limits
+                .check(LimitedAction::Checkout, here, Some("a"))
+                .is_err()
+        );
     }
 
     #[test]

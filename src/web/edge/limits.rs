@@ -51,6 +51,20 @@ impl Limits {
         self.limiter.check(action, address, session)
     }
 
+    /// A request that is several actions at once, charged to all their budgets or to none
+    /// (see [`Limiter::check_all`]).
+    pub fn check_all(
+        &self,
+        actions: &[LimitedAction],
+        address: IpAddr,
+        session: Option<&str>,
+        audience: Audience,
+    ) -> Result<(), Refusal> {
+        self.limiter
+            .check_all(actions, address, session)
+            .map_err(|limited| refusal(limited, audience))
+    }
+
     /// One more login for `mailbox` from this address, by a browser whose device cookie for
     /// that mailbox has this nonce, if any (see [`Limiter::check_login`]).
     pub fn check_login(

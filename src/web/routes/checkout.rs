@@ -218,13 +218,14 @@ async fn purchase(
     Form(form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &shopper, &headers, &form.csrf_token)?;
+    // A checkout is also a card submission: both budgets, or neither when one is spent.
     let limited = Some(shopper.cart_id.as_str());
-    state
-        .limits
-        .check(LimitedAction::Checkout, client, limited, Audience::Page)?;
-    state
-        .limits
-        .check(LimitedAction::Payment, client, limited, Audience::Page)?;
+    state.limits.check_all(
+        &[LimitedAction::Checkout, LimitedAction::Payment],
+        client,
+        limited,
+        Audience::Page,
+    )?;
     let mut filled = form.kept();
     let shipping = parse_shipping(&form.shipping());
     let method = match state.inventory.payments() {
