@@ -224,6 +224,30 @@ async fn an_idle_session_is_over() {
     assert!(!signed_in_as(&ada, "idle@example.com").await);
 }
 
+/// However busy, a session is over `SESSION_MAX_AGE_MS` after its sign-in: the cookie the
+/// browser keeps sending opens nothing any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_over_at_its_max_age_however_busy() {
+    use std::time::{Duration, Instant};
+    const MAX_AGE: Duration = Duration::from_secs(4);
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.session_max_age = MAX_AGE).await;
+    let mut ada = app.visitor().await;
+    signup(&app.db, &mut ada, "busy@example.com").await;
+    // The session was made before this instant: its age is at least what has passed since.
+    let signed_in = Instant::now();
+    while signed_in.elapsed() < MAX_AGE / 2 {
+        assert!(signed_in_as(&ada, "busy@example.com").await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Still used every 300 ms (never idle): the age alone ends it. Nothing to await but the
+    // clock.
+    while signed_in.elapsed() < MAX_AGE + Duration::from_millis(200) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = signed_in_as(&ada, "busy@example.com").await;
+    }
+    assert!(!signed_in_as(&ada, "busy@example.com").await);
+}
+
 /// A logout on one node signs the session out on the other at once: its cached copy goes and
 /// the socket opened there closes.
 async fn logout_on_one_node_signs_out_on_the_other(bus: Bus) {
