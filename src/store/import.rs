@@ -4,17 +4,18 @@
 //! line paced from now when the file turns it on, and a draw window set. Either every product
 //! is written or none.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::lines::start_line_if_off;
+use super::products::{insert_product, insert_size, release_columns};
 use super::schema::{draws, item_availabilities, items, product_details, products};
 use super::{Db, StoreError};
 use crate::domain::ProductId;
 use crate::domain::draw::Window;
-use crate::domain::product_fields::{Release, Visibility};
+use crate::domain::product_fields::Release;
 use crate::domain::product_form::ProductSpec;
 use crate::with_conn;
 
@@ -52,14 +53,6 @@ fn to_i32(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
 
-fn columns(release: Release) -> (Visibility, Option<NaiveDateTime>) {
-    match release {
-        Release::Draft => (Visibility::Draft, None),
-        Release::Soon | Release::Now => (Visibility::Listed, None),
-        Release::At(at) => (Visibility::Listed, Some(at.naive_utc())),
-    }
-}
-
 /// Writes every product of the file; returns each one's id (created or updated), in order.
 pub async fn run(
     db: &Db,
@@ -81,7 +74,7 @@ pub async fn run(
                         message,
                     })
                 };
-                let (visibility, release_at) = columns(spec.release);
+                let (visibility, release_at) = release_columns(spec.release);
                 let existing: Option<i32> = products::table
                     .filter(products::sku.eq(&spec.sku))
                     .select(products::id)
@@ -132,38 +125,7 @@ pub async fn run(
                             .await?;
                         id
                     }
-                    None => {
-                        let id: i32 = diesel::insert_into(products::table)
-                            .values((
-                                products::sku.eq(&spec.sku),
-                                products::brand.eq(&spec.brand),
-                                products::name.eq(&spec.name),
-                                products::color.eq(&spec.color),
-                                products::price_cents.eq(spec.price_cents),
-                                products::main_image_url.eq(""),
-                                products::released.eq(false),
-                                products::release_at.eq(release_at),
-                                products::visibility.eq(visibility.as_str()),
-                                products::max_per_customer.eq(spec.max_per_customer.map(to_i32)),
-                                products::queue_enabled.eq(spec.line_per_minute.is_some()),
-                                products::admit_per_minute
-                                    .eq(to_i32(spec.line_per_minute.unwrap_or(60))),
-                                products::inserted_at.eq(now),
-                                products::updated_at.eq(now),
-                            ))
-                            .returning(products::id)
-                            .get_result(c)
-                            .await?;
-                        diesel::insert_into(product_details::table)
-                            .values((
-                                product_details::product_id.eq(id),
-                                product_details::description.eq(&spec.description),
-                                product_details::revision.eq(0),
-                            ))
-                            .execute(c)
-                            .await?;
-                        id
-                    }
+                    None => insert_product!(c, spec, visibility, release_at, now),
                 };
                 // Sizes by SKU: the file's first, in its order; sizes it leaves out after.
                 let current: Vec<(i32, String, String)> = items::table
@@ -219,30 +181,7 @@ pub async fn run(
                                 .execute(c)
                                 .await?;
                         }
-                        None => {
-                            let item: i32 = diesel::insert_into(items::table)
-                                .values((
-                                    items::product_id.eq(id),
-                                    items::size.eq(&size.label),
-                                    items::sku.eq(&size.sku),
-                                    items::position.eq(to_i32(position)),
-                                    items::inserted_at.eq(now),
-                                    items::updated_at.eq(now),
-                                ))
-                                .returning(items::id)
-                                .get_result(c)
-                                .await?;
-                            diesel::insert_into(item_availabilities::table)
-                                .values((
-                                    item_availabilities::item_id.eq(item),
-                                    item_availabilities::available_count.eq(size.stock.unwrap_or(0)),
-                                    item_availabilities::version.eq(1_i64),
-                                    item_availabilities::inserted_at.eq(now),
-                                    item_availabilities::updated_at.eq(now),
-                                ))
-                                .execute(c)
-                                .await?;
-                        }
+                        None => insert_size!(c, id, position, size, now)?,
                     }
                 }
                 let kept = spec.sizes.len();

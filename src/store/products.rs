@@ -60,7 +60,7 @@ fn finish<T>(result: Result<T, TxError>) -> Result<Result<T, Refusal>, StoreErro
 /// The columns a release choice sets: `(visibility, release_at)`; `released` is cleared for a
 /// product taken off sale and left alone otherwise (a release goes through its own guarded
 /// statement, so exactly one caller announces it).
-fn release_columns(release: Release) -> (Visibility, Option<NaiveDateTime>) {
+pub(super) fn release_columns(release: Release) -> (Visibility, Option<NaiveDateTime>) {
     match release {
         Release::Draft => (Visibility::Draft, None),
         Release::Soon | Release::Now => (Visibility::Listed, None),
@@ -124,6 +124,46 @@ macro_rules! insert_size {
         Ok::<(), TxError>(())
     }};
 }
+pub(super) use insert_size;
+
+/// A new product's row and its details (revision 0, not released); evaluates to its id.
+macro_rules! insert_product {
+    ($c:expr, $spec:expr, $visibility:expr, $release_at:expr, $now:expr) => {{
+        let id: i32 = diesel::insert_into(products::table)
+            .values((
+                products::sku.eq(&$spec.sku),
+                products::brand.eq(&$spec.brand),
+                products::name.eq(&$spec.name),
+                products::color.eq(&$spec.color),
+                products::price_cents.eq($spec.price_cents),
+                products::main_image_url.eq(""),
+                products::released.eq(false),
+                products::release_at.eq($release_at),
+                products::visibility.eq($visibility.as_str()),
+                products::max_per_customer.eq($spec
+                    .max_per_customer
+                    .map(|n| i32::try_from(n).unwrap_or(i32::MAX))),
+                products::queue_enabled.eq($spec.line_per_minute.is_some()),
+                products::admit_per_minute
+                    .eq(i32::try_from($spec.line_per_minute.unwrap_or(60)).unwrap_or(i32::MAX)),
+                products::inserted_at.eq($now),
+                products::updated_at.eq($now),
+            ))
+            .returning(products::id)
+            .get_result($c)
+            .await?;
+        diesel::insert_into(product_details::table)
+            .values((
+                product_details::product_id.eq(id),
+                product_details::description.eq(&$spec.description),
+                product_details::revision.eq(0),
+            ))
+            .execute($c)
+            .await?;
+        id
+    }};
+}
+pub(super) use insert_product;
 
 /// Creates a product with its sizes and starting stock. Returns its id.
 pub async fn create(db: &Db, spec: &ProductSpec) -> Result<Result<ProductId, Refusal>, StoreError> {
@@ -141,34 +181,7 @@ pub async fn create(db: &Db, spec: &ProductSpec) -> Result<Result<ProductId, Ref
                 return Err(TxError::Refused(Refusal::SkuTaken(spec.sku.clone())));
             }
             check_item_skus!(c, spec, 0)?;
-            let id: i32 = diesel::insert_into(products::table)
-                .values((
-                    products::sku.eq(&spec.sku),
-                    products::brand.eq(&spec.brand),
-                    products::name.eq(&spec.name),
-                    products::color.eq(&spec.color),
-                    products::price_cents.eq(spec.price_cents),
-                    products::main_image_url.eq(""),
-                    products::released.eq(false),
-                    products::release_at.eq(release_at),
-                    products::visibility.eq(visibility.as_str()),
-                    products::max_per_customer.eq(spec.max_per_customer.map(to_i32)),
-                    products::queue_enabled.eq(spec.line_per_minute.is_some()),
-                    products::admit_per_minute.eq(to_i32(spec.line_per_minute.unwrap_or(60))),
-                    products::inserted_at.eq(now),
-                    products::updated_at.eq(now),
-                ))
-                .returning(products::id)
-                .get_result(c)
-                .await?;
-            diesel::insert_into(product_details::table)
-                .values((
-                    product_details::product_id.eq(id),
-                    product_details::description.eq(&spec.description),
-                    product_details::revision.eq(0),
-                ))
-                .execute(c)
-                .await?;
+            let id = insert_product!(c, spec, visibility, release_at, now);
             for (position, size) in spec.sizes.iter().enumerate() {
                 insert_size!(c, id, position, size, now)?;
             }
